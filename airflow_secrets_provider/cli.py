@@ -1,0 +1,100 @@
+"""``airflow-secrets``: the command-line surface of the provider.
+
+Output never contains a secret value: commands print names, keys and references only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow_secrets_provider.exceptions import SecretsProviderError
+
+
+def _load_dags(path: Path) -> Iterator[Any]:
+    """Import a DAG file the way Airflow parses it and yield the DAG objects it defines."""
+    from airflow.sdk import DAG
+
+    spec = importlib.util.spec_from_file_location(f"asp_dagfile_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise SecretsProviderError(f"cannot import DAG file {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for value in vars(module).values():
+        if isinstance(value, DAG):
+            yield value
+
+
+def _render_with_params(task: Any) -> None:
+    """Render templates with the task's default params, so ``{{ params.env }}`` shows resolved.
+
+    Fields that need run-time context (``ds``, ``ti``...) cannot render without a run; they are
+    left as written rather than failing the preview.
+    """
+    import jinja2
+
+    with contextlib.suppress(jinja2.UndefinedError, KeyError, TypeError):
+        task.render_template_fields({"params": dict(task.params.items())})
+
+
+def render(args: argparse.Namespace) -> int:
+    """Print the pod each SecretTaskOperator would create (dry run: no cluster, no values)."""
+    import yaml
+    from kubernetes.client import ApiClient
+
+    from airflow_secrets_provider.operators.secret_task import SecretTaskOperator
+
+    documents: list[dict[str, Any]] = []
+    for dag in _load_dags(Path(args.dag_file)):
+        for task in dag.tasks:
+            if not isinstance(task, SecretTaskOperator):
+                continue
+            if args.task and task.task_id not in args.task:
+                continue
+            _render_with_params(task)
+            pod = task.build_pod_request_obj(dry_run=True)
+            documents.append(
+                {
+                    "dag_id": dag.dag_id,
+                    "task_id": task.task_id,
+                    "secret_requests": [request.describe() for request in task.effective_requests()],
+                    "pod": ApiClient().sanitize_for_serialization(pod),
+                }
+            )
+    if args.output == "json":
+        json.dump(documents, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        yaml.safe_dump_all(documents, sys.stdout, sort_keys=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airflow-secrets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    render_cmd = commands.add_parser("render", help="print the pod specs a DAG file's secret tasks would create")
+    render_cmd.add_argument("dag_file")
+    render_cmd.add_argument("--task", action="append", help="only this task id (repeatable)")
+    render_cmd.add_argument("--output", choices=("yaml", "json"), default="yaml")
+    render_cmd.set_defaults(handler=render)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SecretsProviderError as err:
+        # Messages from this package name fields and keys, never values.
+        print(f"airflow-secrets: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

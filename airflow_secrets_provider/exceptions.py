@@ -1,0 +1,46 @@
+"""Errors raised by the provider.
+
+Every message names the provider, the field and the key involved, and never a secret value:
+these exceptions end up in task logs, the Airflow UI and CLI output, none of which may show
+values. Callers build messages from names only; values are never formatted into them.
+"""
+
+from __future__ import annotations
+
+
+class SecretsProviderError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class SecretConfigError(SecretsProviderError, ValueError):
+    """A secret request, name, path or option is invalid.
+
+    Raised before anything is created (no pod, no Kubernetes Secret), so a failing task leaves
+    nothing behind. ``field`` is the argument or attribute at fault, e.g. ``secrets[2].source``.
+    """
+
+    def __init__(self, field: str, problem: str, *, provider: str | None = None) -> None:
+        self.field = field
+        self.problem = problem
+        self.provider = provider
+        where = f"{provider} provider, {field}" if provider else field
+        super().__init__(f"{where}: {problem}")
+
+
+class SecretNotFoundError(SecretsProviderError, LookupError):
+    """A requested secret key does not exist at its source."""
+
+    def __init__(self, provider: str, key: str, where: str) -> None:
+        self.provider = provider
+        self.key = key
+        self.where = where
+        super().__init__(f"{provider} provider: secret key {key!r} not found in {where}")
+
+
+class SecretAccessError(SecretsProviderError, PermissionError):
+    """The source exists but refused access (HTTP 401/403 or a file permission error)."""
+
+    def __init__(self, provider: str, where: str, detail: str = "access denied") -> None:
+        self.provider = provider
+        self.where = where
+        super().__init__(f"{provider} provider: {detail} for {where}")

@@ -1,0 +1,206 @@
+"""``SecretTaskOperator``: a KubernetesPodOperator whose pod gets secrets by reference only.
+
+Everything KubernetesPodOperator accepts passes through. On top of it the operator takes
+``project`` and ``secrets`` (MLRun-style requests, Pachyderm-style dicts and native
+``airflow.providers.cncf.kubernetes.secret.Secret`` objects), and the chainable
+``with_secrets`` / ``set_env_from_secret`` / ``mount_secret``.
+
+Where values live:
+
+* The requests are kept in ``secret_requests``, which is *not* a template field, so Airflow
+  never serializes them; the inline values inside them print as key lists only.
+* The pod spec holds references (``secretKeyRef``, ``envFrom``, secret volumes). Values that
+  live outside the cluster are written by the worker, at execute time, into a per-task Secret
+  named after the pod (``<pod name>-secrets``).
+* Names and keys may be Jinja templates; they are rendered with the other template fields and
+  checked again before anything is created.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.secret import Secret
+from kubernetes.client import models as k8s
+
+from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.model import AttachTarget, SecretRequest
+from airflow_secrets_provider.naming import project_secret_name, task_secret_name
+from airflow_secrets_provider.pod import apply_pod_secrets, assemble
+from airflow_secrets_provider.providers import with_secrets as make_request
+from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
+from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
+from airflow_secrets_provider.validation import check_label_name, is_templated
+
+if TYPE_CHECKING:
+    import jinja2
+    from airflow.sdk.definitions.context import Context
+
+SecretLike = SecretRequest | Secret | Mapping[str, Any]
+
+PLACEHOLDER_POD_NAME = "pod"
+
+
+def split_secrets(secrets: Sequence[SecretLike] | None) -> tuple[list[Secret], list[SecretRequest]]:
+    """Separate KubernetesPodOperator's native ``Secret`` objects from this provider's requests."""
+    native: list[Secret] = []
+    requests: list[SecretRequest] = []
+    if secrets is None:
+        return native, requests
+    if isinstance(secrets, (str, bytes, Mapping)) or not isinstance(secrets, Sequence):
+        raise SecretConfigError("secrets", f"must be a list, got {type(secrets).__name__}")
+    for index, item in enumerate(secrets):
+        if isinstance(item, Secret):
+            native.append(item)
+        elif isinstance(item, SecretRequest):
+            requests.append(item)
+        elif isinstance(item, Mapping):
+            requests.append(parse_pipeline_spec(item, f"secrets[{index}]"))
+        else:
+            raise SecretConfigError(
+                f"secrets[{index}]",
+                f"expected with_secrets(...), a secret dict or a kubernetes Secret, got {type(item).__name__}",
+            )
+    return native, requests
+
+
+class _AttachRequests:
+    """Handed to KubernetesPodOperator as one more "secret" so that the requests are attached at
+    the point where KPO attaches its own secrets: after the pod is named, before the XCom sidecar
+    and the cluster policy (``pod_mutation_hook``) see the pod."""
+
+    def __init__(self, operator: SecretTaskOperator) -> None:
+        self.operator = operator
+
+    def attach_to_pod(self, pod: k8s.V1Pod) -> k8s.V1Pod:
+        target = self.operator.attach_target(pod.metadata.name)
+        pod_secrets = assemble(self.operator.effective_requests(), target)
+        return apply_pod_secrets(pod, pod_secrets, self.operator.base_container_name)
+
+
+class SecretTaskOperator(KubernetesPodOperator):
+    """Run a pod whose secrets come from the provider's secret model, by reference only.
+
+    :param project: the project whose Kubernetes Secret (``airflow-project-secrets-<project>``)
+        ``with_secrets("kubernetes", ...)`` reads. A task with a project and no kubernetes
+        request gets every key of the project (if the project has a Secret at all), as in MLRun;
+        pass ``attach_project_secrets=False`` to opt out.
+    :param secrets: requests from :func:`~airflow_secrets_provider.with_secrets`, Pachyderm-style
+        dicts (``{"name", "envVar", "key"}``, ``{"name", "mount_path"}``) and native
+        ``Secret`` objects, in any mix.
+    """
+
+    template_fields: Sequence[str] = (*KubernetesPodOperator.template_fields, "project")
+
+    def __init__(
+        self,
+        *,
+        project: str | None = None,
+        secrets: Sequence[SecretLike] | None = None,
+        attach_project_secrets: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        native, requests = split_secrets(secrets)
+        super().__init__(secrets=native, **kwargs)
+        if project is not None:
+            check_label_name(project, "project")
+        self.project = project
+        self.attach_project_secrets = attach_project_secrets
+        self.secret_requests: list[SecretRequest] = []
+        self.resolved_keys: dict[int, tuple[str, ...]] = {}
+        for request in requests:
+            self._add_request(request)
+
+    # -- building the request list ----------------------------------------------------------
+
+    def _add_request(self, request: SecretRequest) -> SecretTaskOperator:
+        candidate = [*self.secret_requests, request]
+        self._check_requests(candidate)
+        self.secret_requests = candidate
+        return self
+
+    def with_secrets(self, kind: str, source: object) -> SecretTaskOperator:
+        """Add a request, as :func:`~airflow_secrets_provider.with_secrets` builds it. Chainable."""
+        return self._add_request(make_request(kind, source))
+
+    def set_env_from_secret(self, env_name: str, secret: str, secret_key: str) -> SecretTaskOperator:
+        """Expose key ``secret_key`` of the existing Secret ``secret`` as ``env_name``. Chainable."""
+        return self._add_request(secret_env(env_name, secret, secret_key))
+
+    def mount_secret(
+        self, secret: str, mount_path: str, items: Mapping[str, str] | Sequence[str] | None = None
+    ) -> SecretTaskOperator:
+        """Mount the existing Secret ``secret`` read-only at ``mount_path``. Chainable.
+
+        ``items`` selects keys: ``{"key": "file name"}`` or a list of keys (files named after
+        them); omitted, every key becomes a file.
+        """
+        return self._add_request(secret_mount(secret, mount_path, items))
+
+    # -- what the pod gets ----------------------------------------------------------------
+
+    def effective_requests(self) -> list[SecretRequest]:
+        """The requests plus the implicit "all project keys" one (MLRun's default)."""
+        requests = list(self.secret_requests)
+        wants_project = self.project and self.attach_project_secrets
+        if wants_project and not any(isinstance(r, KubernetesSecrets) for r in requests):
+            requests.append(KubernetesSecrets(implicit=True))
+        return requests
+
+    def attach_target(self, pod_name: str) -> AttachTarget:
+        project = self.project
+        return AttachTarget(
+            task_secret=task_secret_name(pod_name),
+            project_secret=project_secret_name(project) if project else None,
+            resolved_keys=dict(self.resolved_keys),
+        )
+
+    def _check_requests(self, requests: Sequence[SecretRequest]) -> None:
+        """Validate names and find conflicting references now rather than when the pod is built."""
+        for request in requests:
+            request.validate()
+        saved, self.secret_requests = self.secret_requests, list(requests)
+        try:
+            assemble(self.effective_requests(), self.attach_target(PLACEHOLDER_POD_NAME))
+        finally:
+            self.secret_requests = saved
+
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Any,
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        # Rendering goes through here for plain and mapped tasks alike (see KPO's own override).
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+        if parent is not self:
+            return
+        if self.project is not None and not is_templated(self.project):
+            check_label_name(self.project, "project")
+
+        def render(value: Any) -> Any:
+            return self.render_template(value, context, jinja_env)
+
+        rendered = [request.render(render) for request in self.secret_requests]
+        self._check_requests(rendered)
+        self.secret_requests = rendered
+
+    def build_pod_request_obj(self, context: Context | None = None, *, dry_run: bool = False) -> k8s.V1Pod:
+        """KubernetesPodOperator's pod plus this task's secret references. Pure with ``dry_run``.
+
+        KPO appends its runtime-info env vars to ``self.env_vars`` on every call; the original
+        is restored so that building twice gives the same spec.
+        """
+        saved_env_vars = copy.copy(self.env_vars)
+        saved_secrets = self.secrets
+        self.secrets = [*saved_secrets, _AttachRequests(self)]  # type: ignore[list-item]  # duck-typed like Secret
+        try:
+            return super().build_pod_request_obj(context, dry_run=dry_run)
+        finally:
+            self.secrets = saved_secrets
+            self.env_vars = saved_env_vars

@@ -1,0 +1,41 @@
+"""The five secret providers and the one entry point users call: :func:`with_secrets`.
+
+Each provider module exposes ``KIND`` and ``parse(source) -> SecretRequest``; its request type
+knows how it attaches to a pod (references only) and, for providers whose values live outside
+the cluster, how the worker resolves them. Adding a provider means adding a module and a line
+to ``_PARSERS``.
+"""
+
+from __future__ import annotations
+
+from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.model import RequestParser, SecretRequest
+from airflow_secrets_provider.providers import azure_vault, env, file, inline, kubernetes
+
+_PARSERS: dict[str, RequestParser] = {
+    inline.KIND: inline.parse,
+    env.KIND: env.parse,
+    file.KIND: file.parse,
+    kubernetes.KIND: kubernetes.parse,
+    azure_vault.KIND: azure_vault.parse,
+}
+
+PROVIDER_KINDS: tuple[str, ...] = tuple(_PARSERS)
+
+
+def with_secrets(kind: str, source: object) -> SecretRequest:
+    """A secret request in MLRun's shapes, validated now and resolved only at execute time.
+
+    * ``("inline", {"KEY": "value"})``
+    * ``("env", "A, B")`` or ``("env", ["A", "B"])``
+    * ``("file", "/path/secrets.txt")``: ``KEY=VALUE`` lines
+    * ``("kubernetes", ["K1", "K2"])``: keys of the task's project; ``[]`` means all
+    * ``("azure_vault", {"name": ..., "k8s_secret": ..., "secrets": [...]})``: ``[]`` means all
+    """
+    parser = _PARSERS.get(kind) if isinstance(kind, str) else None
+    if parser is None:
+        raise SecretConfigError("kind", f"unknown secret provider {kind!r}; expected one of {list(PROVIDER_KINDS)}")
+    return parser(source)
+
+
+__all__ = ["PROVIDER_KINDS", "with_secrets"]

@@ -1,0 +1,132 @@
+"""Externally managed Kubernetes Secrets: created by someone else, referenced by a task.
+
+Covers MLRun's ``set_env_from_secret`` / ``mount_secret`` and Pachyderm's pipeline-spec form
+(``{"name", "envVar"|"env_var", "key"}`` and ``{"name", "mount_path"}``). Nothing is resolved:
+the kubelet reads the Secret when it starts the pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.model import Attachment, AttachTarget, SecretKeyEnv, SecretRequest, SecretVolume
+from airflow_secrets_provider.validation import (
+    check_env_name,
+    check_item_path,
+    check_mount_path,
+    check_secret_key,
+    check_secret_name,
+    normalize_mount_path,
+)
+
+KIND = "secret"
+
+
+@dataclass(frozen=True)
+class SecretEnv(SecretRequest):
+    env_name: str
+    secret_name: str
+    key: str
+    optional: bool = False
+
+    kind = "secret_env"
+    template_fields = ("env_name", "secret_name", "key")
+
+    def validate(self) -> None:
+        check_env_name(self.env_name, "env_name")
+        check_secret_name(self.secret_name, "secret")
+        check_secret_key(self.key, "secret_key")
+
+    def env_names(self) -> tuple[str, ...]:
+        return (self.env_name,)
+
+    def attachments(self, target: AttachTarget, index: int) -> list[Attachment]:
+        return [SecretKeyEnv(self.env_name, self.secret_name, self.key, self.optional)]
+
+
+@dataclass(frozen=True)
+class SecretMount(SecretRequest):
+    """``items`` is ``None`` for every key (one file per key) or ``(key, relative path)`` pairs."""
+
+    secret_name: str
+    mount_path: str
+    items: tuple[tuple[str, str], ...] | None = None
+
+    kind = "secret_mount"
+    template_fields = ("secret_name", "mount_path", "items")
+
+    def validate(self) -> None:
+        check_secret_name(self.secret_name, "secret")
+        check_mount_path(self.mount_path, "mount_path")
+        paths: set[str] = set()
+        for key, path in self.items or ():
+            check_secret_key(key, f"items[{key!r}]")
+            check_item_path(path, f"items[{key!r}]")
+            if path in paths:
+                raise SecretConfigError(f"items[{key!r}]", f"file {path!r} is used by two keys")
+            paths.add(path)
+
+    def mount_paths(self) -> tuple[str, ...]:
+        return (normalize_mount_path(self.mount_path),)
+
+    def attachments(self, target: AttachTarget, index: int) -> list[Attachment]:
+        return [SecretVolume(self.secret_name, normalize_mount_path(self.mount_path), self.items)]
+
+
+def secret_env(env_name: str, secret: str, secret_key: str, *, optional: bool = False) -> SecretEnv:
+    request = SecretEnv(env_name, secret, secret_key, optional)
+    request.validate()
+    return request
+
+
+def normalize_items(items: Mapping[str, str] | Sequence[str] | None) -> tuple[tuple[str, str], ...] | None:
+    """``{"key": "file"}`` or ``["key", ...]`` (file named after the key) as ordered pairs."""
+    if items is None:
+        return None
+    if isinstance(items, Mapping):
+        pairs = list(items.items())
+    elif isinstance(items, (list, tuple)):
+        pairs = [(key, key) for key in items]
+    else:
+        raise SecretConfigError(
+            "items", f"must be a dict of key -> file name or a list of keys, got {type(items).__name__}"
+        )
+    if not pairs:
+        raise SecretConfigError("items", "must select at least one key (omit it to mount every key)")
+    return tuple(pairs)
+
+
+def secret_mount(secret: str, mount_path: str, items: Mapping[str, str] | Sequence[str] | None = None) -> SecretMount:
+    request = SecretMount(secret, mount_path, normalize_items(items))
+    request.validate()
+    return request
+
+
+def parse_pipeline_spec(entry: Mapping[str, Any], field: str) -> SecretRequest:
+    """A Pachyderm pipeline-spec secret entry."""
+    keys = set(entry)
+    env_key = "envVar" if "envVar" in keys else "env_var" if "env_var" in keys else None
+    mount_key = "mount_path" if "mount_path" in keys else "mountPath" if "mountPath" in keys else None
+    if "name" not in keys:
+        raise SecretConfigError(field, "a secret entry needs 'name' (the Kubernetes Secret)")
+    if env_key and mount_key:
+        raise SecretConfigError(field, "a secret entry sets either an env var or a mount path, not both")
+    try:
+        if env_key:
+            unknown = keys - {"name", env_key, "key", "optional"}
+            if unknown or "key" not in keys:
+                raise SecretConfigError(field, "an env entry has exactly 'name', 'envVar' (or 'env_var') and 'key'")
+            return secret_env(entry[env_key], entry["name"], entry["key"], optional=bool(entry.get("optional", False)))
+        if mount_key:
+            unknown = keys - {"name", mount_key, "items"}
+            if unknown:
+                raise SecretConfigError(field, f"unknown fields {sorted(unknown)} in a mount entry")
+            return secret_mount(entry["name"], entry[mount_key], entry.get("items"))
+    except SecretConfigError as err:
+        if err.field == field:
+            raise
+        raise SecretConfigError(f"{field}.{err.field}", err.problem, provider=err.provider) from None
+    raise SecretConfigError(field, "a secret entry needs 'envVar'/'env_var' and 'key', or 'mount_path'")

@@ -1,0 +1,72 @@
+"""``file``: ``KEY=VALUE`` lines read from a file on the worker at execute time.
+
+Format (MLRun's): one ``KEY=VALUE`` per line; ``#`` starts a comment line; blank lines are
+ignored; whitespace around the key and the ``=`` is stripped, the value keeps everything after
+the first ``=`` except surrounding whitespace. A malformed line is reported by line number,
+never by content (it may hold a value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, SecretNotFoundError
+from airflow_secrets_provider.model import ResolveContext, ValueRequest
+from airflow_secrets_provider.validation import check_env_name, is_templated
+from airflow_secrets_provider.values import SecretValues
+
+KIND = "file"
+
+
+def parse_secrets_text(text: str, origin: str, *, provider: str = KIND) -> SecretValues:
+    """Parse ``KEY=VALUE`` text. Errors name ``origin`` and the line number only."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        field = f"{origin} line {number}"
+        if not sep:
+            raise SecretConfigError(field, "expected KEY=VALUE", provider=provider)
+        check_env_name(key, field, provider)
+        if key in values:
+            raise SecretConfigError(field, f"key {key!r} is defined twice", provider=provider)
+        values[key] = value.strip()
+    return SecretValues(values)
+
+
+@dataclass(frozen=True)
+class FileSecrets(ValueRequest):
+    path: str
+
+    kind = KIND
+    template_fields = ("path",)
+
+    def validate(self) -> None:
+        if not is_templated(self.path) and not self.path.strip():
+            raise SecretConfigError("source", "must be a file path", provider=KIND)
+
+    def env_names(self) -> None:
+        return None  # the keys are in the file, which is only read on the worker
+
+    def resolve(self, context: ResolveContext) -> SecretValues:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            raise SecretNotFoundError(KIND, self.path, "the worker's file system") from None
+        except PermissionError:
+            raise SecretAccessError(KIND, self.path, "permission denied") from None
+        except UnicodeDecodeError:
+            raise SecretConfigError(self.path, "is not UTF-8 text", provider=KIND) from None
+        return parse_secrets_text(text, self.path)
+
+
+def parse(source: object) -> FileSecrets:
+    if not isinstance(source, str):
+        raise SecretConfigError("source", f"must be a file path string, got {type(source).__name__}", provider=KIND)
+    request = FileSecrets(source)
+    request.validate()
+    return request

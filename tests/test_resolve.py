@@ -1,0 +1,69 @@
+"""Worker-side resolution of the providers whose values live outside the cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_secrets_provider import SecretAccessError, SecretNotFoundError, SecretValues, with_secrets
+from airflow_secrets_provider.model import ResolveContext, ValueRequest
+
+
+def resolve(kind: str, source: object, environ: dict[str, str] | None = None) -> SecretValues:
+    request = with_secrets(kind, source)
+    assert isinstance(request, ValueRequest)
+    return request.resolve(ResolveContext(environ=environ or {}))
+
+
+def test_inline_resolves_to_its_values() -> None:
+    assert dict(resolve("inline", {"A": "1", "B": "2"})) == {"A": "1", "B": "2"}
+
+
+def test_env_reads_the_workers_environment_at_resolve_time() -> None:
+    assert dict(resolve("env", "A, B", {"A": "x", "B": "y", "C": "z"})) == {"A": "x", "B": "y"}
+
+
+def test_env_missing_variable_names_it() -> None:
+    with pytest.raises(SecretNotFoundError) as info:
+        resolve("env", ["A", "MISSING"], {"A": "x"})
+    assert info.value.key == "MISSING"
+    assert "env provider" in str(info.value) and "'MISSING'" in str(info.value)
+
+
+def test_file_parses_comments_blank_lines_and_equals_in_values(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.txt"
+    path.write_text("# team secrets\n\nAWS_KEY = abc\nDSN=postgres://u:p@h/db?x=1\n  SPACED=  padded  \n")
+    assert dict(resolve("file", str(path))) == {"AWS_KEY": "abc", "DSN": "postgres://u:p@h/db?x=1", "SPACED": "padded"}
+
+
+def test_file_missing_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SecretNotFoundError) as info:
+        resolve("file", str(tmp_path / "nope.txt"))
+    assert "file provider" in str(info.value)
+
+
+def test_file_unreadable_is_an_access_error(tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        # root reads any file; a directory is unreadable as text for everyone.
+        path = tmp_path / "dir"
+        path.mkdir()
+        with pytest.raises((SecretAccessError, IsADirectoryError)):
+            resolve("file", str(path))
+        return
+    path = tmp_path / "locked.txt"
+    path.write_text("A=1\n")
+    path.chmod(0)
+    with pytest.raises(SecretAccessError):
+        resolve("file", str(path))
+
+
+def test_secret_values_never_print_values() -> None:
+    values = SecretValues({"A": "very-secret"})
+    assert "very-secret" not in repr(values) and "very-secret" not in str(values) and "very-secret" not in f"{values}"
+    assert values["A"] == "very-secret"
+    import pickle
+
+    assert pickle.loads(pickle.dumps(values)) == values
