@@ -3,10 +3,12 @@
 Public API::
 
     from airflow_secrets_provider import SecretTaskOperator, with_secrets
+    from airflow_secrets_provider import get_secret, get_secret_or_env  # inside a task
 
-``SecretTaskOperator`` is imported lazily: this package is also loaded by Airflow's provider
-discovery and secrets-backend machinery, which must not pay for (or recurse into) importing
-the Kubernetes provider.
+``SecretTaskOperator``, ``get_secret`` and ``get_secret_or_env`` are imported lazily: this
+package is also loaded by Airflow's provider discovery and secrets-backend machinery, which
+must not pay for (or recurse into) importing the Kubernetes provider, and ``get_secret`` must
+work in a task image without Airflow.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from airflow_secrets_provider.version import __version__
 
 if TYPE_CHECKING:
     from airflow_secrets_provider.operators.secret_task import SecretTaskOperator
+    from airflow_secrets_provider.runtime import get_secret, get_secret_or_env
 
 __all__ = [
     "PROVIDER_KINDS",
@@ -35,6 +38,8 @@ __all__ = [
     "SecretValues",
     "SecretsProviderError",
     "__version__",
+    "get_secret",
+    "get_secret_or_env",
     "with_secrets",
 ]
 
@@ -44,4 +49,8 @@ def __getattr__(name: str) -> Any:
         from airflow_secrets_provider.operators.secret_task import SecretTaskOperator
 
         return SecretTaskOperator
+    if name in ("get_secret", "get_secret_or_env"):
+        from airflow_secrets_provider import runtime
+
+        return getattr(runtime, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

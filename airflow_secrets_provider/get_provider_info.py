@@ -15,6 +15,7 @@ def get_provider_info() -> dict[str, Any]:
         "Kubernetes project secrets and Azure Key Vault, with no secret value in pod specs, "
         "serialized DAGs, logs or UIs.",
         "versions": [__version__],
+        "secrets-backends": ["airflow_secrets_provider.secrets.backend.ChainedSecretsBackend"],
         "operators": [
             {
                 "integration-name": "Airflow Secrets Provider",

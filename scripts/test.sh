@@ -13,5 +13,7 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy
+echo "== kube-apiserver (built once per machine, cached outside the repo)"
+scripts/kube-apiserver.sh build
 echo "== pytest"
 python -m pytest "$@"

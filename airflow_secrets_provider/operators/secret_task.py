@@ -19,27 +19,32 @@ Where values live:
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.model import AttachTarget, SecretRequest
+from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError
+from airflow_secrets_provider.hooks.task_secrets import task_secret_body
+from airflow_secrets_provider.model import AttachTarget, ResolveContext, SecretRequest, ValueRequest
 from airflow_secrets_provider.naming import project_secret_name, task_secret_name
 from airflow_secrets_provider.pod import apply_pod_secrets, assemble
 from airflow_secrets_provider.providers import with_secrets as make_request
+from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
 from airflow_secrets_provider.validation import check_label_name, is_templated
+from airflow_secrets_provider.values import SecretValues
 
 if TYPE_CHECKING:
     import jinja2
     from airflow.sdk.definitions.context import Context
 
 SecretLike = SecretRequest | Secret | Mapping[str, Any]
+T = TypeVar("T")
 
 PLACEHOLDER_POD_NAME = "pod"
 
@@ -88,6 +93,13 @@ class SecretTaskOperator(KubernetesPodOperator):
         ``with_secrets("kubernetes", ...)`` reads. A task with a project and no kubernetes
         request gets every key of the project (if the project has a Secret at all), as in MLRun;
         pass ``attach_project_secrets=False`` to opt out.
+    :param azure_vault_options: how the worker reaches Key Vault for ``azure_vault`` requests in
+        worker mode: the flat options of
+        :func:`~airflow_secrets_provider.hooks.azure_vault.reader_settings_from_options`
+        (``connection_verify``, ``authority``, ``retry_total``, ``credential`` ...). Requests that
+        name a ``k8s_secret`` authenticate with the service principal stored there; others use
+        ``DefaultAzureCredential`` unless these options say otherwise. Do not put a client
+        secret here: operator arguments live in the DAG file.
     :param secrets: requests from :func:`~airflow_secrets_provider.with_secrets`, Pachyderm-style
         dicts (``{"name", "envVar", "key"}``, ``{"name", "mount_path"}``) and native
         ``Secret`` objects, in any mix.
@@ -101,6 +113,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         project: str | None = None,
         secrets: Sequence[SecretLike] | None = None,
         attach_project_secrets: bool = True,
+        azure_vault_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         native, requests = split_secrets(secrets)
@@ -109,8 +122,10 @@ class SecretTaskOperator(KubernetesPodOperator):
             check_label_name(project, "project")
         self.project = project
         self.attach_project_secrets = attach_project_secrets
+        self.azure_vault_options = dict(azure_vault_options or {})
         self.secret_requests: list[SecretRequest] = []
         self.resolved_keys: dict[int, tuple[str, ...]] = {}
+        self._task_secret_values = SecretValues()  # filled by prepare_secrets() on the worker
         for request in requests:
             self._add_request(request)
 
@@ -204,3 +219,157 @@ class SecretTaskOperator(KubernetesPodOperator):
         finally:
             self.secrets = saved_secrets
             self.env_vars = saved_env_vars
+
+    # -- execute time (worker) -----------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        """Check and resolve every secret before KubernetesPodOperator creates anything.
+
+        A missing project key, a missing env var or file, a malformed secrets file or an
+        unreachable vault fails here, before any pod or Secret exists.
+        """
+        self.prepare_secrets()
+        return super().execute(context)
+
+    def _namespace(self) -> str:
+        return self.namespace or self.hook.get_namespace() or "default"
+
+    def _kube(self, what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Every Kubernetes call this operator makes itself goes through the retry policy."""
+        from airflow_secrets_provider.hooks.kube_retry import call_with_retries
+
+        return call_with_retries(what, call, *args, **kwargs)
+
+    def _resolve_context(self, namespace: str) -> ResolveContext:
+        azure = None
+        if any(isinstance(r, AzureVaultSecrets) and r.resolve_in == "worker" for r in self.secret_requests):
+            from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
+
+            azure = AzureVaultReader.from_options(
+                self.azure_vault_options, service_principal_loader=self._load_service_principal
+            )
+        return ResolveContext(environ=dict(os.environ), azure=azure, project=self.project, namespace=namespace)
+
+    def _load_service_principal(self, secret_name: str, context: ResolveContext) -> Mapping[str, str]:
+        """The ``tenant_id``/``client_id``/``secret`` an ``azure_vault`` request's ``k8s_secret`` holds."""
+        import base64
+
+        from airflow.sdk.log import mask_secret
+
+        namespace = context.namespace or self._namespace()
+        secret = self._kube(
+            f"read secret {namespace}/{secret_name}", self.client.read_namespaced_secret, secret_name, namespace
+        )
+        values = {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
+        for value in values.values():
+            mask_secret(value)
+        return values
+
+    def prepare_secrets(self) -> SecretValues:
+        """Verify project keys and resolve value requests; register every value with the masker.
+
+        Keeps (and returns) the values for the per-task Secret (keys are env var names) and
+        records which keys each request resolved to, so the pod spec lists them explicitly.
+        """
+        from airflow.sdk.log import mask_secret
+
+        namespace = self._namespace()
+        requests = self.effective_requests()
+        self._check_project_keys(requests, namespace)
+        merged: dict[str, str] = {}
+        owner: dict[str, int] = {}
+        resolved_keys: dict[int, tuple[str, ...]] = {}
+        context = self._resolve_context(namespace)
+        for index, request in enumerate(requests):
+            if not isinstance(request, ValueRequest):
+                continue
+            values = request.resolve(context)
+            for key, value in values.items():
+                mask_secret(value)  # whatever the key is called: Airflow only masks "sensitive" names
+                if key in merged:
+                    raise SecretConfigError(
+                        f"secrets[{index}]",
+                        f"environment variable {key!r} is also provided by secrets[{owner[key]}]",
+                        provider=request.kind,
+                    )
+                merged[key] = value
+                owner[key] = index
+            resolved_keys[index] = tuple(values)
+        self.resolved_keys = resolved_keys
+        # Re-check with the resolved keys: a file key may clash with another request's env var.
+        assemble(requests, self.attach_target(PLACEHOLDER_POD_NAME))
+        self._task_secret_values = SecretValues(merged)
+        return self._task_secret_values
+
+    def _check_project_keys(self, requests: Sequence[SecretRequest], namespace: str) -> None:
+        """Every explicitly requested project key must exist (MLRun fails the run the same way)."""
+        from airflow_secrets_provider.projects import ProjectSecretsStore
+
+        wanted = [r for r in requests if isinstance(r, KubernetesSecrets) and not r.implicit]
+        if not wanted or not self.project:
+            return
+        store = ProjectSecretsStore(self.client, namespace)
+        available = set(store.list_keys(self.project))
+        where = f"project {self.project!r} (Secret {project_secret_name(self.project)!r} in namespace {namespace!r})"
+        for request in wanted:
+            if not request.keys and not store.has_secret(self.project):
+                raise SecretNotFoundError(KubernetesSecrets.kind, "*", where)
+            for key in request.keys:
+                if key not in available:
+                    raise SecretNotFoundError(KubernetesSecrets.kind, key, where)
+
+    def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
+        """Create the pod, then its per-task Secret owned by it (see hooks.task_secrets)."""
+        from airflow_secrets_provider.hooks.kube_retry import KubernetesConflictError
+
+        pod = super().get_or_create_pod(pod_request_obj, context)
+        values = self._task_secret_values
+        if pod is not pod_request_obj or not values:
+            return pod  # reattached to an earlier try's pod, which has its own Secret
+        name, namespace = pod.metadata.name, pod.metadata.namespace
+        created = self._kube(f"read pod {namespace}/{name}", self.client.read_namespaced_pod, name, namespace)
+        body = task_secret_body(created, values, labels=pod.metadata.labels)
+        try:
+            self._kube(
+                f"create secret {namespace}/{body.metadata.name}",
+                self.client.create_namespaced_secret,
+                namespace,
+                body,
+            )
+        except KubernetesConflictError:
+            # The name derives from this pod's unique name: only a retried create of ours can
+            # have made it (the first attempt succeeded but its response was lost).
+            self.log.info("Per-task Secret %s already exists (created by a retried request)", body.metadata.name)
+        self.log.info("Created per-task Secret %s with keys %s", body.metadata.name, sorted(values))
+        return pod
+
+    def _delete_task_secret(self) -> None:
+        from airflow_secrets_provider.hooks.kube_retry import KubernetesNotFoundError
+
+        pod = self.pod or self.pod_request_obj
+        if pod is None or not self._task_secret_values:
+            return
+        name, namespace = task_secret_name(pod.metadata.name), pod.metadata.namespace
+        try:
+            self._kube(f"delete secret {namespace}/{name}", self.client.delete_namespaced_secret, name, namespace)
+            self.log.info("Deleted per-task Secret %s", name)
+        except KubernetesNotFoundError:
+            pass  # never created (pod creation failed) or already collected with its pod
+
+    def cleanup(
+        self,
+        pod: k8s.V1Pod,
+        remote_pod: k8s.V1Pod,
+        xcom_result: dict | None = None,
+        context: Context | None = None,
+    ) -> None:
+        try:
+            super().cleanup(pod=pod, remote_pod=remote_pod, xcom_result=xcom_result, context=context)
+        finally:
+            self._delete_task_secret()
+
+    def on_kill(self) -> None:
+        try:
+            super().on_kill()
+        finally:
+            self._delete_task_secret()

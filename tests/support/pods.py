@@ -20,7 +20,9 @@ def pod_dict(pod: k8s.V1Pod) -> dict[str, Any]:
 
 def validate_pod(pod: k8s.V1Pod | dict[str, Any]) -> dict[str, Any]:
     """Validate against the Kubernetes OpenAPI schema in strict mode (unknown fields fail)."""
-    data = pod if isinstance(pod, dict) else pod_dict(pod)
+    data = dict(pod) if isinstance(pod, dict) else pod_dict(pod)
+    data.setdefault("apiVersion", "v1")  # items of a list response carry neither
+    data.setdefault("kind", "Pod")
     kubernetes_validate.validate(data, SCHEMA_VERSION, strict=True)
     return data
 

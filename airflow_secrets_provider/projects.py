@@ -1,0 +1,342 @@
+"""Project secrets (MLRun's model): one Kubernetes Secret per project, keys listed, values hidden.
+
+Every key of project ``p`` lives in the Secret ``airflow-project-secrets-p`` (type ``Opaque``,
+values base64 in ``data``, labelled as managed by this provider and with the project's name), so
+a task of the project can reference any of them with ``secretKeyRef`` and the kubelet injects
+them; the values themselves never pass through Airflow on the way into a pod.
+
+Guarantees:
+
+* **Validate first, write once.** Project and keys are checked before any API call; the merged
+  result (including the 1 MiB Secret limit) is checked before the single write. A multi-key
+  update either lands completely or not at all.
+* **No lost updates.** Writes are read-modify-write with the object's ``resourceVersion``: a
+  concurrent writer makes the API server answer 409 and the whole step is redone on a fresh
+  read. Two writers racing to create the Secret are handled the same way (``AlreadyExists``
+  -> re-read and merge).
+* **Keys, never values.** Everything returned to callers, and every message, names keys only.
+  :meth:`ProjectSecretsStore.read_values` is for server-side code (the secrets backend) and
+  returns :class:`SecretValues`, whose ``repr`` shows keys only.
+* **Hands off foreign Secrets.** A Secret with the project's name that this provider did not
+  create (no managed-by label) is never modified or deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from kubernetes.client import CoreV1Api, V1DeleteOptions, V1ObjectMeta, V1Preconditions, V1Secret
+
+from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError
+from airflow_secrets_provider.hooks.kube_retry import (
+    DEFAULT_POLICY,
+    KubernetesNotFoundError,
+    KubeTarget,
+    RetryPolicy,
+    call_kube,
+)
+from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
+from airflow_secrets_provider.providers.file import parse_secrets_text
+from airflow_secrets_provider.validation import check_label_name, check_secret_key, is_templated
+from airflow_secrets_provider.values import SecretValues
+
+PROVIDER = "kubernetes"
+
+MAX_SECRET_BYTES = 1024 * 1024
+"""The API server's limit (``MaxSecretSize``): the sum of the decoded values' lengths in bytes.
+
+It applies to the raw bytes, not to their base64 form (which is a third larger on the wire),
+and keys do not count; checking the same sum here turns the server's late 422 into an early,
+clear error that names the project.
+"""
+
+_Mutation = Callable[[dict[str, bytes]], dict[str, bytes]]
+
+
+class ProjectSecretsStore:
+    """Set, list and delete the keys of project Secrets in one namespace.
+
+    ``core_v1`` is an official-client ``CoreV1Api`` whose identity may get/create/update/delete
+    the project Secrets (the management identity, not a task's launcher, which may only read
+    its own project's Secret; see :mod:`airflow_secrets_provider.rbac`).
+    """
+
+    def __init__(self, core_v1: CoreV1Api, namespace: str, *, retry_policy: RetryPolicy = DEFAULT_POLICY) -> None:
+        self._api = core_v1
+        self.namespace = check_label_name(namespace, "namespace", PROVIDER)
+        self._policy = retry_policy
+
+    def __repr__(self) -> str:
+        return f"ProjectSecretsStore(namespace={self.namespace!r})"
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def set_secrets(self, project: str, values: Mapping[str, str]) -> list[str]:
+        """Add or overwrite ``values`` in the project's Secret; return all its keys, sorted.
+
+        Keys not named in ``values`` are kept (merge). Creates the Secret if needed.
+        """
+        self._check_project(project)
+        if not values:
+            raise SecretConfigError("values", f"no secrets given for project {project!r}", provider=PROVIDER)
+        encoded: dict[str, bytes] = {}
+        for key in values:
+            self._check_key(key, f"values[{key!r}]")
+            value = values[key]
+            if not isinstance(value, str):
+                raise SecretConfigError(
+                    f"values[{key!r}]", f"must be a string, got {type(value).__name__}", provider=PROVIDER
+                )
+            encoded[key] = value.encode("utf-8")
+
+        def merge(current: dict[str, bytes]) -> dict[str, bytes]:
+            return {**current, **encoded}
+
+        return self._update(project, "set secrets in", merge, create=True)
+
+    def set_secrets_from_file(self, project: str, path: str | Path) -> list[str]:
+        """:meth:`set_secrets` from a ``KEY=VALUE`` file (MLRun's format, see providers.file)."""
+        self._check_project(project)
+        origin = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SecretConfigError(origin, "file not found", provider=PROVIDER) from None
+        except PermissionError:
+            raise SecretConfigError(origin, "permission denied", provider=PROVIDER) from None
+        except UnicodeDecodeError:
+            raise SecretConfigError(origin, "is not UTF-8 text", provider=PROVIDER) from None
+        values = parse_secrets_text(text, origin, provider=PROVIDER)
+        if not values:
+            raise SecretConfigError(origin, "contains no KEY=VALUE lines", provider=PROVIDER)
+        return self.set_secrets(project, values)
+
+    def delete_keys(self, project: str, keys: Iterable[str]) -> list[str]:
+        """Remove ``keys``; return the keys left, sorted. All must exist, or nothing changes.
+
+        Removing the last key deletes the Secret (an empty project Secret is no project Secret).
+        """
+        self._check_project(project)
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            raise SecretConfigError("keys", f"no keys given to delete from project {project!r}", provider=PROVIDER)
+        for key in wanted:
+            self._check_key(key, "keys")
+
+        def remove(current: dict[str, bytes]) -> dict[str, bytes]:
+            for key in wanted:
+                if key not in current:
+                    raise self._missing(project, key)
+            return {k: v for k, v in current.items() if k not in wanted}
+
+        return self._update(project, "delete keys from", remove, create=False)
+
+    def delete_project(self, project: str) -> bool:
+        """Delete the project's Secret. Returns False when there was none (idempotent)."""
+        self._check_project(project)
+        target = self._target(project)
+
+        def once() -> bool:
+            secret = self._read(project)
+            if secret is None:
+                return False
+            self._check_ours(project, secret)
+            self._delete(project, secret, with_version=False)
+            return True
+
+        return call_kube(once, "delete", target, retry_conflicts=True, policy=self._policy)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def has_secret(self, project: str) -> bool:
+        """Whether the project's Secret exists."""
+        self._check_project(project)
+        return self._read(project) is not None
+
+    def list_keys(self, project: str) -> list[str]:
+        """The project's keys, sorted; ``[]`` when the project has no Secret. Never values."""
+        self._check_project(project)
+        secret = self._read(project)
+        return sorted(secret.data or {}) if secret is not None else []
+
+    def read_values(self, project: str, keys: Iterable[str] | None = None) -> SecretValues:
+        """The values of ``keys`` (all keys when None or empty, MLRun's meaning).
+
+        Server-side use only (the secrets backend): values must not travel to a browser or a
+        CLI. Returns :class:`SecretValues`, whose ``repr`` shows keys only.
+
+        A requested key that does not exist raises :class:`SecretNotFoundError` naming the
+        project and the key.
+        """
+        self._check_project(project)
+        wanted = None if keys is None else list(dict.fromkeys(keys))
+        for key in wanted or ():
+            self._check_key(key, "keys")
+        secret = self._read(project)
+        data = _decode(secret.data if secret is not None else None, project)
+        if not wanted:
+            wanted = sorted(data)
+        values: dict[str, str] = {}
+        for key in wanted:
+            if key not in data:
+                raise self._missing(project, key)
+            try:
+                values[key] = data[key].decode("utf-8")
+            except UnicodeDecodeError:
+                raise SecretConfigError(
+                    key, f"value in project {project!r} is not UTF-8 text", provider=PROVIDER
+                ) from None
+        return SecretValues(values)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _update(self, project: str, operation: str, mutate: _Mutation, *, create: bool) -> list[str]:
+        """Read, apply ``mutate``, write with the read ``resourceVersion``; redo on 409."""
+        target = self._target(project)
+
+        def once() -> list[str]:
+            secret = self._read(project)
+            if secret is None and not create:
+                # Same error as for a Secret without the key: the first requested key is missing.
+                mutate({})
+                return []
+            if secret is not None:
+                self._check_ours(project, secret)
+            current = _decode(secret.data if secret is not None else None, project)
+            updated = mutate(current)
+            if secret is not None and not updated:
+                self._delete(project, secret, with_version=True)
+                return []
+            self._check_size(project, updated)
+            if secret is None:
+                self._create(project, updated)
+            elif updated != current:
+                self._replace(project, secret, updated)
+            return sorted(updated)
+
+        return call_kube(once, operation, target, retry_conflicts=True, policy=self._policy)
+
+    def _read(self, project: str) -> V1Secret | None:
+        name = project_secret_name(project)
+        try:
+            return call_kube(
+                lambda: self._api.read_namespaced_secret(name, self.namespace),
+                "read",
+                self._target(project),
+                policy=self._policy,
+            )
+        except KubernetesNotFoundError:
+            return None
+
+    def _create(self, project: str, data: dict[str, bytes]) -> None:
+        body = V1Secret(
+            api_version="v1",
+            kind="Secret",
+            type="Opaque",
+            metadata=V1ObjectMeta(name=project_secret_name(project), labels=_labels(project)),
+            data=_encode(data),
+        )
+        call_kube(
+            lambda: self._api.create_namespaced_secret(self.namespace, body),
+            "create",
+            self._target(project),
+            policy=self._policy,
+        )
+
+    def _replace(self, project: str, secret: V1Secret, data: dict[str, bytes]) -> None:
+        # The read object is written back whole, so annotations and extra labels survive; its
+        # metadata.resourceVersion makes the server refuse (409) if anyone wrote in between.
+        secret.data = _encode(data)
+        secret.string_data = None
+        secret.metadata.labels = {**(secret.metadata.labels or {}), **_labels(project)}
+        call_kube(
+            lambda: self._api.replace_namespaced_secret(project_secret_name(project), self.namespace, secret),
+            "replace",
+            self._target(project),
+            policy=self._policy,
+        )
+
+    def _delete(self, project: str, secret: V1Secret, *, with_version: bool) -> None:
+        # Preconditions: delete exactly the object that was read (uid), and when the deletion is
+        # the result of removing keys, only if nobody added keys since (resourceVersion).
+        preconditions = V1Preconditions(
+            uid=secret.metadata.uid,
+            resource_version=secret.metadata.resource_version if with_version else None,
+        )
+
+        def delete() -> None:
+            self._api.delete_namespaced_secret(
+                project_secret_name(project),
+                self.namespace,
+                body=V1DeleteOptions(preconditions=preconditions),
+            )
+
+        # A 404 means someone else deleted it first; the outcome is the same.
+        with contextlib.suppress(KubernetesNotFoundError):
+            call_kube(delete, "delete", self._target(project), policy=self._policy)
+
+    def _check_project(self, project: str) -> None:
+        check_label_name(project, "project", PROVIDER)
+        if is_templated(project):
+            raise SecretConfigError("project", "must be a plain name, not a template", provider=PROVIDER)
+
+    @staticmethod
+    def _check_key(key: object, field: str) -> None:
+        check_secret_key(key, field, PROVIDER)
+        if is_templated(key):
+            raise SecretConfigError(field, "must be a plain key, not a template", provider=PROVIDER)
+
+    def _check_ours(self, project: str, secret: V1Secret) -> None:
+        labels = secret.metadata.labels or {}
+        if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE or (secret.type or "Opaque") != "Opaque":
+            raise SecretConfigError(
+                "project",
+                f"Secret {self._target(project).describe()} exists but is not an Opaque Secret managed by "
+                f"this provider (label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}); refusing to modify it",
+                provider=PROVIDER,
+            )
+
+    def _check_size(self, project: str, data: dict[str, bytes]) -> None:
+        size = secret_size(data)
+        if size > MAX_SECRET_BYTES:
+            raise SecretConfigError(
+                "values",
+                f"project {project!r} secrets would take {size} bytes, over the Kubernetes limit of "
+                f"{MAX_SECRET_BYTES} bytes (1 MiB) per Secret; nothing was written",
+                provider=PROVIDER,
+            )
+
+    def _missing(self, project: str, key: str) -> SecretNotFoundError:
+        return SecretNotFoundError(PROVIDER, key, f"project {project!r} ({self._target(project).describe()})")
+
+    def _target(self, project: str) -> KubeTarget:
+        return KubeTarget("Secret", project_secret_name(project), self.namespace)
+
+
+def secret_size(data: Mapping[str, bytes]) -> int:
+    """The size the API server checks against :data:`MAX_SECRET_BYTES`: decoded value bytes."""
+    return sum(len(value) for value in data.values())
+
+
+def _labels(project: str) -> dict[str, str]:
+    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, PROJECT_LABEL: project}
+
+
+def _encode(data: Mapping[str, bytes]) -> dict[str, str]:
+    return {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}
+
+
+def _decode(data: Mapping[str, str] | None, project: str) -> dict[str, bytes]:
+    decoded: dict[str, bytes] = {}
+    for key, text in (data or {}).items():
+        try:
+            decoded[key] = base64.b64decode(text or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise SecretConfigError(
+                key, f"project {project!r} holds data that is not base64", provider=PROVIDER
+            ) from None
+    return decoded

@@ -1,0 +1,168 @@
+"""``ChainedSecretsBackend``: Airflow's connections, variables and config from the provider's stores.
+
+Configure it as ``[secrets] backend`` (and/or ``[workers] secrets_backend``)::
+
+    [secrets]
+    backend = airflow_secrets_provider.secrets.ChainedSecretsBackend
+    backend_kwargs = {"sources": [
+        {"kind": "env", "prefix": "MYCO_"},
+        {"kind": "file", "connections_file": "/etc/airflow/conns.yaml", "variables_file": "/etc/airflow/vars.json"},
+        {"kind": "kubernetes", "namespace": "airflow", "project": "platform"},
+        {"kind": "azure_vault", "vault_url": "https://my-vault.vault.azure.net", "variables_prefix": null}
+      ], "cache_ttl_seconds": 300, "negative_cache_ttl_seconds": 60}
+
+Sources are asked in order; the first that holds an id wins. See the README's "Secrets
+backend" section for each kind's naming.
+
+Promises kept here rather than in each source:
+
+* **Cheap construction.** Airflow builds the backend at import time in every process (even
+  ``airflow version``), so ``__init__`` only validates configuration; clients are built on
+  first lookup and shared per process.
+* **Cache + single flight** (:mod:`.cache`): repeated and concurrent lookups of one id reach
+  the stores once per TTL; a miss is remembered for ``negative_cache_ttl_seconds`` unless a
+  source failed during that lookup (the miss might then be wrong).
+* **Masking.** Every returned value, and every string leaf of a JSON value, is registered with
+  Airflow's masker whatever the id is called (:mod:`.masking`).
+* **Errors.** A store that denies access raises ``AirflowSecretsBackendAccessDenied`` so Airflow
+  does not fall through to a less protected backend. Any other failure is logged by source and
+  id, without value or foreign exception text, and the next source is tried; a lookup nobody
+  answered returns ``None`` so Airflow moves on to its next backend.
+
+The base class is the task SDK's ``airflow.sdk.bases.secrets_backend.BaseSecretsBackend``: the
+SDK is installed wherever Airflow runs (core depends on it), both the core and SDK loaders
+call ``_set_connection_class`` on whatever backend they build, and
+``deserialize_connection`` then gives a core ``Connection`` in the API server and CLI and an
+SDK ``Connection`` in tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+from airflow.sdk.bases.secrets_backend import BaseSecretsBackend
+
+from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, SecretsProviderError
+from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
+from airflow_secrets_provider.secrets.masking import mask_value
+from airflow_secrets_provider.secrets.sources import Source, build_source
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_TTL_SECONDS = 300.0
+DEFAULT_NEGATIVE_CACHE_TTL_SECONDS = 60.0
+
+
+def _number(value: object, field: str) -> float:
+    """Per-key overrides (``AIRFLOW__SECRETS__BACKEND_KWARG__*``) arrive as strings."""
+    if isinstance(value, bool):
+        raise SecretConfigError(field, "must be a number of seconds")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise SecretConfigError(field, "must be a number of seconds") from None
+    else:
+        raise SecretConfigError(field, "must be a number of seconds")
+    if number < 0:
+        raise SecretConfigError(field, "must not be negative (0 turns caching off)")
+    return number
+
+
+def _sources(value: object) -> list[object]:
+    if isinstance(value, str):  # a per-key override holds JSON text
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SecretConfigError("sources", "is not valid JSON") from None
+    if not isinstance(value, (list, tuple)) or not value:
+        raise SecretConfigError("sources", "must be a non-empty list of source objects")
+    return list(value)
+
+
+class ChainedSecretsBackend(BaseSecretsBackend):
+    """Connections, variables and ``*_secret`` config from an ordered chain of sources.
+
+    :param sources: ``[{"kind": "env" | "file" | "kubernetes" | "azure_vault", ...}, ...]``
+        (or ready :class:`~airflow_secrets_provider.secrets.sources.Source` objects, from code).
+    :param cache_ttl_seconds: how long a found value is reused; 0 disables.
+    :param negative_cache_ttl_seconds: how long a miss is remembered; 0 disables.
+    :param cache_max_entries: bound on remembered ids (oldest dropped first).
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[object] | str = ({"kind": "env"},),
+        cache_ttl_seconds: float | str = DEFAULT_CACHE_TTL_SECONDS,
+        negative_cache_ttl_seconds: float | str = DEFAULT_NEGATIVE_CACHE_TTL_SECONDS,
+        cache_max_entries: int | str = 10_000,
+    ) -> None:
+        super().__init__()
+        self.sources: list[Source] = [build_source(config, i) for i, config in enumerate(_sources(sources))]
+        self.cache: LookupCache[tuple[str, str], str] = LookupCache(
+            _number(cache_ttl_seconds, "cache_ttl_seconds"),
+            _number(negative_cache_ttl_seconds, "negative_cache_ttl_seconds"),
+            max_entries=max(1, int(_number(cache_max_entries, "cache_max_entries"))),
+        )
+
+    def __repr__(self) -> str:
+        return f"ChainedSecretsBackend(sources={[s.label for s in self.sources]!r}, cache={self.cache!r})"
+
+    # -- Airflow's interface -----------------------------------------------------------------
+
+    def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
+        """A connection as a URI or JSON string. ``team_name`` is accepted and not used."""
+        return self.lookup("connections", conn_id)
+
+    def get_variable(self, key: str, team_name: str | None = None) -> str | None:
+        """A variable's value (masked whatever its key is called)."""
+        return self.lookup("variables", key)
+
+    def get_config(self, key: str) -> str | None:
+        """The value behind a ``*_secret`` config option (e.g. ``sql_alchemy_conn_secret``)."""
+        return self.lookup("config", key)
+
+    # -- the chain ---------------------------------------------------------------------------
+
+    def lookup(self, kind: str, identifier: str) -> str | None:
+        """``kind`` is ``connections``, ``variables`` or ``config``; cached, single flight, masked."""
+        value = self.cache.get((kind, identifier), lambda: self._load(kind, identifier))
+        if value is not None:
+            # Again on cache hits: a task process may have reset its masker since the first hit.
+            mask_value(value, connection=kind == "connections")
+        return value
+
+    def _load(self, kind: str, identifier: str) -> LoadResult[str]:
+        failed = False
+        for source in self.sources:
+            try:
+                value = source.lookup(kind, identifier)
+            except SecretAccessError as err:
+                from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
+
+                raise AirflowSecretsBackendAccessDenied(
+                    f"{source.label} denied access looking up {kind} {identifier!r}: {err}"
+                ) from None
+            except SecretsProviderError as err:
+                failed = True
+                log.warning("%s failed looking up %s %r: %s", source.label, kind, identifier, err)
+                continue
+            except Exception as err:
+                # Foreign messages (YAML, HTTP clients) may quote content: type name only.
+                failed = True
+                log.warning(
+                    "%s failed looking up %s %r (%s); trying the next source",
+                    source.label,
+                    kind,
+                    identifier,
+                    type(err).__name__,
+                )
+                continue
+            if value is not None:
+                log.debug("%s found %s %r", source.label, kind, identifier)
+                return LoadResult(value)
+        return LoadResult(None, cache_miss=not failed)

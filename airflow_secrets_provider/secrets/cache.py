@@ -1,0 +1,153 @@
+"""A TTL cache with a negative cache, in front of a single-flight loader.
+
+Why the backend needs its own: Airflow's ``SecretCache`` only works during DAG parsing, so every
+``Variable.get`` or ``{{ conn.x }}`` in a running task, and every lookup in the API server on a
+worker's behalf, would otherwise go to the remote store. Key Vault throttles a few thousand
+transactions per 10 s per vault, and a busy deployment looks the same ids up again and again.
+
+* **Hits** are kept ``ttl`` seconds, **misses** ``negative_ttl`` seconds (usually shorter, so a
+  secret created after a miss shows up soon). Either is off at 0.
+* **Single flight**: concurrent lookups of one key wait for the one in progress instead of
+  each calling the store; the leader's result (or exception) is handed to all of them.
+* A lookup may declare its miss not cacheable (a source failed and so the miss may be wrong);
+  such misses are retried next time instead of being remembered.
+
+Values are kept in memory only, never logged, and the cache's ``repr`` shows sizes only.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class LoadResult(Generic[V]):
+    """What a loader found: ``value`` (``None`` for a miss) and whether a miss may be cached."""
+
+    value: V | None
+    cache_miss: bool = True
+
+
+class _Call(Generic[V]):
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: V | None = None
+        self.error: BaseException | None = None
+
+
+class SingleFlight(Generic[K, V]):
+    """Run at most one ``fn`` per key at a time; concurrent callers share its outcome."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[K, _Call[V]] = {}
+
+    def do(self, key: K, fn: Callable[[], V]) -> V:
+        with self._lock:
+            call = self._calls.get(key)
+            leader = call is None
+            if call is None:
+                call = self._calls[key] = _Call()
+        if not leader:
+            call.done.wait()
+            if call.error is not None:
+                raise call.error
+            return call.result  # type: ignore[return-value]
+        try:
+            call.result = fn()
+            return call.result
+        except BaseException as err:
+            call.error = err
+            raise
+        finally:
+            with self._lock:
+                del self._calls[key]
+            call.done.set()
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._calls)
+
+
+class LookupCache(Generic[K, V]):
+    """``get(key, load)``: a cached value, or ``load()`` once (single flight) and remember it."""
+
+    def __init__(
+        self,
+        ttl: float,
+        negative_ttl: float,
+        *,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl < 0 or negative_ttl < 0:
+            raise ValueError("cache TTLs must not be negative")
+        self.ttl = ttl
+        self.negative_ttl = negative_ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[K, tuple[float, V | None]] = {}
+        self._flight: SingleFlight[K, V | None] = SingleFlight()
+
+    def __repr__(self) -> str:
+        return f"LookupCache(ttl={self.ttl}, negative_ttl={self.negative_ttl}, entries={len(self)})"
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _cached(self, key: K) -> tuple[bool, V | None]:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return False, None
+            expires, value = entry
+            if self._clock() >= expires:
+                del self._entries[key]
+                return False, None
+            return True, value
+
+    def _store(self, key: K, value: V | None, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            if key not in self._entries and len(self._entries) >= self.max_entries:
+                for stale in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+                    del self._entries[stale]
+                while len(self._entries) >= self.max_entries:
+                    del self._entries[next(iter(self._entries))]  # oldest inserted first
+            self._entries[key] = (now + ttl, value)
+
+    def get(self, key: K, load: Callable[[], LoadResult[V]]) -> V | None:
+        found, value = self._cached(key)
+        if found:
+            return value
+
+        def lead() -> V | None:
+            # A flight that finished between our cache check and now may have filled it.
+            found, value = self._cached(key)
+            if found:
+                return value
+            result = load()
+            if result.value is not None:
+                self._store(key, result.value, self.ttl)
+            elif result.cache_miss:
+                self._store(key, None, self.negative_ttl)
+            return result.value
+
+        return self._flight.do(key, lead)

@@ -1,0 +1,158 @@
+"""``{"kind": "file", "connections_file": ..., "variables_file": ..., "config_file": ...}``.
+
+One file per kind, keyed by the Airflow id, in the formats of Airflow's
+``LocalFilesystemBackend``: ``.json`` and ``.yaml``/``.yml`` objects (a connection may be a URI
+string or an object of connection fields; a non-string variable is returned as JSON), anything
+else ``KEY=VALUE`` lines (``#`` comments, blank lines ignored). A kind without a file is off.
+
+Files are read on lookup, not at construction (the backend is built in every Airflow process,
+often before the file is mounted), and re-read whenever the backend's cache lets a lookup
+through, so a rotated file is picked up after the TTL. Parse errors name the file and line,
+never the content: YAML's own messages quote the offending line, so they are not passed on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError
+from airflow_secrets_provider.secrets.sources import (
+    LOOKUP_KINDS,
+    Naming,
+    Source,
+    check_options,
+    parse_patterns,
+    spell_as_is,
+)
+
+KIND = "file"
+FORMATS = ("env", "json", "yaml")
+
+
+def detect_format(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".json":
+        return "json"
+    if ext in (".yaml", ".yml"):
+        return "yaml"
+    return "env"
+
+
+def parse_key_value_text(text: str, origin: str) -> dict[str, str]:
+    """``KEY=VALUE`` lines; keys are Airflow ids, so ``my-db`` is fine (unlike env names)."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        field = f"{origin} line {number}"
+        if not sep or not key:
+            raise SecretConfigError(field, "expected KEY=VALUE", provider=KIND)
+        if key in values:
+            raise SecretConfigError(field, f"key {key!r} is defined twice", provider=KIND)
+        values[key] = value.strip()
+    return values
+
+
+def _parse_structured(text: str, origin: str, fmt: str) -> dict[str, Any]:
+    if fmt == "json":
+        try:
+            data = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as err:
+            raise SecretConfigError(f"{origin} line {err.lineno}", "is not valid JSON", provider=KIND) from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text) if text.strip() else {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"{origin} line {mark.line + 1}" if mark is not None else origin
+            raise SecretConfigError(where, "is not valid YAML", provider=KIND) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SecretConfigError(origin, "must hold an object mapping ids to values", provider=KIND)
+    return data
+
+
+def serialize(kind: str, identifier: str, value: Any, origin: str) -> str:
+    """The string Airflow expects: URI or JSON for connections, JSON for structured variables."""
+    if isinstance(value, str):
+        return value
+    if kind == "connections":
+        if not isinstance(value, dict):
+            raise SecretConfigError(
+                f"{origin}[{identifier!r}]", "a connection must be a URI or an object", provider=KIND
+            )
+        fields = dict(value)
+        if "extra_dejson" in fields:
+            fields["extra"] = fields.pop("extra_dejson")
+        fields.pop("conn_id", None)
+        return json.dumps(fields)
+    return json.dumps(value)
+
+
+def read_file_values(path: str, fmt: str) -> dict[str, Any]:
+    """The id -> value mapping of one file. A missing file is an empty store, not an error."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return {}
+    except PermissionError:
+        raise SecretAccessError(KIND, path, "permission denied") from None
+    except UnicodeDecodeError:
+        raise SecretConfigError(path, "is not UTF-8 text", provider=KIND) from None
+    if fmt == "env":
+        return dict(parse_key_value_text(text, path))
+    return _parse_structured(text, path, fmt)
+
+
+class FileSource(Source):
+    kind = KIND
+    OPTIONS = frozenset({f"{kind}_file" for kind in LOOKUP_KINDS} | {"format"})
+
+    def __init__(
+        self,
+        files: Mapping[str, str],
+        label: str,
+        fmt: str | None = None,
+        patterns: Mapping[str, re.Pattern[str] | None] | None = None,
+    ) -> None:
+        # One file per kind, keyed by id: no prefix; a kind without a file is off.
+        prefixes = {kind: ("" if kind in files else None) for kind in LOOKUP_KINDS}
+        super().__init__(Naming(prefixes, "", patterns or {}, spell_as_is), label)
+        self.files = dict(files)
+        self.format = fmt
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], field: str) -> FileSource:
+        check_options(config, field, cls.OPTIONS, naming=False)
+        files: dict[str, str] = {}
+        for kind in LOOKUP_KINDS:
+            path = config.get(f"{kind}_file")
+            if path is None:
+                continue
+            if not isinstance(path, str) or not path:
+                raise SecretConfigError(f"{field}.{kind}_file", "must be a file path")
+            files[kind] = path
+        if not files:
+            raise SecretConfigError(field, "needs at least one of connections_file, variables_file, config_file")
+        fmt = config.get("format")
+        if fmt is not None and fmt not in FORMATS:
+            raise SecretConfigError(f"{field}.format", f"must be one of {list(FORMATS)}")
+        return cls(files, f"{field} (file)", fmt, parse_patterns(config, field))
+
+    def read(self, kind: str, name: str) -> str | None:
+        path = self.files[kind]
+        values = read_file_values(path, self.format or detect_format(path))
+        if name not in values or values[name] is None:
+            return None
+        return serialize(kind, name, values[name], path)

@@ -1,0 +1,528 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager) for tests.
+#
+# Why this exists: no PyPI, npm or Debian binary package ships kube-apiserver, and the machines
+# that run our tests have no Docker. Debian's `kubernetes` *source* package (upstream 1.20.x with
+# its vendor/ tree) does build with Debian's Go, so we build it once per machine, cache the
+# binaries outside the repo (keyed by the Debian source version) and run them on loopback.
+# See /work/shared/notes/kube-apiserver.md for the facts this script relies on.
+#
+# Usage:
+#   scripts/kube-apiserver.sh build [--force]  build (or find cached) binaries; prints bin dir
+#   scripts/kube-apiserver.sh path             print the cached bin dir (exit 1 if not built)
+#   scripts/kube-apiserver.sh start DIR [PORT] start etcd, kube-apiserver, kube-controller-manager
+#   scripts/kube-apiserver.sh stop DIR         stop them (waits until they are gone)
+#
+# Environment:
+#   ASP_KUBE_CACHE       cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/airflow-secrets-provider)
+#   ASP_KUBE_OWNER_PID   (start) stop the cluster automatically once this process has exited,
+#                        so a crashed test run cannot leave a control plane behind.
+#
+# Progress goes to stderr; the only stdout of `build`/`path` is the bin dir.
+set -euo pipefail
+
+readonly SRC_PACKAGE=kubernetes
+readonly CACHE_ROOT="${ASP_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airflow-secrets-provider}"
+readonly DEB_SRC_FILE=/etc/apt/sources.list.d/airflow-secrets-provider-deb-src.sources
+readonly DEB_SRC_LIST_FILE=/etc/apt/sources.list.d/airflow-secrets-provider-deb-src.list
+readonly BINARIES=(kube-apiserver kube-controller-manager)
+readonly PROCESSES=(watchdog kube-controller-manager kube-apiserver etcd) # stop order
+
+log() { printf '[kube-apiserver.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        die "need root (or passwordless sudo) to run: $*"
+    fi
+}
+
+# --------------------------------------------------------------------------------------------
+# Version / cache lookup
+# --------------------------------------------------------------------------------------------
+
+# Debian source version of `kubernetes` that apt would fetch, or nothing if apt does not know
+# about source packages (no deb-src entry yet, or its index was never downloaded).
+debian_source_version() {
+    local v best=""
+    while read -r v; do
+        [ -n "$v" ] || continue
+        if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
+    done < <(apt-cache showsrc --only-source "$SRC_PACKAGE" 2>/dev/null | sed -n 's/^Version: //p')
+    printf '%s' "$best"
+}
+
+# Upstream version from a Debian version: strip epoch and revision, honour "+really", drop +ds.
+upstream_version() {
+    local v=$1
+    v=${v#*:}
+    v=${v%-*}
+    case $v in *really*) v=${v##*really} ;; esac
+    v=${v%%+*}
+    v=${v%%~*}
+    printf '%s' "$v"
+}
+
+have_binaries() {
+    local dir=$1 b
+    for b in "${BINARIES[@]}"; do [ -x "$dir/$b" ] || return 1; done
+}
+
+# The bin dir to use: the one for apt's current source version if it is built; failing that
+# (apt knows no source version, e.g. deb-src removed since) the newest cached build.
+cached_bin_dir() {
+    local version dir newest=""
+    version=$(debian_source_version)
+    if [ -n "$version" ]; then
+        dir="$CACHE_ROOT/kubernetes-$version/bin"
+        if have_binaries "$dir"; then
+            printf '%s\n' "$dir"
+            return 0
+        fi
+        return 1
+    fi
+    for dir in "$CACHE_ROOT"/kubernetes-*/bin; do
+        have_binaries "$dir" && newest=$dir
+    done
+    [ -n "$newest" ] || return 1
+    printf '%s\n' "$newest"
+}
+
+# --------------------------------------------------------------------------------------------
+# build
+# --------------------------------------------------------------------------------------------
+
+apt_lists_present() { compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; }
+
+ensure_packages() {
+    local missing=()
+    command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+    command -v go >/dev/null 2>&1 || missing+=(golang-go)
+    command -v dpkg-source >/dev/null 2>&1 || missing+=(dpkg-dev)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+    [ ${#missing[@]} -gt 0 ] || return 0
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt_lists_present; then as_root apt-get update; fi
+    if ! as_root apt-get install -y --no-install-recommends "${missing[@]}"; then
+        as_root apt-get update
+        as_root apt-get install -y --no-install-recommends "${missing[@]}"
+    fi
+}
+
+deb_src_configured() {
+    # shellcheck disable=SC2016 # $(CREATED_BY) is apt's format syntax, not the shell's
+    apt-get indextargets --format '$(CREATED_BY)' 2>/dev/null | grep -x Sources >/dev/null
+}
+
+# Add deb-src twins of the Debian `deb` entries: apt-get source needs them, and they change
+# nothing about which binary packages get installed.
+ensure_deb_src() {
+    if ! deb_src_configured; then
+        local f tmp
+        tmp=$(mktemp)
+        for f in /etc/apt/sources.list.d/*.sources; do
+            [ -f "$f" ] || continue
+            # paragraph mode: copy each Debian stanza of type deb, retyped as deb-src
+            awk 'BEGIN { RS = ""; ORS = "\n\n" }
+                 /(^|\n)Types:[^\n]*(^|[ \t])deb([ \t]|\n|$)/ && /(^|\n)URIs:[^\n]*debian/ {
+                     sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print
+                 }' "$f" >>"$tmp"
+        done
+        if [ -s "$tmp" ]; then
+            log "adding deb-src entries: $DEB_SRC_FILE"
+            as_root install -m 0644 "$tmp" "$DEB_SRC_FILE"
+        else
+            # one-line format (/etc/apt/sources.list, *.list)
+            grep -hE '^[[:space:]]*deb[[:space:]].*debian' /etc/apt/sources.list \
+                /etc/apt/sources.list.d/*.list 2>/dev/null |
+                sed -E 's/^[[:space:]]*deb[[:space:]]/deb-src /' >"$tmp" || true
+            [ -s "$tmp" ] || { rm -f "$tmp"; die "found no Debian 'deb' apt source to copy as deb-src"; }
+            log "adding deb-src entries: $DEB_SRC_LIST_FILE"
+            as_root install -m 0644 "$tmp" "$DEB_SRC_LIST_FILE"
+        fi
+        rm -f "$tmp"
+    fi
+    if [ -z "$(debian_source_version)" ]; then
+        log "apt-get update (source index)"
+        as_root apt-get update
+    fi
+    [ -n "$(debian_source_version)" ] || die "apt knows no source package '$SRC_PACKAGE' even with deb-src"
+}
+
+# Packages carrying a +k8s:openapi-gen= tag, as GOPATH import paths: the same selection as
+# upstream's Makefile.generated_files (KUBE_OPENAPI_TAG_FILES), which walks the tree without
+# ./vendor, names staging repos by their vendor/ path, and leaves out code-generator and
+# sample-apiserver (their own examples, not part of the kube-apiserver API).
+openapi_input_packages() (
+    set +o pipefail # grep exits 1 on a batch without matches
+    find -H . \( -path './_*' -o -path './.*' -o -path ./vendor -o -path ./debian \) -prune \
+        -o -type f -name '*.go' -print0 |
+        xargs -0 grep -l --color=never '^// *+k8s:' |
+        xargs grep -l --color=never '+k8s:openapi-gen=' |
+        sed -e 's|^\./||' -e 's|^staging/src/|vendor/|' |
+        xargs -n1 dirname |
+        grep -v -e '^vendor/k8s.io/code-generator/' -e '^vendor/k8s.io/sample-apiserver/' |
+        LC_ALL=C sort -u |
+        sed 's|^|k8s.io/kubernetes/|'
+)
+
+do_build() {
+    local t0=$SECONDS dir force=0
+    case ${1:-} in
+    --force) force=1 ;;
+    "") ;;
+    *) die "usage: build [--force]" ;;
+    esac
+    ensure_packages
+
+    # Fast path: already built for apt's version (or, without deb-src, any cached version).
+    if [ "$force" = 0 ] && dir=$(cached_bin_dir); then
+        printf '%s\n' "$dir"
+        return 0
+    fi
+
+    ensure_deb_src
+    local version upstream
+    version=$(debian_source_version)
+    upstream=$(upstream_version "$version")
+    local root="$CACHE_ROOT/kubernetes-$version"
+    mkdir -p "$CACHE_ROOT"
+
+    # One build per cache root at a time; a second caller waits and then hits the cache.
+    exec 9>"$CACHE_ROOT/.build.lock"
+    log "waiting for build lock $CACHE_ROOT/.build.lock"
+    flock 9
+    if [ "$force" = 0 ] && have_binaries "$root/bin"; then
+        printf '%s\n' "$root/bin"
+        return 0
+    fi
+
+    log "building kubernetes $version (upstream v$upstream) into $root; cold build takes ~10 min"
+    local downloads="$root/downloads" src="$CACHE_ROOT/work/kubernetes-src"
+    mkdir -p "$downloads"
+    if ! compgen -G "$downloads/${SRC_PACKAGE}_*.dsc" >/dev/null; then
+        log "apt-get source --download-only $SRC_PACKAGE=$version"
+        (cd "$downloads" && apt-get source --download-only "$SRC_PACKAGE=$version" >&2)
+    fi
+    log "unpacking source to $src"
+    rm -rf "$src"
+    mkdir -p "$(dirname "$src")"
+    dpkg-source -x "$downloads"/"${SRC_PACKAGE}"_*.dsc "$src" >&2
+
+    # GOPATH mode (module mode wants go.mod updates it cannot download): link the tree where
+    # its import path says it lives, and keep GOPATH and the Go build cache in our cache root.
+    export GOPATH="$CACHE_ROOT/gopath" GOCACHE="$CACHE_ROOT/go-build"
+    export GO111MODULE=off CGO_ENABLED=0 GOFLAGS='' GOPROXY=off
+    local pkgdir="$GOPATH/src/k8s.io/kubernetes"
+    mkdir -p "$GOPATH/src/k8s.io" "$GOPATH/bin"
+    ln -sfn "$src" "$pkgdir"
+    cd "$pkgdir"
+    log "go: $(go version)"
+
+    log "building openapi-gen (vendored)"
+    go build -o "$GOPATH/bin/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen
+    local inputs
+    inputs=$(openapi_input_packages | paste -sd, -)
+    [ -n "$inputs" ] || die "found no packages tagged +k8s:openapi-gen="
+    log "generating pkg/generated/openapi from $(tr ',' '\n' <<<"$inputs" | wc -l) packages"
+    "$GOPATH/bin/openapi-gen" \
+        --input-dirs "$inputs" \
+        --output-package k8s.io/kubernetes/pkg/generated/openapi \
+        --output-file-base zz_generated.openapi \
+        --go-header-file vendor/k8s.io/code-generator/hack/boilerplate.go.txt \
+        --output-base "$GOPATH/src" \
+        --report-filename "$src/openapi-violations.list" >&2
+    [ -f pkg/generated/openapi/zz_generated.openapi.go ] || die "openapi-gen wrote no output"
+
+    local major minor ldflags p
+    major=${upstream%%.*}
+    minor=${upstream#*.}
+    minor=${minor%%.*}
+    ldflags="-s -w"
+    for p in k8s.io/kubernetes/vendor/k8s.io/component-base/version \
+        k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
+        ldflags+=" -X $p.gitVersion=v$upstream -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+        ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    done
+
+    local staging="$root/bin.partial"
+    rm -rf "$staging"
+    mkdir -p "$staging"
+    log "go build ${BINARIES[*]} (this is the slow part)"
+    go build -ldflags "$ldflags" -o "$staging/" ./cmd/kube-apiserver ./cmd/kube-controller-manager
+    "$staging/kube-apiserver" --version >&2
+    # Install file by file with rename(2), so a concurrent `start` (or a running control
+    # plane) never sees a missing or half-written binary, even on `build --force`.
+    mkdir -p "$root/bin"
+    local b
+    for b in "${BINARIES[@]}"; do mv -f "$staging/$b" "$root/bin/$b"; done
+    rmdir "$staging"
+    printf '%s\n' "$version" >"$root/debian-version"
+
+    # dpkg-source also leaves a copy of the orig tarball next to the tree: drop the whole work
+    # dir (the downloads stay, so a rebuild needs no network).
+    log "removing unpacked source $CACHE_ROOT/work"
+    cd /
+    rm -f "$pkgdir"
+    rm -rf "$CACHE_ROOT/work"
+    log "built in $((SECONDS - t0)) s: $root/bin"
+    printf '%s\n' "$root/bin"
+}
+
+do_path() {
+    cached_bin_dir || {
+        log "kube-apiserver is not built; run: $0 build"
+        exit 1
+    }
+}
+
+# --------------------------------------------------------------------------------------------
+# start / stop
+# --------------------------------------------------------------------------------------------
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# free_port VAR: set VAR to a loopback port nobody listens on and this run has not handed out.
+# (Assigns by name rather than printing: a $(...) subshell would lose USED_PORTS.)
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 30000))
+        case " ${USED_PORTS:-} " in *" $p "*) continue ;; esac
+        if ! port_in_use "$p"; then
+            USED_PORTS="${USED_PORTS:-} $p"
+            printf -v "$1" '%s' "$p"
+            return 0
+        fi
+    done
+    die "no free loopback port found"
+}
+
+random_token() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+
+pid_alive() {
+    local pidfile=$1 pid
+    [ -f "$pidfile" ] || return 1
+    pid=$(cat "$pidfile")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# Start "$@" detached in its own session (so a Ctrl-C aimed at the test run does not tear it
+# down out of order) with output to a log; record its pid.
+spawn() {
+    local name=$1 dir=$2
+    shift 2
+    # Without job control a background child is not a group leader, so setsid execs in place
+    # and $! is the real process id.
+    setsid "$@" </dev/null >>"$dir/$name.log" 2>&1 &
+    printf '%s\n' "$!" >"$dir/$name.pid"
+}
+
+wait_until() {
+    local what=$1 timeout=$2 pidfile=$3 logfile=$4
+    shift 4
+    local deadline=$((SECONDS + timeout))
+    until "$@" >/dev/null 2>&1; do
+        if ! pid_alive "$pidfile"; then
+            tail -n 30 "$logfile" >&2 || true
+            die "$what exited during startup (log: $logfile)"
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            tail -n 30 "$logfile" >&2 || true
+            die "$what not ready after ${timeout}s (log: $logfile)"
+        fi
+        sleep 0.3
+    done
+}
+
+etcd_healthy() { [[ $(curl -fsS "http://127.0.0.1:$1/health") == *'"health":"true"'* ]]; }
+
+apiserver_ready() {
+    [ "$(curl -fsS --cacert "$1/certs/apiserver.crt" -H "Authorization: Bearer $2" \
+        "https://127.0.0.1:$3/readyz")" = ok ]
+}
+
+do_start() {
+    local dir=${1:?usage: start DIR [PORT]} port=${2:-}
+    [[ -z $port || $port =~ ^[0-9]+$ ]] || die "PORT must be a number, got: $port"
+    local bin
+    bin=$(cached_bin_dir) || die "kube-apiserver is not built; run: $0 build"
+    command -v etcd >/dev/null || die "etcd not installed; run: $0 build"
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    local name
+    for name in "${PROCESSES[@]}"; do
+        pid_alive "$dir/$name.pid" && die "$name already running for $dir (pid $(cat "$dir/$name.pid"))"
+    done
+
+    # On any failure below, take down whatever did start.
+    START_OK=0 START_DIR=$dir
+    trap 'if [ "$START_OK" = 0 ]; then log "start failed; stopping what started"; do_stop "$START_DIR" || true; fi' EXIT
+
+    local etcd_client etcd_peer
+    free_port etcd_client
+    free_port etcd_peer
+    [ -n "$port" ] || free_port port
+    port_in_use "$port" && die "port $port is already in use"
+
+    # Static bearer tokens: an admin in system:masters and three ordinary users for RBAC tests.
+    local admin_token user
+    admin_token=$(random_token)
+    {
+        printf '%s,admin,admin,"system:masters"\n' "$admin_token"
+        for user in alice bob carol; do printf '%s,%s,%s\n' "$(random_token)" "$user" "$user"; done
+    } >"$dir/tokens.csv"
+    chmod 600 "$dir/tokens.csv"
+
+    # Service account signing key (required flags since 1.20).
+    [ -f "$dir/sa.key" ] || openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
+    mkdir -p "$dir/certs"
+
+    log "starting etcd on 127.0.0.1:$etcd_client"
+    spawn etcd "$dir" etcd \
+        --name=asp \
+        --data-dir="$dir/etcd-data" \
+        --listen-client-urls="http://127.0.0.1:$etcd_client" \
+        --advertise-client-urls="http://127.0.0.1:$etcd_client" \
+        --listen-peer-urls="http://127.0.0.1:$etcd_peer" \
+        --initial-advertise-peer-urls="http://127.0.0.1:$etcd_peer" \
+        --initial-cluster="asp=http://127.0.0.1:$etcd_peer" \
+        --unsafe-no-fsync \
+        --logger=zap --log-level=warn
+    wait_until etcd 30 "$dir/etcd.pid" "$dir/etcd.log" etcd_healthy "$etcd_client"
+
+    log "starting kube-apiserver on https://127.0.0.1:$port"
+    spawn kube-apiserver "$dir" "$bin/kube-apiserver" \
+        --etcd-servers="http://127.0.0.1:$etcd_client" \
+        --bind-address=127.0.0.1 \
+        --advertise-address=127.0.0.1 \
+        --secure-port="$port" \
+        --insecure-port=0 \
+        --cert-dir="$dir/certs" \
+        --token-auth-file="$dir/tokens.csv" \
+        --authorization-mode=RBAC \
+        --service-account-key-file="$dir/sa.key" \
+        --service-account-signing-key-file="$dir/sa.key" \
+        --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+        --service-cluster-ip-range=10.0.0.0/24 \
+        --disable-admission-plugins=ServiceAccount \
+        --profiling=false
+    wait_until kube-apiserver 120 "$dir/kube-apiserver.pid" "$dir/kube-apiserver.log" \
+        apiserver_ready "$dir" "$admin_token" "$port"
+
+    # Admin kubeconfig; the apiserver's self-signed cert file (leaf + its own CA) is embedded as
+    # certificate-authority-data so clients verify TLS instead of skipping verification.
+    local ca_data
+    ca_data=$(base64 -w0 <"$dir/certs/apiserver.crt")
+    cat >"$dir/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: asp-local
+  cluster:
+    server: https://127.0.0.1:$port
+    certificate-authority-data: $ca_data
+users:
+- name: admin
+  user:
+    token: $admin_token
+contexts:
+- name: asp-local
+  context:
+    cluster: asp-local
+    user: admin
+current-context: asp-local
+EOF
+    chmod 600 "$dir/kubeconfig"
+
+    # garbagecollector: deletes objects whose ownerReferences point at deleted owners;
+    # namespace: finishes namespace deletion (otherwise namespaces stay Terminating).
+    log "starting kube-controller-manager (garbagecollector,namespace)"
+    spawn kube-controller-manager "$dir" "$bin/kube-controller-manager" \
+        --kubeconfig="$dir/kubeconfig" \
+        --controllers=garbagecollector,namespace \
+        --use-service-account-credentials=false \
+        --leader-elect=false \
+        --port=0 \
+        --secure-port=0 \
+        --profiling=false
+    sleep 1
+    pid_alive "$dir/kube-controller-manager.pid" || {
+        tail -n 30 "$dir/kube-controller-manager.log" >&2 || true
+        die "kube-controller-manager exited during startup"
+    }
+
+    cat >"$dir/cluster.env" <<EOF
+SERVER=https://127.0.0.1:$port
+CA_FILE=$dir/certs/apiserver.crt
+KUBECONFIG=$dir/kubeconfig
+TOKENS_FILE=$dir/tokens.csv
+ETCD_SERVER=http://127.0.0.1:$etcd_client
+BIN_DIR=$bin
+EOF
+
+    if [ -n "${ASP_KUBE_OWNER_PID:-}" ]; then
+        # Watchdog: stop the cluster when its owner (the test process) is gone.
+        # shellcheck disable=SC2016 # expanded by the watchdog's own bash
+        spawn watchdog "$dir" bash -c '
+            while kill -0 "$1" 2>/dev/null && [ -f "$3/kube-apiserver.pid" ]; do sleep 2; done
+            rm -f "$3/watchdog.pid"; exec "$2" stop "$3"' watchdog "$ASP_KUBE_OWNER_PID" \
+            "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$dir"
+    fi
+
+    START_OK=1
+    log "cluster up: https://127.0.0.1:$port (kubeconfig: $dir/kubeconfig)"
+}
+
+do_stop() {
+    local dir=${1:?usage: stop DIR} name pid
+    [ -d "$dir" ] || return 0
+    for name in "${PROCESSES[@]}"; do
+        local pidfile="$dir/$name.pid"
+        [ -f "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            log "stopping $name (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            if kill -0 "$pid" 2>/dev/null; then
+                log "$name did not exit after SIGTERM; SIGKILL"
+                kill -KILL "$pid" 2>/dev/null || true
+                for _ in $(seq 1 50); do
+                    kill -0 "$pid" 2>/dev/null || break
+                    sleep 0.1
+                done
+            fi
+        fi
+        rm -f "$pidfile"
+    done
+}
+
+main() {
+    local cmd=${1:-}
+    shift || true
+    case $cmd in
+    build) do_build "$@" ;;
+    path) do_path "$@" ;;
+    start) do_start "$@" ;;
+    stop) do_stop "$@" ;;
+    *)
+        sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+        exit 2
+        ;;
+    esac
+}
+
+main "$@"

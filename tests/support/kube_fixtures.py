@@ -1,0 +1,105 @@
+"""Pytest plugin: a real Kubernetes API for the ``kubernetes`` test tier.
+
+Register with ``pytest_plugins = ["tests.support.kube_fixtures"]`` (or ``-p
+tests.support.kube_fixtures``). Fixtures:
+
+* ``kube_cluster`` (session): the cluster ``KUBECONFIG`` points at if reachable, else a local
+  control plane from ``scripts/kube-apiserver.sh`` (built once per machine, cached).
+* ``kube_namespace`` (function): a fresh namespace, deleted afterwards.
+* ``kube_user_tokens`` (session): bearer tokens of unprivileged users for RBAC tests.
+* ``kubelet_standin`` (function): a :class:`KubeletStandIn` on an admin client, stopped after.
+
+A tier that cannot run skips with the reason locally, but fails when ``CI=true`` or
+``ASP_REQUIRE_ALL_TIERS=1``, so a green CI run means every tier really ran.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import NoReturn
+
+import kubernetes.client
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from tests.support.kube_cluster import (
+    ClusterUnavailable,
+    KubeCluster,
+    cluster_from_kubeconfig_env,
+    create_namespace,
+    start_local_cluster,
+)
+from tests.support.kubelet_standin import KubeletStandIn
+
+
+def all_tiers_required() -> bool:
+    """True when a tier that cannot run must fail instead of skip (CI)."""
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("ASP_REQUIRE_ALL_TIERS") == "1"
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip locally; fail under CI / ASP_REQUIRE_ALL_TIERS=1, where every tier must run."""
+    if all_tiers_required():
+        pytest.fail(f"{reason} (skips are failures because CI=true or ASP_REQUIRE_ALL_TIERS=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "kubernetes: needs a real Kubernetes API server (local build or KUBECONFIG)")
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    """A reachable Kubernetes API server for the whole session."""
+    cluster = cluster_from_kubeconfig_env()
+    if cluster is None:
+        try:
+            cluster = start_local_cluster(tmp_path_factory.mktemp("kube-cluster"))
+        except ClusterUnavailable as exc:
+            skip_or_fail(f"no Kubernetes API server: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_user_tokens(kube_cluster: KubeCluster) -> dict[str, str]:
+    """Tokens of ordinary users (alice, bob, carol); only known for a cluster we started."""
+    if not kube_cluster.user_tokens:
+        skip_or_fail("RBAC tests need the local cluster's user tokens (KUBECONFIG cluster has none)")
+    return kube_cluster.user_tokens
+
+
+@pytest.fixture
+def kube_namespace(kube_cluster: KubeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, randomly named namespace, deleted after the test."""
+    with kube_cluster.api_client() as client:
+        name = create_namespace(client, f"asp-{request.node.name}")
+        try:
+            yield name
+        finally:
+            try:
+                kubernetes.client.CoreV1Api(client).delete_namespace(name)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+
+
+@pytest.fixture
+def kubelet_standin(kube_cluster: KubeCluster) -> Iterator[KubeletStandIn]:
+    """A kubelet stand-in for a cluster without kubelets (stopped after the test).
+
+    On a cluster with real nodes the stand-in would race the real kubelets for pod status,
+    so such tests cannot run there.
+    """
+    with kube_cluster.api_client() as client:
+        core = kubernetes.client.CoreV1Api(client)
+        if core.list_node(limit=1).items:
+            skip_or_fail("the cluster has real nodes; the kubelet stand-in would race their kubelets")
+        standin = KubeletStandIn(core)
+        try:
+            yield standin
+        finally:
+            standin.stop()

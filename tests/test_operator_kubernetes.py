@@ -1,0 +1,408 @@
+"""SecretTaskOperator.execute against a real kube-apiserver, through real Airflow.
+
+The API server, etcd and kube-controller-manager are real (scripts/kube-apiserver.sh). Pods
+cannot run without a kubelet, so the kubelet stand-in (tests/support/kubelet_standin.py)
+resolves each pod's secret references as a kubelet would and reports the pod's phase.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+from airflow.sdk import DAG
+from kubernetes.client import ApiClient, CoreV1Api
+from kubernetes.client import models as k8s
+from kubernetes.client.exceptions import ApiException
+
+from airflow_secrets_provider import SecretNotFoundError, SecretTaskOperator, with_secrets
+from airflow_secrets_provider.naming import SECRET_ROLE_LABEL, task_secret_name
+from airflow_secrets_provider.projects import ProjectSecretsStore
+from tests.conftest import run_dag_from_module
+from tests.support.kube_cluster import KubeCluster
+from tests.support.kubelet_standin import KubeletStandIn
+from tests.support.pods import validate_pod
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.airflow]
+
+CANARIES = {
+    "AWS_KEY": "aws-canary-1a2b",
+    "DB_PASSWORD": "db-canary-3c4d",
+    "INLINE_TOKEN": "inline-canary-5e6f",
+    "ENV_TOKEN": "env-canary-7a8b",
+    "FILE_TOKEN": "file-canary-9c0d",
+    "EXTERNAL": "external-canary-1e2f",
+}
+
+
+def b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+@pytest.fixture
+def core(kube_cluster: KubeCluster) -> CoreV1Api:
+    return CoreV1Api(kube_cluster.api_client())
+
+
+@pytest.fixture
+def project(core: CoreV1Api, kube_namespace: str) -> str:
+    """A project with two keys, set through the project secrets API."""
+    store = ProjectSecretsStore(core, kube_namespace)
+    store.set_secrets("fraud", {"AWS_KEY": CANARIES["AWS_KEY"], "DB_PASSWORD": CANARIES["DB_PASSWORD"]})
+    external = k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(name="clearml"),
+        data={"access": b64(CANARIES["EXTERNAL"]), "tls.crt": b64("cert")},
+    )
+    core.create_namespaced_secret(kube_namespace, external)
+    return "fraud"
+
+
+@pytest.fixture
+def kubelet(core: CoreV1Api, kube_namespace: str) -> Iterator[KubeletStandIn]:
+    standin = KubeletStandIn(core)
+    standin.watch_and_run(kube_namespace)
+    yield standin
+    standin.stop()
+
+
+def operator(task_id: str, *, config_file: str, namespace: str, **kwargs: Any) -> SecretTaskOperator:
+    kwargs.setdefault("on_finish_action", "keep_pod")  # keep pods so the test can read them back
+    return SecretTaskOperator(
+        task_id=task_id,
+        image="busybox:1.36",
+        cmds=["sh", "-c", "env"],
+        namespace=namespace,
+        config_file=config_file,
+        in_cluster=False,
+        get_logs=False,  # the stand-in runs no containers, so there are no logs to stream
+        startup_timeout_seconds=60,
+        **kwargs,
+    )
+
+
+def task_secrets(core: CoreV1Api, namespace: str) -> list[str]:
+    secrets = core.list_namespaced_secret(namespace, label_selector=f"{SECRET_ROLE_LABEL}=task")
+    return [s.metadata.name for s in secrets.items]
+
+
+def server_side_dry_run(core: CoreV1Api, pod: k8s.V1Pod) -> None:
+    """Create a copy of a stored pod with dryRun=All: the API server validates it completely."""
+    data = ApiClient().sanitize_for_serialization(pod)
+    data.pop("status", None)
+    data["metadata"] = {"name": f"{pod.metadata.name}-dry", "labels": pod.metadata.labels}
+    data["spec"].pop("nodeName", None)
+    core.create_namespaced_pod(pod.metadata.namespace, data, dry_run="All")
+    validate_pod(data)
+
+
+def build_e2e_dag(dag_id: str, kubeconfig: str, namespace: str, project: str, secrets_file: str) -> DAG:
+    """Three tasks covering every provider that resolves without a cloud, plus external Secrets."""
+    cluster = {"config_file": kubeconfig, "namespace": namespace}
+    with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
+        train = operator(
+            "train",
+            **cluster,
+            project=project,
+            env_vars={"DSN": "postgres://app:$(DB_PASSWORD)@db/app"},
+            secrets=[
+                with_secrets("kubernetes", ["AWS_KEY", "DB_PASSWORD"]),
+                with_secrets("inline", {"INLINE_TOKEN": CANARIES["INLINE_TOKEN"]}),
+                with_secrets("env", "ENV_TOKEN"),
+                with_secrets("file", secrets_file),
+            ],
+        )
+        report = operator("report", **cluster, project=project)
+        report.set_env_from_secret("CLEARML_KEY", "clearml", "access")
+        report.mount_secret("clearml", "/etc/clearml", ["tls.crt"])
+        external = operator("external", **cluster, secrets=[{"name": "clearml", "envVar": "ACCESS", "key": "access"}])
+        train >> report >> external
+    return dag
+
+
+def build_missing_key_dag(dag_id: str, kubeconfig: str, namespace: str, project: str) -> DAG:
+    with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
+        operator(
+            "bad",
+            config_file=kubeconfig,
+            namespace=namespace,
+            project=project,
+            secrets=[with_secrets("kubernetes", ["NOPE"])],
+        ).with_secrets("inline", {"INLINE_TOKEN": CANARIES["INLINE_TOKEN"]})
+    return dag
+
+
+def test_dag_with_several_secret_tasks_runs_end_to_end(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    project: str,
+    kubelet: KubeletStandIn,
+    airflow_db: None,
+    dags_folder: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENV_TOKEN", CANARIES["ENV_TOKEN"])
+    secrets_file = tmp_path / "secrets.txt"
+    secrets_file.write_text(f"# from a file\nFILE_TOKEN={CANARIES['FILE_TOKEN']}\n")
+    run: Any = run_dag_from_module(
+        dags_folder,
+        "tests.test_operator_kubernetes:build_e2e_dag",
+        dag_id=f"e2e_{kube_namespace}".replace("-", "_"),
+        kubeconfig=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        project=project,
+        secrets_file=str(secrets_file),
+    )
+
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"train": "success", "report": "success", "external": "success"}, kubelet.errors
+
+    pods = core.list_namespaced_pod(kube_namespace).items
+    assert {p.metadata.labels["task_id"] for p in pods} == {"train", "report", "external"}
+    assert all(p.status.phase == "Succeeded" for p in pods)
+    for pod in pods:
+        stored = json.dumps(ApiClient().sanitize_for_serialization(pod))
+        for canary in CANARIES.values():
+            assert canary not in stored, "a secret value is stored in a pod spec"
+        server_side_dry_run(core, pod)
+    train_pod = next(p for p in pods if p.metadata.labels["task_id"] == "train")
+    env = {e.name: e.value_from.secret_key_ref for e in train_pod.spec.containers[0].env if e.value_from}
+    assert env["FILE_TOKEN"].name == task_secret_name(train_pod.metadata.name)
+    assert [e.name for e in train_pod.spec.containers[0].env][-1] == "DSN"
+    # The operator deleted every per-task Secret it created; the project Secret is untouched.
+    assert task_secrets(core, kube_namespace) == []
+    assert ProjectSecretsStore(core, kube_namespace).list_keys(project) == ["AWS_KEY", "DB_PASSWORD"]
+
+
+def test_missing_project_key_fails_before_anything_is_created(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    project: str,
+    kubelet: KubeletStandIn,
+    airflow_db: None,
+    dags_folder: Path,
+) -> None:
+    op = operator(
+        "bad",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        project=project,
+        secrets=[with_secrets("kubernetes", ["AWS_KEY", "NOPE"])],
+    )
+    op.with_secrets("inline", {"INLINE_TOKEN": CANARIES["INLINE_TOKEN"]})
+    with pytest.raises(SecretNotFoundError) as info:
+        op.prepare_secrets()
+    message = str(info.value)
+    assert "'NOPE'" in message and "'fraud'" in message and "kubernetes provider" in message
+    assert all(canary not in message for canary in CANARIES.values())
+
+    run: Any = run_dag_from_module(
+        dags_folder,
+        "tests.test_operator_kubernetes:build_missing_key_dag",
+        dag_id=f"missing_{kube_namespace}".replace("-", "_"),
+        kubeconfig=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        project=project,
+    )
+    assert [ti.state for ti in run.get_task_instances()] == ["failed"]
+    assert core.list_namespaced_pod(kube_namespace).items == []
+    assert task_secrets(core, kube_namespace) == []
+
+
+def _start_without_kubelet(op: SecretTaskOperator) -> k8s.V1Pod:
+    """What execute() does up to the moment it waits for the pod."""
+    op.prepare_secrets()
+    request = op.build_pod_request_obj()
+    pod = op.get_or_create_pod(request, context={})  # type: ignore[arg-type]
+    op.pod = pod
+    return pod
+
+
+def test_task_secret_is_owned_by_the_pod_and_garbage_collected_with_it(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+) -> None:
+    """A worker that dies mid-task leaves nothing that outlives the pod."""
+    op = operator(
+        "gc",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        reattach_on_restart=False,
+        secrets=[with_secrets("inline", {"A": "gc-v"})],
+    )
+    pod = _start_without_kubelet(op)
+    secret = core.read_namespaced_secret(task_secret_name(pod.metadata.name), kube_namespace)
+    (owner,) = secret.metadata.owner_references
+    stored_pod = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+    assert (owner.kind, owner.name, owner.uid) == ("Pod", pod.metadata.name, stored_pod.metadata.uid)
+    assert secret.immutable is True
+    assert sorted(secret.data) == ["A"]
+
+    # The worker "dies": nobody calls cleanup. Deleting the pod must take the Secret with it.
+    core.delete_namespaced_pod(pod.metadata.name, kube_namespace, grace_period_seconds=0)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if task_secrets(core, kube_namespace) == []:
+            return
+        time.sleep(1)
+    pytest.fail("kube-controller-manager did not garbage-collect the per-task Secret of a deleted pod")
+
+
+def test_on_kill_deletes_pod_and_task_secret(kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api) -> None:
+    op = operator(
+        "kill",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        reattach_on_restart=False,
+        secrets=[with_secrets("inline", {"A": "k-v"})],
+    )
+    _start_without_kubelet(op)
+    assert len(task_secrets(core, kube_namespace)) == 1
+    op.on_kill()
+    assert task_secrets(core, kube_namespace) == []
+
+
+def test_every_resolved_value_is_masked(kube_cluster: KubeCluster, kube_namespace: str, tmp_path: Path) -> None:
+    from airflow.sdk._shared.secrets_masker import redact
+
+    path = tmp_path / "s.txt"
+    path.write_text("PLAIN_NAME=masked-file-value-1\n")
+    op = operator(
+        "mask",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        secrets=[with_secrets("inline", {"HARMLESS": "masked-inline-value-2"}), with_secrets("file", str(path))],
+    )
+    op.prepare_secrets()
+    line = "values: masked-file-value-1 and masked-inline-value-2"
+    assert redact(line) == "values: *** and ***"
+
+
+def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = operator(
+        "retry",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        reattach_on_restart=False,
+        secrets=[with_secrets("inline", {"A": "r-v"})],
+    )
+    real_create = op.client.create_namespaced_secret
+    calls: list[int] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise ApiException(status=503, reason="Service Unavailable")
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(op.client, "create_namespaced_secret", flaky)
+    pod = _start_without_kubelet(op)
+    assert len(calls) == 3
+    assert task_secrets(core, kube_namespace) == [task_secret_name(pod.metadata.name)]
+
+    op2 = operator(
+        "denied",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        reattach_on_restart=False,
+        secrets=[with_secrets("inline", {"A": "d-v"})],
+    )
+    denied: list[int] = []
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        denied.append(1)
+        raise ApiException(status=403, reason="Forbidden")
+
+    monkeypatch.setattr(op2.client, "create_namespaced_secret", forbidden)
+    with pytest.raises(Exception) as info:
+        _start_without_kubelet(op2)
+    assert len(denied) == 1
+    assert "403" in str(info.value) and "d-v" not in str(info.value)
+
+
+@pytest.mark.azure
+def test_azure_vault_secrets_reach_the_pod_through_the_task_secret(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, kubelet: KubeletStandIn, airflow_db: None
+) -> None:
+    """Worker mode: the worker reads the vault with the service principal kept in ``k8s_secret``."""
+    from airflow_secrets_provider.hooks import azure_vault as hook
+    from tests.support.keyvault_standin import KeyVaultStandIn
+
+    hook.clear_clients()
+    with KeyVaultStandIn() as vault:
+        vault.set_secret("db-password", "vault-canary-db")
+        vault.set_secret("api-token", "vault-canary-api")
+        creds = {"tenant_id": vault.tenant_id, "client_id": vault.client_id, "secret": vault.client_secret}
+        core.create_namespaced_secret(
+            kube_namespace,
+            k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="azure-creds"), string_data=creds),
+        )
+        op = operator(
+            "vault",
+            config_file=str(kube_cluster.kubeconfig),
+            namespace=kube_namespace,
+            reattach_on_restart=False,
+            secrets=[
+                with_secrets(
+                    "azure_vault",
+                    {"name": "team-vault", "vault_url": vault.url, "k8s_secret": "azure-creds", "secrets": []},
+                )
+            ],
+            azure_vault_options={
+                "connection_verify": vault.ca_file,
+                "verify_challenge_resource": False,
+                "authority": vault.authority,
+                "disable_instance_discovery": True,
+            },
+        )
+        values = op.prepare_secrets()
+        assert dict(values) == {"db_password": "vault-canary-db", "api_token": "vault-canary-api"}
+        pod = op.get_or_create_pod(op.build_pod_request_obj(), context={})  # type: ignore[arg-type]
+        op.pod = pod
+        stored = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+        text = json.dumps(ApiClient().sanitize_for_serialization(stored))
+        assert "vault-canary" not in text
+        refs = {e.name: e.value_from.secret_key_ref.name for e in stored.spec.containers[0].env if e.value_from}
+        assert refs == {
+            "api_token": task_secret_name(pod.metadata.name),
+            "db_password": task_secret_name(pod.metadata.name),
+        }
+        op.pod_manager.await_pod_completion(op.pod)
+        status = core.read_namespaced_pod(pod.metadata.name, kube_namespace).status
+        assert status.phase == "Succeeded", (status.reason, status.message)
+        op.cleanup(pod=pod, remote_pod=core.read_namespaced_pod(pod.metadata.name, kube_namespace))
+        assert task_secrets(core, kube_namespace) == []
+    hook.clear_clients()
+
+
+def test_backend_kubernetes_source_reads_project_secret(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, project: str
+) -> None:
+    """The secrets backend's kubernetes source against the real API server."""
+    from airflow_secrets_provider.secrets import ChainedSecretsBackend
+
+    ProjectSecretsStore(core, kube_namespace).set_secrets(
+        project, {"AIRFLOW_VAR_REGION": "eu-west-1", "AIRFLOW_CONN_WAREHOUSE": "postgres://u:pw-canary@db:5432/w"}
+    )
+    backend = ChainedSecretsBackend(
+        sources=[
+            {
+                "kind": "kubernetes",
+                "namespace": kube_namespace,
+                "project": project,
+                "kube_config": str(kube_cluster.kubeconfig),
+            }
+        ]
+    )
+    assert backend.get_variable("REGION") == "eu-west-1"
+    assert backend.get_conn_value("WAREHOUSE") == "postgres://u:pw-canary@db:5432/w"
+    assert backend.get_variable("MISSING") is None

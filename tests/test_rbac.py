@@ -1,0 +1,373 @@
+"""The RBAC rendered by ``airflow_secrets_provider.rbac``: its documents, then its effect.
+
+The unit tests pin the rules (schema-valid, and none of the verbs that would reveal other
+Secrets' data). The ``kubernetes`` tests apply the documents to a real API server and prove
+with ordinary users' bearer tokens what they allow: alice launches project ``a``, bob project
+``b``, carol only views.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes.client import (
+    ApiClient,
+    AuthorizationV1Api,
+    CoreV1Api,
+    RbacAuthorizationV1Api,
+    V1ResourceAttributes,
+    V1SelfSubjectAccessReview,
+    V1SelfSubjectAccessReviewSpec,
+)
+from kubernetes.client.exceptions import ApiException
+
+from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError
+from airflow_secrets_provider.hooks.kube_retry import KubernetesAccessError
+from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
+from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.rbac import (
+    RbacSubject,
+    launcher_rbac,
+    launcher_rules,
+    to_yaml,
+    viewer_rbac,
+    viewer_rules,
+)
+from tests.support.kube_cluster import KubeCluster
+
+VALUE_A = "value-of-project-a-Zq81"
+VALUE_B = "value-of-project-b-Kp27"
+SECRET_VERBS_THAT_REVEAL_DATA = {"list", "watch", "patch", "update", "*"}
+
+
+# -- the documents ------------------------------------------------------------------------
+
+
+def _all_documents() -> list[dict]:
+    subjects = [RbacSubject.user("alice"), RbacSubject.group("ml-team"), RbacSubject.service_account("airflow-worker")]
+    return [
+        *launcher_rbac("proj-a", "team-ns", subjects),
+        *viewer_rbac("team-ns", [RbacSubject.user("carol")]),
+        *viewer_rbac("team-ns", [RbacSubject.user("carol")], project="proj-a"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_documents_are_schema_valid_in_strict_mode(index: int) -> None:
+    doc = _all_documents()[index]
+    kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_strict_validation_would_catch_a_typo() -> None:
+    """Guards the test above: strict mode really rejects an unknown field in our documents."""
+    doc = launcher_rbac("proj-a", "team-ns", [RbacSubject.user("alice")])[0]
+    doc["rules"][0]["resourceName"] = ["x"]
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def _secret_rules(rules: list[dict]) -> list[dict]:
+    return [r for r in rules if any(res.split("/")[0] == "secrets" or res == "*" for res in r["resources"])]
+
+
+def test_launcher_reads_only_its_own_project_secret() -> None:
+    rules = _secret_rules(launcher_rules("proj-a"))
+    readers = [r for r in rules if "get" in r["verbs"]]
+    assert readers == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "verbs": ["get"],
+            "resourceNames": ["airflow-project-secrets-proj-a"],
+        }
+    ]
+    for rule in rules:
+        assert not SECRET_VERBS_THAT_REVEAL_DATA & set(rule["verbs"]), rule
+    unnamed = [r for r in rules if not r.get("resourceNames")]
+    assert [sorted(r["verbs"]) for r in unnamed] == [["create", "delete"]]
+
+
+def test_launcher_has_what_kubernetes_pod_operator_needs() -> None:
+    granted = {(res, verb) for r in launcher_rules("p") for res in r["resources"] for verb in r["verbs"]}
+    needed = {
+        *(("pods", v) for v in ("create", "get", "list", "watch", "delete", "patch")),
+        ("pods/log", "get"),
+        ("pods/exec", "create"),
+        ("pods/exec", "get"),
+        ("events", "list"),
+        ("events", "watch"),
+        ("secrets", "create"),
+        ("secrets", "delete"),
+    }
+    assert needed <= granted
+    assert all(r["apiGroups"] == [""] for r in launcher_rules("p"))
+
+
+def test_viewer_has_no_secret_access() -> None:
+    assert _secret_rules(viewer_rules()) == []
+    granted = {(res, verb) for r in viewer_rules() for res in r["resources"] for verb in r["verbs"]}
+    assert granted == {("pods", "get"), ("pods", "list"), ("pods", "watch"), ("pods/log", "get")}
+
+
+def test_role_binding_points_at_the_role_and_renders_each_subject_kind() -> None:
+    role, binding = launcher_rbac(
+        "proj-a",
+        "team-ns",
+        [RbacSubject.user("alice"), RbacSubject.group("ml-team"), RbacSubject.service_account("w", "other-ns")],
+    )
+    assert role["kind"] == "Role" and binding["kind"] == "RoleBinding"
+    assert role["metadata"]["name"] == binding["metadata"]["name"] == "airflow-secrets-launcher-proj-a"
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "team-ns"
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"},
+        {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "ml-team"},
+        {"kind": "ServiceAccount", "name": "w", "namespace": "other-ns"},
+    ]
+    for doc in (role, binding):
+        assert doc["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY_VALUE
+        assert doc["metadata"]["labels"][PROJECT_LABEL] == "proj-a"
+
+
+def test_service_account_defaults_to_the_binding_namespace() -> None:
+    _, binding = launcher_rbac("p", "team-ns", [RbacSubject.service_account("airflow-worker")])
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "team-ns"}]
+
+
+def test_viewer_names() -> None:
+    assert viewer_rbac("ns", [RbacSubject.user("c")])[0]["metadata"]["name"] == "airflow-secrets-viewer"
+    assert viewer_rbac("ns", [RbacSubject.user("c")], project="p")[1]["metadata"]["name"] == "airflow-secrets-viewer-p"
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: launcher_rbac("Bad_Project", "ns", [RbacSubject.user("a")]), "project"),
+        (lambda: launcher_rbac("{{ p }}", "ns", [RbacSubject.user("a")]), "project"),
+        (lambda: launcher_rbac("p", "Bad NS", [RbacSubject.user("a")]), "namespace"),
+        (lambda: launcher_rbac("p", "ns", []), "subjects"),
+        (lambda: launcher_rbac("p", "ns", RbacSubject.user("a")), "subjects"),  # type: ignore[arg-type]
+        (lambda: launcher_rbac("p", "ns", [RbacSubject.user("")]), "subject.name"),
+        (lambda: launcher_rbac("p", "ns", [RbacSubject("Robot", "r")]), "subject.kind"),  # type: ignore[arg-type]
+        (lambda: launcher_rbac("p", "ns", [RbacSubject("User", "a", "ns")]), "subject.namespace"),
+        (lambda: launcher_rbac("p", "ns", [RbacSubject.service_account("Not_DNS")]), "subject.name"),
+        (lambda: viewer_rbac("ns", [RbacSubject.user("c")], project="No"), "project"),
+    ],
+)
+def test_bad_input_fails_with_the_field(call: Callable[[], object], field: str) -> None:
+    with pytest.raises(SecretConfigError) as info:
+        call()
+    assert info.value.field == field
+
+
+def test_yaml_is_a_multi_document_stream_of_the_same_documents() -> None:
+    docs = _all_documents()
+    text = to_yaml(docs)
+    assert text.count("\n---\n") == len(docs) - 1
+    assert "&id" not in text  # no YAML anchors: every document stands alone
+    assert list(yaml.safe_load_all(text)) == docs
+
+
+# -- against a real API server ------------------------------------------------------------
+
+PROJECT_A, PROJECT_B = "proj-a", "proj-b"
+
+
+class Env:
+    """One namespace with two projects' Secrets and the rendered RBAC applied."""
+
+    def __init__(self, cluster: KubeCluster, namespace: str, tokens: dict[str, str]) -> None:
+        self.namespace = namespace
+        self._clients: list[ApiClient] = []
+        self.admin = CoreV1Api(self._client(cluster, None))
+        self.users = {name: CoreV1Api(self._client(cluster, tokens[name])) for name in ("alice", "bob", "carol")}
+        self._authz = {name: AuthorizationV1Api(self._client(cluster, tokens[name])) for name in self.users}
+
+    def _client(self, cluster: KubeCluster, token: str | None) -> ApiClient:
+        client = cluster.api_client(token)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+    def can(self, user: str, verb: str, resource: str, name: str | None = None, subresource: str | None = None) -> bool:
+        """The API server's own answer (SelfSubjectAccessReview) for checks needing a kubelet."""
+        review = V1SelfSubjectAccessReview(
+            spec=V1SelfSubjectAccessReviewSpec(
+                resource_attributes=V1ResourceAttributes(
+                    namespace=self.namespace, verb=verb, resource=resource, name=name, subresource=subresource
+                )
+            )
+        )
+        return bool(self._authz[user].create_self_subject_access_review(review).status.allowed)
+
+
+def _status_of(call: Callable[[], object]) -> int:
+    try:
+        call()
+    except ApiException as exc:
+        return int(exc.status)
+    return 200
+
+
+def _eventually(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """RBAC changes reach the authorizer through an informer: allow a moment to propagate."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def env(kube_cluster: KubeCluster, kube_namespace: str, kube_user_tokens: dict[str, str]) -> Iterator[Env]:
+    env = Env(kube_cluster, kube_namespace, kube_user_tokens)
+    try:
+        store = ProjectSecretsStore(env.admin, kube_namespace)
+        store.set_secrets(PROJECT_A, {"TOKEN": VALUE_A})
+        store.set_secrets(PROJECT_B, {"TOKEN": VALUE_B})
+        rbac = RbacAuthorizationV1Api(env.admin.api_client)
+        docs = [
+            *launcher_rbac(PROJECT_A, kube_namespace, [RbacSubject.user("alice")]),
+            *launcher_rbac(PROJECT_B, kube_namespace, [RbacSubject.user("bob")]),
+            *viewer_rbac(kube_namespace, [RbacSubject.user("carol")]),
+        ]
+        for doc in yaml.safe_load_all(to_yaml(docs)):  # apply exactly what a user would apply
+            if doc["kind"] == "Role":
+                rbac.create_namespaced_role(kube_namespace, doc)
+            else:
+                rbac.create_namespaced_role_binding(kube_namespace, doc)
+        # Wait for each grant to be visible, so the 403s below are verdicts, not a race.
+        _eventually(lambda: env.can("alice", "get", "secrets", project_secret_name(PROJECT_A)), "alice's Role")
+        _eventually(lambda: env.can("bob", "get", "secrets", project_secret_name(PROJECT_B)), "bob's Role")
+        _eventually(lambda: env.can("carol", "list", "pods"), "carol's Role")
+        yield env
+    finally:
+        env.close()
+
+
+@pytest.mark.kubernetes
+def test_launcher_reads_its_project_secret_and_nothing_else(env: Env) -> None:
+    alice = env.users["alice"]
+    ns = env.namespace
+    # Its own project: readable, through the store too (what the operator's key check does).
+    assert _status_of(lambda: alice.read_namespaced_secret(project_secret_name(PROJECT_A), ns)) == 200
+    assert ProjectSecretsStore(alice, ns).list_keys(PROJECT_A) == ["TOKEN"]
+    # The other project's Secret: 403 on get, list, watch, patch, update and replace.
+    other = project_secret_name(PROJECT_B)
+    assert _status_of(lambda: alice.read_namespaced_secret(other, ns)) == 403
+    assert _status_of(lambda: alice.list_namespaced_secret(ns)) == 403
+    assert _status_of(lambda: alice.list_namespaced_secret(ns, watch=True, timeout_seconds=1)) == 403
+    assert _status_of(lambda: alice.patch_namespaced_secret(other, ns, {"metadata": {"labels": {"x": "y"}}})) == 403
+    # Not even its own Secret can be written (the store's management identity does that).
+    own = project_secret_name(PROJECT_A)
+    assert _status_of(lambda: alice.patch_namespaced_secret(own, ns, {"metadata": {"labels": {"x": "y"}}})) == 403
+    assert _status_of(lambda: alice.list_secret_for_all_namespaces()) == 403
+
+
+@pytest.mark.kubernetes
+def test_forbidden_error_is_clear_and_carries_no_value(env: Env) -> None:
+    store = ProjectSecretsStore(env.users["alice"], env.namespace)
+    with pytest.raises(KubernetesAccessError) as info:
+        store.list_keys(PROJECT_B)
+    err = info.value
+    assert isinstance(err, SecretAccessError)
+    assert err.status == 403 and err.attempts == 1  # permanent: not retried
+    text = str(err)
+    assert f"Secret {project_secret_name(PROJECT_B)!r} in namespace {env.namespace!r}" in text
+    assert "HTTP 403 Forbidden" in text
+    assert 'User "alice" cannot get resource "secrets"' in text
+    assert VALUE_A not in text and VALUE_B not in text
+
+
+@pytest.mark.kubernetes
+def test_project_b_launcher_is_symmetric(env: Env) -> None:
+    bob = env.users["bob"]
+    assert _status_of(lambda: bob.read_namespaced_secret(project_secret_name(PROJECT_B), env.namespace)) == 200
+    assert _status_of(lambda: bob.read_namespaced_secret(project_secret_name(PROJECT_A), env.namespace)) == 403
+
+
+@pytest.mark.kubernetes
+def test_launcher_can_run_a_task(env: Env) -> None:
+    """Create the per-task Secret and a pod that uses it, then clean both up."""
+    alice, ns = env.users["alice"], env.namespace
+    pod = alice.create_namespaced_pod(
+        ns,
+        {
+            "metadata": {"name": "task-1"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "base",
+                        "image": "busybox:1.36",
+                        "env": [
+                            {
+                                "name": "TOKEN",
+                                "valueFrom": {"secretKeyRef": {"name": project_secret_name(PROJECT_A), "key": "TOKEN"}},
+                            }
+                        ],
+                        "envFrom": [{"secretRef": {"name": "task-1-secrets"}}],
+                    }
+                ],
+            },
+        },
+    )
+    owner = {"apiVersion": "v1", "kind": "Pod", "name": "task-1", "uid": pod.metadata.uid}
+    created = alice.create_namespaced_secret(
+        ns,
+        {"metadata": {"name": "task-1-secrets", "ownerReferences": [owner]}, "stringData": {"X": "per-task"}},
+    )
+    assert created.metadata.owner_references[0].uid == pod.metadata.uid
+    assert alice.read_namespaced_pod("task-1", ns).metadata.uid == pod.metadata.uid
+    assert [p.metadata.name for p in alice.list_namespaced_pod(ns).items] == ["task-1"]
+    alice.patch_namespaced_pod("task-1", ns, {"metadata": {"labels": {"already_checked": "True"}}})
+    alice.list_namespaced_event(ns)
+    # Needs a kubelet to exercise, so ask the authorizer itself.
+    assert env.can("alice", "get", "pods", subresource="log")
+    assert env.can("alice", "create", "pods", subresource="exec")
+    assert env.can("alice", "get", "pods", subresource="exec")
+    assert env.can("alice", "watch", "events")
+    # Reading the per-task Secret back is not needed and not allowed.
+    assert _status_of(lambda: alice.read_namespaced_secret("task-1-secrets", ns)) == 403
+    alice.delete_namespaced_secret("task-1-secrets", ns)
+    alice.delete_namespaced_pod("task-1", ns, grace_period_seconds=0)
+    assert _status_of(lambda: env.admin.read_namespaced_secret("task-1-secrets", ns)) == 404
+
+
+@pytest.mark.kubernetes
+def test_viewer_sees_pods_but_no_secret(env: Env) -> None:
+    carol, ns = env.users["carol"], env.namespace
+    assert _status_of(lambda: carol.list_namespaced_pod(ns)) == 200
+    for project in (PROJECT_A, PROJECT_B):
+        name = project_secret_name(project)
+        assert _status_of(functools.partial(carol.read_namespaced_secret, name, ns)) == 403
+    assert _status_of(lambda: carol.list_namespaced_secret(ns)) == 403
+    assert _status_of(lambda: carol.list_namespaced_secret(ns, watch=True, timeout_seconds=1)) == 403
+    assert _status_of(lambda: carol.create_namespaced_secret(ns, {"metadata": {"name": "x"}})) == 403
+    assert _status_of(lambda: carol.create_namespaced_pod(ns, {"metadata": {"name": "x"}})) == 403
+    assert not env.can("carol", "get", "secrets", project_secret_name(PROJECT_A))
+    assert env.can("carol", "get", "pods", subresource="log")
+
+
+@pytest.mark.kubernetes
+def test_without_the_rbac_alice_is_refused(
+    kube_cluster: KubeCluster, kube_namespace: str, kube_user_tokens: dict[str, str]
+) -> None:
+    """Control: the 200s above come from the rendered Role, not from a permissive cluster."""
+    with kube_cluster.api_client() as admin_client, kube_cluster.api_client(kube_user_tokens["alice"]) as client:
+        ProjectSecretsStore(CoreV1Api(admin_client), kube_namespace).set_secrets(PROJECT_A, {"TOKEN": VALUE_A})
+        alice = CoreV1Api(client)
+        assert _status_of(lambda: alice.read_namespaced_secret(project_secret_name(PROJECT_A), kube_namespace)) == 403
+        assert _status_of(lambda: alice.create_namespaced_pod(kube_namespace, {"metadata": {"name": "x"}})) == 403
