@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretsProviderError
+from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError
 
 
 def _load_dags(path: Path) -> Iterator[Any]:
@@ -40,22 +40,18 @@ def _render_with_params(task: Any) -> None:
     import jinja2
 
     with contextlib.suppress(jinja2.UndefinedError, KeyError, TypeError):
-        task.render_template_fields({"params": dict(task.params.items())})
+        task.render_template_fields({"params": {key: task.params[key] for key in task.params}})
 
 
-def render(args: argparse.Namespace) -> int:
-    """Print the pod each SecretTaskOperator would create (dry run: no cluster, no values)."""
-    import yaml
+def _render_documents(dag_file: Path, task_ids: Sequence[str] | None) -> list[dict[str, Any]]:
     from kubernetes.client import ApiClient
 
     from airflow_secrets_provider.operators.secret_task import SecretTaskOperator
 
     documents: list[dict[str, Any]] = []
-    for dag in _load_dags(Path(args.dag_file)):
+    for dag in _load_dags(dag_file):
         for task in dag.tasks:
-            if not isinstance(task, SecretTaskOperator):
-                continue
-            if args.task and task.task_id not in args.task:
+            if not isinstance(task, SecretTaskOperator) or (task_ids and task.task_id not in task_ids):
                 continue
             _render_with_params(task)
             pod = task.build_pod_request_obj(dry_run=True)
@@ -67,11 +63,42 @@ def render(args: argparse.Namespace) -> int:
                     "pod": ApiClient().sanitize_for_serialization(pod),
                 }
             )
+    return documents
+
+
+def render(args: argparse.Namespace) -> int:
+    """Print the pod each SecretTaskOperator would create (dry run: no cluster, no values)."""
+    import yaml
+
+    # Airflow logs to stdout; keep stdout for the documents so they can be piped and parsed.
+    with contextlib.redirect_stdout(sys.stderr):
+        documents = _render_documents(Path(args.dag_file), args.task)
     if args.output == "json":
         json.dump(documents, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         yaml.safe_dump_all(documents, sys.stdout, sort_keys=False)
+    return 0
+
+
+def rbac(args: argparse.Namespace) -> int:
+    """Print the Role + RoleBinding a project's launcher (or a viewer) needs, as YAML."""
+    from airflow_secrets_provider.rbac import RbacSubject, launcher_rbac, to_yaml, viewer_rbac
+
+    subjects = [RbacSubject.user(name) for name in args.user or []]
+    subjects += [RbacSubject.group(name) for name in args.group or []]
+    for account in args.service_account or []:
+        namespace, _, name = account.rpartition("/")
+        subjects.append(RbacSubject.service_account(name, namespace or None))
+    if not subjects:
+        raise SecretConfigError("subject", "give at least one --user, --group or --service-account")
+    if args.role == "launcher":
+        if not args.project:
+            raise SecretConfigError("project", "is required for a launcher role")
+        documents = launcher_rbac(args.project, args.namespace, subjects, readable_secrets=args.readable_secret or [])
+    else:
+        documents = viewer_rbac(args.namespace, subjects, project=args.project)
+    sys.stdout.write(to_yaml(documents))
     return 0
 
 
@@ -83,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("--task", action="append", help="only this task id (repeatable)")
     render_cmd.add_argument("--output", choices=("yaml", "json"), default="yaml")
     render_cmd.set_defaults(handler=render)
+
+    rbac_cmd = commands.add_parser("rbac", help="print the least-privilege RBAC for a project's launcher or a viewer")
+    rbac_cmd.add_argument("role", choices=("launcher", "viewer"))
+    rbac_cmd.add_argument("--namespace", required=True)
+    rbac_cmd.add_argument("--project")
+    rbac_cmd.add_argument("--user", action="append")
+    rbac_cmd.add_argument("--group", action="append")
+    rbac_cmd.add_argument("--service-account", action="append", help="[NAMESPACE/]NAME (repeatable)")
+    rbac_cmd.add_argument(
+        "--readable-secret", action="append", help="another Secret the launcher may read, e.g. a vault k8s_secret"
+    )
+    rbac_cmd.set_defaults(handler=rbac)
     return parser
 
 

@@ -28,6 +28,8 @@ with DAG(
         cmds=["python", "-c"],
         arguments=["import os; print(sorted(k for k in os.environ if k.isupper()))"],
         env_vars={"DB_URL": "postgresql://app:$(DB_PASSWORD)@db/app"},
+        # Kept so that `kubectl get pod -o yaml` shows what Kubernetes stores: references only.
+        on_finish_action="keep_pod",
         secrets=[
             # Keys of the project's Kubernetes Secret (airflow-project-secrets-fraud).
             with_secrets("kubernetes", ["AWS_KEY", "DB_PASSWORD"]),

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import tier_unavailable
 from tests.support.keyvault_standin import KeyVaultStandIn
+from tests.support.tiers import skip_or_fail
 
 pytestmark = pytest.mark.airflow
 
@@ -60,7 +60,7 @@ class AirflowEnv:
 @pytest.fixture(scope="module")
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowEnv]:
     if shutil.which("airflow", path=str(Path(sys.executable).parent)) is None:
-        tier_unavailable("the airflow CLI is not installed next to this Python")
+        skip_or_fail("the airflow CLI is not installed next to this Python")
     home = tmp_path_factory.mktemp("airflow-backend-home")
     dags = home / "dags"
     dags.mkdir()

@@ -8,6 +8,7 @@ never by content (it may hold a value).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, SecretNotFoundError
@@ -18,8 +19,13 @@ from airflow_secrets_provider.values import SecretValues
 KIND = "file"
 
 
-def parse_secrets_text(text: str, origin: str, *, provider: str = KIND) -> SecretValues:
-    """Parse ``KEY=VALUE`` text. Errors name ``origin`` and the line number only."""
+def parse_key_value_lines(
+    text: str, origin: str, *, provider: str, check_key: Callable[[str, str, str], object]
+) -> dict[str, str]:
+    """Parse ``KEY=VALUE`` text; ``check_key(key, field, provider)`` validates each key.
+
+    Errors name ``origin`` and the line number only, never the line (it may hold a value).
+    """
     values: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -28,13 +34,18 @@ def parse_secrets_text(text: str, origin: str, *, provider: str = KIND) -> Secre
         key, sep, value = line.partition("=")
         key = key.strip()
         field = f"{origin} line {number}"
-        if not sep:
+        if not sep or not key:
             raise SecretConfigError(field, "expected KEY=VALUE", provider=provider)
-        check_env_name(key, field, provider)
+        check_key(key, field, provider)
         if key in values:
             raise SecretConfigError(field, f"key {key!r} is defined twice", provider=provider)
         values[key] = value.strip()
-    return SecretValues(values)
+    return values
+
+
+def parse_secrets_text(text: str, origin: str, *, provider: str = KIND) -> SecretValues:
+    """A secrets file for a task: keys become environment variable names, so they must be valid ones."""
+    return SecretValues(parse_key_value_lines(text, origin, provider=provider, check_key=check_env_name))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError
+from airflow_secrets_provider.providers.file import parse_key_value_lines
 from airflow_secrets_provider.secrets.sources import (
     LOOKUP_KINDS,
     Naming,
@@ -44,20 +45,7 @@ def detect_format(path: str) -> str:
 
 def parse_key_value_text(text: str, origin: str) -> dict[str, str]:
     """``KEY=VALUE`` lines; keys are Airflow ids, so ``my-db`` is fine (unlike env names)."""
-    values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        field = f"{origin} line {number}"
-        if not sep or not key:
-            raise SecretConfigError(field, "expected KEY=VALUE", provider=KIND)
-        if key in values:
-            raise SecretConfigError(field, f"key {key!r} is defined twice", provider=KIND)
-        values[key] = value.strip()
-    return values
+    return parse_key_value_lines(text, origin, provider=KIND, check_key=lambda key, field, provider: key)
 
 
 def _parse_structured(text: str, origin: str, fmt: str) -> dict[str, Any]:

@@ -15,9 +15,7 @@ A tier that cannot run skips with the reason locally, but fails when ``CI=true``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from typing import NoReturn
 
 import kubernetes.client
 import pytest
@@ -31,18 +29,7 @@ from tests.support.kube_cluster import (
     start_local_cluster,
 )
 from tests.support.kubelet_standin import KubeletStandIn
-
-
-def all_tiers_required() -> bool:
-    """True when a tier that cannot run must fail instead of skip (CI)."""
-    return os.environ.get("CI", "").lower() == "true" or os.environ.get("ASP_REQUIRE_ALL_TIERS") == "1"
-
-
-def skip_or_fail(reason: str) -> NoReturn:
-    """Skip locally; fail under CI / ASP_REQUIRE_ALL_TIERS=1, where every tier must run."""
-    if all_tiers_required():
-        pytest.fail(f"{reason} (skips are failures because CI=true or ASP_REQUIRE_ALL_TIERS=1)", pytrace=False)
-    pytest.skip(reason)
+from tests.support.tiers import skip_or_fail
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,0 +1,42 @@
+"""The airflow-secrets command: output carries names and references, never values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from airflow_secrets_provider.cli import main
+
+EXAMPLE_DAG = Path(__file__).resolve().parent.parent / "dags" / "example_secrets.py"
+
+
+def test_render_prints_example_pods_without_inline_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(EXAMPLE_DAG), "--output", "json"]) == 0
+    out = capsys.readouterr().out
+    documents = json.loads(out)
+    assert {d["task_id"] for d in documents} == {"train", "report"}
+    train = next(d for d in documents if d["task_id"] == "train")
+    env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in train["pod"]["spec"]["containers"][0]["env"]}
+    assert env["SECRET_ENV_VAR_1"] == {"name": "dev-secret", "key": "secret1"}  # rendered with the DAG's params
+    assert env["AWS_KEY"]["name"] == "airflow-project-secrets-fraud"
+    assert "12345" not in out  # the inline value of the example DAG
+
+
+def test_rbac_launcher_yaml(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["rbac", "launcher", "--namespace", "ml", "--project", "fraud", "--service-account", "ml/airflow-worker"]
+    )
+    assert code == 0
+    role, binding = yaml.safe_load_all(capsys.readouterr().out)
+    assert role["kind"] == "Role" and binding["kind"] == "RoleBinding"
+    secret_rules = [r for r in role["rules"] if "secrets" in r["resources"]]
+    assert {"resourceNames": ["airflow-project-secrets-fraud"], "verbs": ["get"]}.items() <= secret_rules[0].items()
+    assert binding["subjects"][0]["name"] == "airflow-worker"
+
+
+def test_errors_name_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rbac", "launcher", "--namespace", "ml", "--user", "alice"]) == 2
+    assert "project: is required" in capsys.readouterr().err
