@@ -289,14 +289,25 @@ do_path() {
 # start / stop
 # --------------------------------------------------------------------------------------------
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A port is taken if any TCP socket (listening, connected or closing) is bound to it locally:
+# binding a listener fails on a port an outgoing connection holds, which a connect probe misses.
+port_in_use() {
+    local hex
+    hex=$(printf ':%04X ' "$1")
+    cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '{print $2" "}' | grep -qF "$hex"
+}
 
-# free_port VAR: set VAR to a loopback port nobody listens on and this run has not handed out.
+# free_port VAR: set VAR to a loopback port no socket uses and this run has not handed out.
+# Ports come from below the kernel's ephemeral range, so outgoing connections made after the
+# check (the test run opens many) cannot grab them before etcd or kube-apiserver binds.
 # (Assigns by name rather than printing: a $(...) subshell would lose USED_PORTS.)
 free_port() {
-    local p
+    local p low=32768 span
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    [ "$low" -gt 11000 ] || low=32768
+    span=$((low - 10000))
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((10000 + RANDOM % span))
         case " ${USED_PORTS:-} " in *" $p "*) continue ;; esac
         if ! port_in_use "$p"; then
             USED_PORTS="${USED_PORTS:-} $p"

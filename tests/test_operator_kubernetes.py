@@ -406,3 +406,27 @@ def test_backend_kubernetes_source_reads_project_secret(
     assert backend.get_variable("REGION") == "eu-west-1"
     assert backend.get_conn_value("WAREHOUSE") == "postgres://u:pw-canary@db:5432/w"
     assert backend.get_variable("MISSING") is None
+
+
+def test_a_fresh_instance_cleans_up_after_deferral(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+) -> None:
+    """After a deferral, cleanup runs on a new operator instance that resolved nothing."""
+
+    def make() -> SecretTaskOperator:
+        return operator(
+            "deferred",
+            config_file=str(kube_cluster.kubeconfig),
+            namespace=kube_namespace,
+            reattach_on_restart=False,
+            on_finish_action="delete_pod",
+            secrets=[with_secrets("inline", {"A": "deferred-v"})],
+        )
+
+    pod = _start_without_kubelet(make())
+    assert len(task_secrets(core, kube_namespace)) == 1
+    resumed = make()
+    remote = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+    with pytest.raises(Exception, match="returned a failure"):  # the pod never ran: KPO reports it
+        resumed.cleanup(pod=pod, remote_pod=remote)
+    assert task_secrets(core, kube_namespace) == []  # and the Secret is gone all the same

@@ -343,11 +343,15 @@ class SecretTaskOperator(KubernetesPodOperator):
         self.log.info("Created per-task Secret %s with keys %s", body.metadata.name, sorted(values))
         return pod
 
-    def _delete_task_secret(self) -> None:
+    def _delete_task_secret(self, pod: k8s.V1Pod | None) -> None:
+        """Delete ``pod``'s per-task Secret, if the task has one.
+
+        Decided from the requests, not from values held in memory: after a deferral the
+        operator finishing the task is a new instance that never resolved anything.
+        """
         from airflow_secrets_provider.hooks.kube_retry import KubernetesNotFoundError
 
-        pod = self.pod or self.pod_request_obj
-        if pod is None or not self._task_secret_values:
+        if pod is None or not any(isinstance(r, ValueRequest) for r in self.secret_requests):
             return
         name, namespace = task_secret_name(pod.metadata.name), pod.metadata.namespace
         try:
@@ -366,10 +370,10 @@ class SecretTaskOperator(KubernetesPodOperator):
         try:
             super().cleanup(pod=pod, remote_pod=remote_pod, xcom_result=xcom_result, context=context)
         finally:
-            self._delete_task_secret()
+            self._delete_task_secret(pod or self.pod)
 
     def on_kill(self) -> None:
         try:
             super().on_kill()
         finally:
-            self._delete_task_secret()
+            self._delete_task_secret(self.pod or self.pod_request_obj)
