@@ -7,6 +7,13 @@ values. Callers build messages from names only; values are never formatted into 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 class SecretsProviderError(Exception):
     """Base class for every error this package raises on purpose."""
@@ -44,3 +51,26 @@ class SecretAccessError(SecretsProviderError, PermissionError):
         self.provider = provider
         self.where = where
         super().__init__(f"{provider} provider: {detail} for {where}")
+
+
+def drops_original_error(func: Callable[P, R]) -> Callable[P, R]:
+    """Strip the exception chain from the errors ``func`` raises on purpose.
+
+    Translating a foreign error with ``raise ... from None`` only hides it from tracebacks: the
+    original stays in ``__context__``, and it often carries what was being read
+    (``UnicodeDecodeError.object``, ``JSONDecodeError.doc``, an ``ApiException`` body). Error
+    reporters that walk the chain would show it. Errors raised for users carry names only, so
+    nothing is lost by cutting the chain.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except SecretsProviderError as err:
+            err.__cause__ = None
+            err.__context__ = None
+            err.__suppress_context__ = True
+            raise
+
+    return wrapper

@@ -83,7 +83,8 @@ class ResolveContext:
     environment and later tiers can hand in real Kubernetes and Azure clients.
     """
 
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    # The worker's whole environment holds secrets (env provider, AZURE_CLIENT_SECRET): no repr.
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
     kubernetes: Any = None
     azure: Any = None
     project: str | None = None

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from kubernetes.client import CoreV1Api, V1DeleteOptions, V1ObjectMeta, V1Preconditions, V1Secret
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError
+from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, drops_original_error
 from airflow_secrets_provider.hooks.kube_retry import (
     DEFAULT_POLICY,
     KubernetesNotFoundError,
@@ -98,6 +98,7 @@ class ProjectSecretsStore:
 
         return self._update(project, "set secrets in", merge, create=True)
 
+    @drops_original_error
     def set_secrets_from_file(self, project: str, path: str | Path) -> list[str]:
         """:meth:`set_secrets` from a ``KEY=VALUE`` file (MLRun's format, see providers.file)."""
         self._check_project(project)
@@ -163,6 +164,7 @@ class ProjectSecretsStore:
         secret = self._read(project)
         return sorted(secret.data or {}) if secret is not None else []
 
+    @drops_original_error
     def read_values(self, project: str, keys: Iterable[str] | None = None) -> SecretValues:
         """The values of ``keys`` (all keys when None or empty, MLRun's meaning).
 
@@ -330,6 +332,7 @@ def _encode(data: Mapping[str, bytes]) -> dict[str, str]:
     return {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}
 
 
+@drops_original_error
 def _decode(data: Mapping[str, str] | None, project: str) -> dict[str, bytes]:
     decoded: dict[str, bytes] = {}
     for key, text in (data or {}).items():

@@ -28,6 +28,21 @@ def is_templated(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+_MAY_HOLD_A_VALUE_RE = re.compile(r"[=\s:@]")
+MAX_SHOWN_LENGTH = 253
+
+
+def shown(text: str) -> str:
+    """Quote a rejected name for an error message, unless it may carry a value.
+
+    Users sometimes type ``NAME=VALUE`` (or a URI, or a whole line) where a name belongs; quoting
+    that back would put the value in a log. Such text is described instead of shown.
+    """
+    if len(text) > MAX_SHOWN_LENGTH or _MAY_HOLD_A_VALUE_RE.search(text):
+        return "the given text (not shown: it contains '=', ':', '@' or whitespace and may hold a value)"
+    return repr(text)
+
+
 def _require_str(value: object, field: str, provider: str | None) -> str:
     if not isinstance(value, str):
         raise SecretConfigError(field, f"must be a string, got {type(value).__name__}", provider=provider)
@@ -44,7 +59,7 @@ def check_secret_name(value: object, field: str, provider: str | None = None) ->
     if len(name) > MAX_SUBDOMAIN_LENGTH or not _DNS1123_SUBDOMAIN_RE.match(name):
         raise SecretConfigError(
             field,
-            f"{name!r} is not a valid Kubernetes Secret name (lowercase letters, digits, '-' and '.', "
+            f"{shown(name)} is not a valid Kubernetes Secret name (lowercase letters, digits, '-' and '.', "
             f"starting and ending with a letter or digit, at most {MAX_SUBDOMAIN_LENGTH} characters)",
             provider=provider,
         )
@@ -59,7 +74,7 @@ def check_label_name(value: object, field: str, provider: str | None = None) -> 
     if len(name) > MAX_LABEL_LENGTH or not _DNS1123_LABEL_RE.match(name):
         raise SecretConfigError(
             field,
-            f"{name!r} is not a valid name (lowercase letters, digits and '-', starting and ending "
+            f"{shown(name)} is not a valid name (lowercase letters, digits and '-', starting and ending "
             f"with a letter or digit, at most {MAX_LABEL_LENGTH} characters)",
             provider=provider,
         )
@@ -74,7 +89,7 @@ def check_secret_key(value: object, field: str, provider: str | None = None) -> 
     if len(key) > MAX_SUBDOMAIN_LENGTH or not _SECRET_KEY_RE.match(key) or key in (".", "..") or key.startswith(".."):
         raise SecretConfigError(
             field,
-            f"{key!r} is not a valid secret key (letters, digits, '-', '_' and '.'; not '.' or '..')",
+            f"{shown(key)} is not a valid secret key (letters, digits, '-', '_' and '.'; not '.' or '..')",
             provider=provider,
         )
     return key
@@ -88,7 +103,7 @@ def check_env_name(value: object, field: str, provider: str | None = None) -> st
     if not _ENV_NAME_RE.match(name):
         raise SecretConfigError(
             field,
-            f"{name!r} is not a valid environment variable name (letters, digits and '_', not starting with a digit)",
+            f"{shown(name)} is not a valid environment variable name (letters, digits and '_', not starting with a digit)",
             provider=provider,
         )
     return name
@@ -100,11 +115,11 @@ def check_mount_path(value: object, field: str, provider: str | None = None) -> 
     if is_templated(path):
         return path
     if not path.startswith("/"):
-        raise SecretConfigError(field, f"mount path {path!r} must be absolute", provider=provider)
+        raise SecretConfigError(field, f"mount path {shown(path)} must be absolute", provider=provider)
     if ".." in path.split("/"):
-        raise SecretConfigError(field, f"mount path {path!r} must not contain '..'", provider=provider)
+        raise SecretConfigError(field, f"mount path {shown(path)} must not contain '..'", provider=provider)
     if ":" in path:
-        raise SecretConfigError(field, f"mount path {path!r} must not contain ':'", provider=provider)
+        raise SecretConfigError(field, f"mount path {shown(path)} must not contain ':'", provider=provider)
     return path
 
 
@@ -114,9 +129,9 @@ def check_item_path(value: object, field: str, provider: str | None = None) -> s
     if is_templated(path):
         return path
     if path.startswith("/"):
-        raise SecretConfigError(field, f"item path {path!r} must be relative", provider=provider)
+        raise SecretConfigError(field, f"item path {shown(path)} must be relative", provider=provider)
     if ".." in path.split("/") or path.startswith(".."):
-        raise SecretConfigError(field, f"item path {path!r} must not contain '..'", provider=provider)
+        raise SecretConfigError(field, f"item path {shown(path)} must not contain '..'", provider=provider)
     return path
 
 

@@ -102,3 +102,59 @@ def test_templated_name_that_renders_invalid_is_rejected_before_build() -> None:
     with pytest.raises(SecretConfigError) as info:
         op.render_template_fields({"params": {"env": "Not Valid"}})  # type: ignore[arg-type]
     assert info.value.field == "secret"
+
+
+def _chain(err: BaseException) -> str:
+    """Everything an error reporter walking the exception chain could show."""
+    shown = []
+    seen: BaseException | None = err
+    while seen is not None:
+        shown.append(f"{seen!r} {seen} {vars(seen)!r}")
+        seen = seen.__cause__ or seen.__context__
+    return " ".join(shown)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "read"),
+    [
+        ("bad utf-8 secrets file", FILE_CANARY.encode() + b"=\xff\xfe", "task"),
+        ("malformed yaml", f'token: "{FILE_CANARY}\n  other: [\n'.encode(), "yaml"),
+        ("malformed json", f'{{"token": "{FILE_CANARY}", oops}}'.encode(), "json"),
+        ("bad utf-8 json", f'{{"token": "{FILE_CANARY}"}}'.encode() + b"\xff", "json"),
+    ],
+)
+def test_translated_errors_keep_no_chain_holding_the_content(
+    tmp_path: Path, name: str, content: bytes, read: str
+) -> None:
+    # ``raise ... from None`` hides the original from tracebacks but keeps it in __context__,
+    # where UnicodeDecodeError.object and JSONDecodeError.doc hold everything that was read.
+    from airflow_secrets_provider import SecretsProviderError
+    from airflow_secrets_provider.model import ResolveContext
+    from airflow_secrets_provider.secrets.file_source import read_file_values
+
+    path = tmp_path / f"secrets.{read}"
+    path.write_bytes(content)
+    with pytest.raises(SecretsProviderError) as info:
+        if read == "task":
+            with_secrets("file", str(path)).resolve(ResolveContext(environ={}))  # type: ignore[attr-defined]
+        else:
+            read_file_values(str(path), read)
+    assert info.value.__context__ is None and info.value.__cause__ is None, name
+    assert FILE_CANARY not in _chain(info.value), name
+
+
+def test_backend_kwargs_that_are_not_json_keep_no_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_secrets_provider import SecretConfigError
+    from airflow_secrets_provider.secrets import ChainedSecretsBackend
+
+    with pytest.raises(SecretConfigError) as info:
+        ChainedSecretsBackend(sources=f'[{{"kind": "azure_vault", "client_secret": "{INLINE_CANARY}"')
+    assert INLINE_CANARY not in _chain(info.value)
+
+
+def test_reprs_of_worker_context_and_cache_results_hold_no_values() -> None:
+    from airflow_secrets_provider.model import ResolveContext
+    from airflow_secrets_provider.secrets.cache import LoadResult
+
+    assert ENV_CANARY not in repr(ResolveContext(environ={"CANARY_ENV": ENV_CANARY}))
+    assert INLINE_CANARY not in repr(LoadResult(INLINE_CANARY))

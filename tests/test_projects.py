@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import pickle
 import sys
 import threading
@@ -727,3 +728,21 @@ def test_unavailable_server_gives_up_with_a_clear_error(core: CoreV1Api, kube_na
     assert "read Secret 'airflow-project-secrets-proj'" in str(info.value) and "gave up after 3 attempts" in str(
         info.value
     )
+
+
+@pytest.mark.kubernetes
+def test_debug_logging_of_the_kubernetes_client_never_shows_secret_data(
+    store: ProjectSecretsStore, core: CoreV1Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The official client logs whole response bodies at DEBUG; a Secret's are base64 data.
+    encoded = base64.b64encode(SENTINEL.encode()).decode()
+    with caplog.at_level(logging.DEBUG, logger="kubernetes.client.rest"):
+        store.set_secrets("dbg", {"TOKEN": SENTINEL})
+        assert store.list_keys("dbg") == ["TOKEN"]
+        assert dict(store.read_values("dbg")) == {"TOKEN": SENTINEL}
+        core.list_namespaced_secret(store.namespace)  # the client used directly, as KPO would
+        core.list_namespaced_pod(store.namespace)
+    bodies = [r.getMessage() for r in caplog.records if r.name == "kubernetes.client.rest"]
+    assert any("withheld" in body for body in bodies), bodies
+    assert any('"PodList"' in body for body in bodies)  # other responses stay as they were
+    assert not any(SENTINEL in body or encoded in body for body in bodies)

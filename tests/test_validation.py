@@ -35,6 +35,9 @@ REQUEST_CASES: list[tuple[str, str, object, str]] = [
         "not a valid Key Vault secret name",
     ),
     ("azure unknown field", "azure_vault", {"name": "vault1", "password": CANARY}, "unknown fields ['password']"),
+    # NAME=VALUE typed where a name belongs: described, never echoed.
+    ("env name with value", "env", f"DB_PASSWORD={CANARY}", "not shown: it contains '='"),
+    ("kubernetes key with value", "kubernetes", [f"DB_PASSWORD={CANARY}"], "not shown: it contains '='"),
     ("azure env collision", "azure_vault", {"name": "vault1", "secrets": ["1a", "-1a"]}, "both map to env var '_1a'"),
     (
         "azure pod mode needs creds",
@@ -156,8 +159,11 @@ def test_failed_chained_call_leaves_operator_unchanged() -> None:
     ("text", "field", "problem"),
     [
         (f"GOOD=1\nthis line has no separator {CANARY}\n", "secrets.txt line 2", "expected KEY=VALUE"),
-        (f"GOOD=1\n9BAD={CANARY}\n", "secrets.txt line 2", "'9BAD' is not a valid environment variable name"),
-        (f"A=1\n# comment\n\nA={CANARY}\n", "secrets.txt line 4", "key 'A' is defined twice"),
+        (f"GOOD=1\n9BAD={CANARY}\n", "secrets.txt line 2", "the key before '=' is not a valid name"),
+        (f"A=1\n# comment\n\nA={CANARY}\n", "secrets.txt line 4", "repeats the key of line 1"),
+        # A line that is not KEY=VALUE but holds '=' further on: its start is a value, never echoed.
+        (f"DB_URL: postgresql://app:{CANARY}@db/x?sslmode=require\n", "secrets.txt line 1", "not a valid name"),
+        (f"API_TOKEN {CANARY}=\n", "secrets.txt line 1", "not a valid name"),
     ],
 )
 def test_malformed_secrets_file_names_line_not_content(text: str, field: str, problem: str) -> None:

@@ -43,7 +43,9 @@ from airflow_secrets_provider.exceptions import (
     SecretConfigError,
     SecretNotFoundError,
     SecretsProviderError,
+    drops_original_error,
 )
+from airflow_secrets_provider.validation import shown
 from airflow_secrets_provider.values import SecretValues
 
 if TYPE_CHECKING:
@@ -179,6 +181,7 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
     raise SecretConfigError(name, f"must be a {kind.__name__}", provider=KIND)
 
 
+@drops_original_error
 def reader_settings_from_options(
     options: Mapping[str, Any], field_prefix: str = ""
 ) -> tuple[CredentialConfig, VaultOptions]:
@@ -445,12 +448,13 @@ class AzureVaultReader:
     def client(self, vault_url: str, credential: CredentialConfig | None = None) -> SecretClient:
         return _REGISTRY.client(vault_url, credential or self.credential, self.options)
 
+    @drops_original_error
     def get_secret(self, vault_url: str, name: str, credential: CredentialConfig | None = None) -> str:
         """One secret's current value; :class:`SecretNotFoundError` when missing or disabled."""
         from azure.core.exceptions import AzureError
 
         if not is_valid_secret_name(name):
-            raise SecretConfigError("secret", f"{name!r} is not a valid Key Vault secret name", provider=KIND)
+            raise SecretConfigError("secret", f"{shown(name)} is not a valid Key Vault secret name", provider=KIND)
         try:
             secret = self.client(vault_url, credential).get_secret(name)
         except AzureError as err:
@@ -480,7 +484,7 @@ class AzureVaultReader:
         for i, name in enumerate(ordered):
             if not is_valid_secret_name(name):
                 raise SecretConfigError(
-                    f"secrets[{i}]", f"{name!r} is not a valid Key Vault secret name", provider=KIND
+                    f"secrets[{i}]", f"{shown(name)} is not a valid Key Vault secret name", provider=KIND
                 )
         self.client(vault_url, credential)  # build once, before the threads race to it
 
@@ -503,6 +507,7 @@ class AzureVaultReader:
             values[name] = result
         return SecretValues(values)
 
+    @drops_original_error
     def list_enabled_names(self, vault_url: str, credential: CredentialConfig | None = None) -> list[str]:
         """Names of every enabled secret, following ``nextLink`` pages."""
         from azure.core.exceptions import AzureError

@@ -32,8 +32,13 @@ import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider.exceptions import SecretAccessError, SecretsProviderError
+from airflow_secrets_provider.hooks.kube_logging import withhold_secret_bodies
 
 T = TypeVar("T")
+
+# Every path to the Kubernetes API passes through this module, so this is where the client's
+# DEBUG log of Secret bodies is closed (see kube_logging).
+withhold_secret_bodies()
 
 PROVIDER = "kubernetes"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from airflow_secrets_provider.exceptions import SecretConfigError
 from airflow_secrets_provider.model import RequestParser, SecretRequest
 from airflow_secrets_provider.providers import azure_vault, env, file, inline, kubernetes
+from airflow_secrets_provider.validation import shown
 
 _PARSERS: dict[str, RequestParser] = {
     inline.KIND: inline.parse,
@@ -34,7 +35,8 @@ def with_secrets(kind: str, source: object) -> SecretRequest:
     """
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
-        raise SecretConfigError("kind", f"unknown secret provider {kind!r}; expected one of {list(PROVIDER_KINDS)}")
+        given = shown(kind) if isinstance(kind, str) else f"of type {type(kind).__name__}"
+        raise SecretConfigError("kind", f"unknown secret provider {given}; expected one of {list(PROVIDER_KINDS)}")
     return parser(source)
 
 

@@ -35,7 +35,7 @@ from airflow_secrets_provider.model import (
     SecretKeyEnv,
     ValueRequest,
 )
-from airflow_secrets_provider.validation import check_secret_name, env_name_for_key, is_templated
+from airflow_secrets_provider.validation import check_secret_name, env_name_for_key, is_templated, shown
 from airflow_secrets_provider.values import SecretValues
 
 KIND = "azure_vault"
@@ -73,7 +73,7 @@ class AzureVaultSecrets(ValueRequest):
         if not is_templated(self.vault_name) and not _VAULT_NAME_RE.match(self.vault_name):
             raise SecretConfigError(
                 "source.name",
-                f"{self.vault_name!r} is not a valid Key Vault name (3-24 letters, digits and '-')",
+                f"{shown(self.vault_name)} is not a valid Key Vault name (3-24 letters, digits and '-')",
                 provider=KIND,
             )
         if (
@@ -95,7 +95,7 @@ class AzureVaultSecrets(ValueRequest):
             if not _SECRET_NAME_RE.match(name):
                 raise SecretConfigError(
                     f"source.secrets[{i}]",
-                    f"{name!r} is not a valid Key Vault secret name (letters, digits and '-')",
+                    f"{shown(name)} is not a valid Key Vault secret name (letters, digits and '-')",
                     provider=KIND,
                 )
             env = env_name_for_key(name)

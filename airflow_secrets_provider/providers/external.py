@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
 from airflow_secrets_provider.model import Attachment, AttachTarget, SecretKeyEnv, SecretRequest, SecretVolume
 from airflow_secrets_provider.validation import (
     check_env_name,
@@ -105,6 +105,7 @@ def secret_mount(secret: str, mount_path: str, items: Mapping[str, str] | Sequen
     return request
 
 
+@drops_original_error
 def parse_pipeline_spec(entry: Mapping[str, Any], field: str) -> SecretRequest:
     """A Pachyderm pipeline-spec secret entry."""
     keys = set(entry)

@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, SecretNotFoundError
+from airflow_secrets_provider.exceptions import (
+    SecretAccessError,
+    SecretConfigError,
+    SecretNotFoundError,
+    drops_original_error,
+)
 from airflow_secrets_provider.model import ResolveContext, ValueRequest
 from airflow_secrets_provider.validation import check_env_name, is_templated
 from airflow_secrets_provider.values import SecretValues
@@ -27,6 +32,7 @@ def parse_key_value_lines(
     Errors name ``origin`` and the line number only, never the line (it may hold a value).
     """
     values: dict[str, str] = {}
+    first_line: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -36,11 +42,26 @@ def parse_key_value_lines(
         field = f"{origin} line {number}"
         if not sep or not key:
             raise SecretConfigError(field, "expected KEY=VALUE", provider=provider)
-        check_key(key, field, provider)
+        if not _key_is_valid(key, check_key):
+            # The text before '=' is not shown: on a malformed line it may be part of a value.
+            raise SecretConfigError(
+                field, "the key before '=' is not a valid name (expected KEY=VALUE)", provider=provider
+            )
         if key in values:
-            raise SecretConfigError(field, f"key {key!r} is defined twice", provider=provider)
+            raise SecretConfigError(
+                field, f"repeats the key of line {first_line[key]} (each key once)", provider=provider
+            )
         values[key] = value.strip()
+        first_line[key] = number
     return values
+
+
+def _key_is_valid(key: str, check_key: Callable[[str, str, str], object]) -> bool:
+    try:
+        check_key(key, "key", KIND)
+    except SecretConfigError:
+        return False
+    return True
 
 
 def parse_secrets_text(text: str, origin: str, *, provider: str = KIND) -> SecretValues:
@@ -62,6 +83,7 @@ class FileSecrets(ValueRequest):
     def env_names(self) -> None:
         return None  # the keys are in the file, which is only read on the worker
 
+    @drops_original_error
     def resolve(self, context: ResolveContext) -> SecretValues:
         try:
             with open(self.path, encoding="utf-8") as handle:

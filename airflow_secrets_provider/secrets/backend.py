@@ -44,7 +44,12 @@ from collections.abc import Sequence
 
 from airflow.sdk.bases.secrets_backend import BaseSecretsBackend
 
-from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, SecretsProviderError
+from airflow_secrets_provider.exceptions import (
+    SecretAccessError,
+    SecretConfigError,
+    SecretsProviderError,
+    drops_original_error,
+)
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from airflow_secrets_provider.secrets.masking import mask_value
 from airflow_secrets_provider.secrets.sources import Source, build_source
@@ -55,6 +60,7 @@ DEFAULT_CACHE_TTL_SECONDS = 300.0
 DEFAULT_NEGATIVE_CACHE_TTL_SECONDS = 60.0
 
 
+@drops_original_error
 def _number(value: object, field: str) -> float:
     """Per-key overrides (``AIRFLOW__SECRETS__BACKEND_KWARG__*``) arrive as strings."""
     if isinstance(value, bool):
@@ -73,6 +79,7 @@ def _number(value: object, field: str) -> float:
     return number
 
 
+@drops_original_error
 def _sources(value: object) -> list[object]:
     if isinstance(value, str):  # a per-key override holds JSON text
         try:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -31,7 +31,7 @@ V = TypeVar("V")
 class LoadResult(Generic[V]):
     """What a loader found: ``value`` (``None`` for a miss) and whether a miss may be cached."""
 
-    value: V | None
+    value: V | None = field(repr=False)  # a secret value: never in a repr
     cache_miss: bool = True
 
 

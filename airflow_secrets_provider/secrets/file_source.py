@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError
+from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, drops_original_error
 from airflow_secrets_provider.providers.file import parse_key_value_lines
 from airflow_secrets_provider.secrets.sources import (
     LOOKUP_KINDS,
@@ -48,6 +48,7 @@ def parse_key_value_text(text: str, origin: str) -> dict[str, str]:
     return parse_key_value_lines(text, origin, provider=KIND, check_key=lambda key, field, provider: key)
 
 
+@drops_original_error
 def _parse_structured(text: str, origin: str, fmt: str) -> dict[str, Any]:
     if fmt == "json":
         try:
@@ -87,6 +88,7 @@ def serialize(kind: str, identifier: str, value: Any, origin: str) -> str:
     return json.dumps(value)
 
 
+@drops_original_error
 def read_file_values(path: str, fmt: str) -> dict[str, Any]:
     """The id -> value mapping of one file. A missing file is an empty store, not an error."""
     try:

@@ -23,7 +23,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, SecretsProviderError
+from airflow_secrets_provider.exceptions import (
+    SecretAccessError,
+    SecretConfigError,
+    SecretsProviderError,
+    drops_original_error,
+)
 from airflow_secrets_provider.naming import project_secret_name
 from airflow_secrets_provider.secrets.sources import Naming, Source, check_options, parse_naming, require_str, spell_env
 
@@ -54,6 +59,7 @@ def core_v1_api(kube_config: str | None, context: str | None, in_cluster: bool |
         return api
 
 
+@drops_original_error
 def _decode(data: Mapping[str, str] | None, secret: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, encoded in (data or {}).items():
@@ -119,6 +125,7 @@ class KubernetesSource(Source):
         )
 
     @property
+    @drops_original_error
     def namespace(self) -> str:
         if self._namespace:
             return self._namespace
@@ -133,9 +140,14 @@ class KubernetesSource(Source):
     def read(self, kind: str, name: str) -> str | None:
         return self.data().get(name)
 
+    @drops_original_error
     def data(self) -> dict[str, str]:
         """Every key the source holds, decoded (one API call)."""
         from kubernetes.client.exceptions import ApiException
+
+        from airflow_secrets_provider.hooks.kube_logging import withhold_secret_bodies
+
+        withhold_secret_bodies()
 
         api = self._api_factory()
         namespace = self.namespace

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
 from airflow_secrets_provider.validation import env_name_for_key
 
 LOOKUP_KINDS = ("connections", "variables", "config")
@@ -61,6 +61,7 @@ def spell_as_is(name: str) -> str | None:
     return name or None
 
 
+@drops_original_error
 def parse_patterns(config: Mapping[str, Any], field: str) -> dict[str, re.Pattern[str] | None]:
     """The ``<kind>_lookup_pattern`` options: an id is only looked up if the regex matches it."""
     patterns: dict[str, re.Pattern[str] | None] = {}
