@@ -164,6 +164,12 @@ class ProjectSecretsStore:
         secret = self._read(project)
         return sorted(secret.data or {}) if secret is not None else []
 
+    def read_project(self, project: str) -> SecretValues | None:
+        """Every value of the project, or None when it has no Secret (one read; server-side use only)."""
+        self._check_project(project)
+        secret = self._read(project)
+        return None if secret is None else self._select(project, secret, None)
+
     @drops_original_error
     def read_values(self, project: str, keys: Iterable[str] | None = None) -> SecretValues:
         """The values of ``keys`` (all keys when None or empty, MLRun's meaning).
@@ -175,10 +181,13 @@ class ProjectSecretsStore:
         project and the key.
         """
         self._check_project(project)
+        return self._select(project, self._read(project), keys)
+
+    @drops_original_error
+    def _select(self, project: str, secret: V1Secret | None, keys: Iterable[str] | None) -> SecretValues:
         wanted = None if keys is None else list(dict.fromkeys(keys))
         for key in wanted or ():
             self._check_key(key, "keys")
-        secret = self._read(project)
         data = _decode(secret.data if secret is not None else None, project)
         if not wanted:
             wanted = sorted(data)

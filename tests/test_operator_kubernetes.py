@@ -327,6 +327,9 @@ def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
         _start_without_kubelet(op2)
     assert len(denied) == 1
     assert "403" in str(info.value) and "d-v" not in str(info.value)
+    # The pod was created before its Secret failed; it is deleted again rather than left
+    # Pending forever for a retry to reattach to.
+    assert [p.metadata.name for p in core.list_namespaced_pod(kube_namespace).items] == [pod.metadata.name]
 
 
 @pytest.mark.azure
@@ -428,5 +431,188 @@ def test_a_fresh_instance_cleans_up_after_deferral(
     resumed = make()
     remote = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
     with pytest.raises(Exception, match="returned a failure"):  # the pod never ran: KPO reports it
-        resumed.cleanup(pod=pod, remote_pod=remote)
+        resumed.cleanup(pod=remote, remote_pod=remote)  # as KPO's _clean passes them after a deferral
     assert task_secrets(core, kube_namespace) == []  # and the Secret is gone all the same
+
+
+# -- lifecycle edge cases: retries, reattachment, kills, fixed pod names ---------------------
+
+
+def _reattaching(op: SecretTaskOperator, found: k8s.V1Pod | None) -> SecretTaskOperator:
+    """KPO's reattach label search needs a live TaskInstance; hand it the pod it would find."""
+    op.find_pod = lambda *args, **kwargs: found  # type: ignore[method-assign]
+    return op
+
+
+def test_reattached_pod_gets_back_a_missing_task_secret(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+) -> None:
+    """A try that died between creating the pod and its Secret: the next try completes the pair."""
+
+    def make() -> SecretTaskOperator:
+        return operator(
+            "reattach",
+            config_file=str(kube_cluster.kubeconfig),
+            namespace=kube_namespace,
+            reattach_on_restart=True,
+            secrets=[with_secrets("inline", {"A": "reattach-v"})],
+        )
+
+    pod = _start_without_kubelet(_reattaching(make(), None))
+    name = task_secret_name(pod.metadata.name)
+    core.delete_namespaced_secret(name, kube_namespace)  # the first try "died" before its Secret
+
+    stored = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+    assert stored.status.phase == "Pending"
+    second = _reattaching(make(), stored)
+    assert _start_without_kubelet(second).metadata.uid == stored.metadata.uid  # reattached, not recreated
+    secret = core.read_namespaced_secret(name, kube_namespace)
+    assert secret.metadata.owner_references[0].uid == stored.metadata.uid
+    assert base64.b64decode(secret.data["A"]).decode() == "reattach-v"
+
+    # Reattaching when the Secret is there keeps it as it is.
+    third = _reattaching(make(), stored)
+    _start_without_kubelet(third)
+    assert core.read_namespaced_secret(name, kube_namespace).metadata.uid == secret.metadata.uid
+
+
+def test_on_kill_with_keep_pod_keeps_the_secret_for_the_next_try(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+) -> None:
+    op = operator(
+        "keep",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        reattach_on_restart=False,
+        on_kill_action="keep_pod",
+        secrets=[with_secrets("inline", {"A": "keep-v"})],
+    )
+    pod = _start_without_kubelet(op)
+    op.on_kill()
+    remote = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+    op.cleanup(pod=pod, remote_pod=remote)  # what execute's finally does after a kill
+    assert task_secrets(core, kube_namespace) == [task_secret_name(pod.metadata.name)]
+    assert remote.metadata.deletion_timestamp is None  # the pod is kept, and can still start
+
+
+def test_fixed_pod_name_replaces_a_stale_secret_of_the_same_name(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+) -> None:
+    """random_name_suffix=False: an earlier pod's immutable Secret may still exist; it is replaced."""
+    stale = k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(name=task_secret_name("fixed-pod")), data={"A": b64("old")}, immutable=True
+    )
+    core.create_namespaced_secret(kube_namespace, stale)
+    op = operator(
+        "fixed",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        name="fixed-pod",
+        random_name_suffix=False,
+        reattach_on_restart=False,
+        secrets=[with_secrets("inline", {"A": "fresh-v"})],
+    )
+    pod = _start_without_kubelet(op)
+    stored = core.read_namespaced_pod("fixed-pod", kube_namespace)
+    secret = core.read_namespaced_secret(task_secret_name("fixed-pod"), kube_namespace)
+    assert base64.b64decode(secret.data["A"]).decode() == "fresh-v"
+    assert secret.metadata.owner_references[0].uid == stored.metadata.uid
+    assert pod.metadata.name == "fixed-pod"
+
+
+def test_a_pod_that_was_never_created_deletes_no_one_elses_secret(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+) -> None:
+    """Two tries with one fixed pod name: the one whose create failed must not delete the other's Secret."""
+
+    def make() -> SecretTaskOperator:
+        return operator(
+            "fixed",
+            config_file=str(kube_cluster.kubeconfig),
+            namespace=kube_namespace,
+            name="shared-pod",
+            random_name_suffix=False,
+            reattach_on_restart=False,
+            secrets=[with_secrets("inline", {"A": "shared-v"})],
+        )
+
+    _start_without_kubelet(make())
+    loser = make()
+    loser.prepare_secrets()
+    request = loser.build_pod_request_obj()
+    with pytest.raises(ApiException) as info:
+        loser.get_or_create_pod(request, context={})  # type: ignore[arg-type]
+    assert info.value.status == 409
+    loser.cleanup(pod=request, remote_pod=None)  # what execute's finally does
+    loser.on_kill()
+    assert task_secrets(core, kube_namespace) == [task_secret_name("shared-pod")]
+
+
+def test_a_failed_secret_delete_does_not_hide_the_tasks_outcome(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = operator(
+        "nodelete",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        reattach_on_restart=False,
+        on_finish_action="delete_pod",
+        secrets=[with_secrets("inline", {"A": "nodelete-v"})],
+    )
+    pod = _start_without_kubelet(op)
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise ApiException(status=403, reason="Forbidden")
+
+    monkeypatch.setattr(op.client, "delete_namespaced_secret", forbidden)
+    remote = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+    # KPO's own verdict (the pod never ran) surfaces, not the cleanup's 403.
+    with pytest.raises(Exception, match="returned a failure"):
+        op.cleanup(pod=remote, remote_pod=remote)
+
+
+def test_values_from_the_project_are_masked_too(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+) -> None:
+    """With get_logs the container's output reaches the task log: project values must show as ***."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    ProjectSecretsStore(core, kube_namespace).set_secrets(
+        "masked", {"EXPLICIT": "project-explicit-9d1e", "IMPLICIT": "project-implicit-4b7c"}
+    )
+    explicit = operator(
+        "explicit",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        project="masked",
+        secrets=[with_secrets("kubernetes", ["EXPLICIT"])],
+    )
+    explicit.prepare_secrets()
+    assert redact("a project-explicit-9d1e b") == "a *** b"
+    assert redact("project-implicit-4b7c") == "project-implicit-4b7c"  # not attached to that pod
+
+    implicit = operator(
+        "implicit", config_file=str(kube_cluster.kubeconfig), namespace=kube_namespace, project="masked"
+    )
+    implicit.prepare_secrets()
+    assert redact("project-implicit-4b7c") == "***"
+
+
+def test_resuming_after_deferral_registers_the_values_again(
+    kube_cluster: KubeCluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    """A resumed task is a new process whose masker is empty; it streams the pod's logs from there."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    path = tmp_path / "s.txt"
+    path.write_text("FROM_FILE=resumed-file-value-6c2a\n")
+    resumed = operator(
+        "resumed",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        deferrable=True,
+        secrets=[with_secrets("inline", {"A": "resumed-inline-value-3f8e"}), with_secrets("file", str(path))],
+    )
+    event = {"name": "already-collected", "namespace": kube_namespace, "status": "success"}
+    assert resumed.trigger_reentry(context={}, event=event) is None  # type: ignore[arg-type]
+    assert redact("resumed-inline-value-3f8e resumed-file-value-6c2a") == "*** ***"

@@ -27,7 +27,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError
+from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
 from airflow_secrets_provider.hooks.task_secrets import task_secret_body
 from airflow_secrets_provider.model import AttachTarget, ResolveContext, SecretRequest, ValueRequest
 from airflow_secrets_provider.naming import project_secret_name, task_secret_name
@@ -126,6 +126,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         self.secret_requests: list[SecretRequest] = []
         self.resolved_keys: dict[int, tuple[str, ...]] = {}
         self._task_secret_values = SecretValues()  # filled by prepare_secrets() on the worker
+        self._created_task_secret: str | None = None  # the per-task Secret this instance created
         for request in requests:
             self._add_request(request)
 
@@ -275,7 +276,7 @@ class SecretTaskOperator(KubernetesPodOperator):
 
         namespace = self._namespace()
         requests = self.effective_requests()
-        self._check_project_keys(requests, namespace)
+        self._check_and_mask_project_keys(requests, namespace)
         merged: dict[str, str] = {}
         owner: dict[str, int] = {}
         resolved_keys: dict[int, tuple[str, ...]] = {}
@@ -301,64 +302,157 @@ class SecretTaskOperator(KubernetesPodOperator):
         self._task_secret_values = SecretValues(merged)
         return self._task_secret_values
 
-    def _check_project_keys(self, requests: Sequence[SecretRequest], namespace: str) -> None:
-        """Every explicitly requested project key must exist (MLRun fails the run the same way)."""
+    def _check_and_mask_project_keys(self, requests: Sequence[SecretRequest], namespace: str) -> None:
+        """Every explicitly requested project key must exist (MLRun fails the run the same way).
+
+        The values the pod will get from the project's Secret are registered with the masker
+        too: with ``get_logs=True`` the container's output is copied into the task log, and a
+        program that prints its ``DB_PASSWORD`` must show ``***`` there. One read of the
+        project's Secret serves both.
+        """
+        from airflow.sdk.log import mask_secret
+
         from airflow_secrets_provider.projects import ProjectSecretsStore
 
-        wanted = [r for r in requests if isinstance(r, KubernetesSecrets) and not r.implicit]
-        if not wanted or not self.project:
+        attached = [r for r in requests if isinstance(r, KubernetesSecrets)]
+        if not attached or not self.project:
             return
-        store = ProjectSecretsStore(self.client, namespace)
-        available = set(store.list_keys(self.project))
+        values = ProjectSecretsStore(self.client, namespace).read_project(self.project)
         where = f"project {self.project!r} (Secret {project_secret_name(self.project)!r} in namespace {namespace!r})"
-        for request in wanted:
-            if not request.keys and not store.has_secret(self.project):
+        for request in attached:
+            if request.implicit:
+                keys: Sequence[str] = list(values or {})
+            elif values is None and not request.keys:
                 raise SecretNotFoundError(KubernetesSecrets.kind, "*", where)
-            for key in request.keys:
-                if key not in available:
+            else:
+                keys = request.keys or list(values or {})
+            for key in keys:
+                if values is None or key not in values:
                     raise SecretNotFoundError(KubernetesSecrets.kind, key, where)
+                mask_secret(values[key])
+
+    def _has_task_secret(self) -> bool:
+        return any(isinstance(r, ValueRequest) for r in self.secret_requests)
 
     def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
-        """Create the pod, then its per-task Secret owned by it (see hooks.task_secrets)."""
-        from airflow_secrets_provider.hooks.kube_retry import KubernetesConflictError
+        """Create the pod, then its per-task Secret owned by it (see hooks.task_secrets).
 
+        A pod this try created gets a fresh Secret; if that fails the pod is deleted again, so a
+        retry never reattaches to a pod that can never start. A pod reattached from an earlier
+        try gets its Secret back if it is missing (a try may have died between the two creates).
+        """
         pod = super().get_or_create_pod(pod_request_obj, context)
         values = self._task_secret_values
-        if pod is not pod_request_obj or not values:
-            return pod  # reattached to an earlier try's pod, which has its own Secret
+        if not values:
+            return pod
         name, namespace = pod.metadata.name, pod.metadata.namespace
-        created = self._kube(f"read pod {namespace}/{name}", self.client.read_namespaced_pod, name, namespace)
-        body = task_secret_body(created, values, labels=pod.metadata.labels)
+        if pod is not pod_request_obj:
+            self._ensure_task_secret(pod, values)
+            return pod
         try:
-            self._kube(
-                f"create secret {namespace}/{body.metadata.name}",
-                self.client.create_namespaced_secret,
-                namespace,
-                body,
-            )
-        except KubernetesConflictError:
-            # The name derives from this pod's unique name: only a retried create of ours can
-            # have made it (the first attempt succeeded but its response was lost).
-            self.log.info("Per-task Secret %s already exists (created by a retried request)", body.metadata.name)
-        self.log.info("Created per-task Secret %s with keys %s", body.metadata.name, sorted(values))
+            created = self._kube(f"read pod {namespace}/{name}", self.client.read_namespaced_pod, name, namespace)
+            self._create_task_secret(created, values, replace_existing=True)
+        except BaseException:
+            self._delete_unstartable_pod(name, namespace)
+            raise
         return pod
 
-    def _delete_task_secret(self, pod: k8s.V1Pod | None) -> None:
-        """Delete ``pod``'s per-task Secret, if the task has one.
+    def _create_task_secret(self, pod: k8s.V1Pod, values: SecretValues, *, replace_existing: bool) -> bool:
+        """Create ``pod``'s Secret; on 409 replace it (``replace_existing``) or keep it. True if created."""
+        from airflow_secrets_provider.hooks.kube_retry import KubernetesConflictError
 
-        Decided from the requests, not from values held in memory: after a deferral the
-        operator finishing the task is a new instance that never resolved anything.
-        """
+        body = task_secret_body(pod, values, labels=pod.metadata.labels)
+        name, namespace = body.metadata.name, body.metadata.namespace
+        create = self.client.create_namespaced_secret
+        try:
+            self._kube(f"create secret {namespace}/{name}", create, namespace, body)
+        except KubernetesConflictError:
+            if not replace_existing:
+                return False
+            # A Secret of this name exists: left by an earlier pod of the same name (a fixed pod
+            # name, random_name_suffix=False) that the garbage collector has not reached yet, or
+            # made by a retried create of ours whose response was lost. Neither can be trusted to
+            # be this pod's (it is immutable and may be owned by the old pod), so replace it.
+            self._delete_secret(name, namespace)
+            self._kube(f"create secret {namespace}/{name}", create, namespace, body)
+        self._created_task_secret = name
+        self.log.info("Created per-task Secret %s with keys %s", name, sorted(values))
+        return True
+
+    def _ensure_task_secret(self, pod: k8s.V1Pod, values: SecretValues) -> None:
+        if self._create_task_secret(pod, values, replace_existing=False):
+            self.log.info("Reattached pod %s had lost its per-task Secret; created it again", pod.metadata.name)
+
+    def _delete_unstartable_pod(self, name: str, namespace: str) -> None:
+        """Best effort: the Secret could not be created, so the pod would wait for it forever."""
+        try:
+            self._kube(
+                f"delete pod {namespace}/{name}",
+                self.client.delete_namespaced_pod,
+                name,
+                namespace,
+                grace_period_seconds=0,
+            )
+            self.log.info("Deleted pod %s: its per-task Secret could not be created", name)
+        except Exception as err:  # the original error matters more; this one is logged
+            self.log.warning("Could not delete pod %s after its Secret failed: %s", name, type(err).__name__)
+
+    def _delete_secret(self, name: str, namespace: str) -> None:
         from airflow_secrets_provider.hooks.kube_retry import KubernetesNotFoundError
 
-        if pod is None or not any(isinstance(r, ValueRequest) for r in self.secret_requests):
-            return
-        name, namespace = task_secret_name(pod.metadata.name), pod.metadata.namespace
         try:
             self._kube(f"delete secret {namespace}/{name}", self.client.delete_namespaced_secret, name, namespace)
             self.log.info("Deleted per-task Secret %s", name)
         except KubernetesNotFoundError:
-            pass  # never created (pod creation failed) or already collected with its pod
+            pass  # already collected with its pod
+
+    def _delete_task_secret(self, pod: k8s.V1Pod | None) -> None:
+        """Delete ``pod``'s per-task Secret, if the task has one and ``pod`` is known to own it.
+
+        Decided from the requests, not from values held in memory: after a deferral the
+        operator finishing the task is a new instance that never resolved anything. Only a
+        Secret this instance created, or one belonging to a pod read from the API server (it
+        has a UID), is deleted; a pod that was never created (its name may be another task's,
+        with a fixed pod name) is not a reason to delete anything. A failed delete is logged,
+        not raised: it must not replace the task's own outcome, and the garbage collector
+        removes the Secret with its pod anyway.
+        """
+        if pod is None or pod.metadata is None or not self._has_task_secret():
+            return
+        name, namespace = task_secret_name(pod.metadata.name), pod.metadata.namespace
+        if name != self._created_task_secret and not pod.metadata.uid:
+            return
+        try:
+            self._delete_secret(name, namespace)
+        except Exception as err:
+            self.log.warning(
+                "Could not delete per-task Secret %s (the garbage collector removes it with its pod): %s",
+                name,
+                err if isinstance(err, SecretsProviderError) else type(err).__name__,
+            )
+
+    def _keeps_pod_after_kill(self) -> bool:
+        """``on_kill_action="keep_pod"``: the pod stays for the next try to reattach, with its Secret."""
+        from airflow.providers.cncf.kubernetes.utils.pod_manager import OnKillAction
+
+        return self._killed and self.on_kill_action == OnKillAction.KEEP_POD
+
+    def trigger_reentry(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after a deferral, in a new process whose masker knows no values yet.
+
+        The pod's logs are fetched from here on, so the values are resolved again, only to be
+        registered with the masker. Failing to do so must not fail a pod that already ran; it
+        is logged (names only).
+        """
+        if self._has_task_secret() or self.project:
+            try:
+                self.prepare_secrets()
+            except Exception as err:
+                self.log.warning(
+                    "Could not re-register secret values with the log masker after resuming: %s",
+                    err if isinstance(err, SecretsProviderError) else type(err).__name__,
+                )
+        return super().trigger_reentry(context, event)
 
     def cleanup(
         self,
@@ -370,10 +464,12 @@ class SecretTaskOperator(KubernetesPodOperator):
         try:
             super().cleanup(pod=pod, remote_pod=remote_pod, xcom_result=xcom_result, context=context)
         finally:
-            self._delete_task_secret(pod or self.pod)
+            if not self._keeps_pod_after_kill():
+                self._delete_task_secret(pod or self.pod)
 
     def on_kill(self) -> None:
         try:
             super().on_kill()
         finally:
-            self._delete_task_secret(self.pod or self.pod_request_obj)
+            if not self._keeps_pod_after_kill():
+                self._delete_task_secret(self.pod or self.pod_request_obj)
