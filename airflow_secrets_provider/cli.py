@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import json
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,33 @@ def _load_dags(path: Path) -> Iterator[Any]:
     """Import a DAG file the way Airflow parses it and yield the DAG objects it defines."""
     from airflow.sdk import DAG
 
+    if not path.is_file():
+        raise SecretsProviderError(f"DAG file {path} does not exist")
     spec = importlib.util.spec_from_file_location(f"asp_dagfile_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise SecretsProviderError(f"cannot import DAG file {path}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    failure: SecretsProviderError | None = None
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        failure = _import_failure(path, err)
+    if failure is not None:
+        raise failure  # outside the except block: the original (it may quote a line) is not chained
     for value in vars(module).values():
         if isinstance(value, DAG):
             yield value
+
+
+def _import_failure(path: Path, err: Exception) -> SecretsProviderError:
+    """Name the file, the error type and the line; never the error's text, which may quote the
+    DAG file's source (and so an inline value)."""
+    line = getattr(err, "lineno", None)
+    if line is None:
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
+        line = frames[-1].lineno if frames else None
+    where = f"{path} line {line}" if line else str(path)
+    return SecretsProviderError(f"cannot import DAG file {where}: {type(err).__name__}")
 
 
 def _render_with_params(task: Any) -> None:
@@ -63,6 +83,12 @@ def _render_documents(dag_file: Path, task_ids: Sequence[str] | None) -> list[di
                     "pod": ApiClient().sanitize_for_serialization(pod),
                 }
             )
+    found = {document["task_id"] for document in documents}
+    missing = [task_id for task_id in task_ids or () if task_id not in found]
+    if missing:
+        raise SecretsProviderError(f"no SecretTaskOperator task {missing[0]!r} in {dag_file}")
+    if not documents:
+        raise SecretsProviderError(f"no SecretTaskOperator task in {dag_file}")
     return documents
 
 

@@ -140,6 +140,7 @@ def launcher_rbac(
     _check_plain(project, "project")
     for index, secret in enumerate(readable_secrets):
         check_secret_name(secret, f"readable_secrets[{index}]")
+        _check_plain(secret, f"readable_secrets[{index}]")  # RBAC names are literal: no templates
     name = launcher_role_name(project)
     labels = _labels("launcher", project)
     return _role_and_binding(name, namespace, labels, launcher_rules(project, readable_secrets), subjects)

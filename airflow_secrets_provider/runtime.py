@@ -43,6 +43,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
 from airflow_secrets_provider.validation import env_name_for_key
 
 MOUNT_DIRS_ENV = "AIRFLOW_SECRETS_MOUNT_DIRS"
@@ -107,11 +108,21 @@ def _from_files(key: str) -> str | None:
         for name in dict.fromkeys((key, env_name_for_key(key))):
             path = Path(directory) / name
             try:
-                if path.is_file():
-                    return path.read_text(encoding="utf-8")
+                if not path.is_file():
+                    continue
+                raw = path.read_bytes()  # bytes, then decode: read_text would rewrite \r\n
             except OSError:
                 continue
+            return _decode_mounted(raw, path)
     return None
+
+
+@drops_original_error
+def _decode_mounted(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretConfigError(str(path), "is not UTF-8 text; read binary secrets from the file directly") from None
 
 
 def _azure_vault_name(key: str, listed: list[str]) -> str | None:

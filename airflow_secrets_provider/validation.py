@@ -56,7 +56,7 @@ def check_secret_name(value: object, field: str, provider: str | None = None) ->
     name = _require_str(value, field, provider)
     if is_templated(name):
         return name
-    if len(name) > MAX_SUBDOMAIN_LENGTH or not _DNS1123_SUBDOMAIN_RE.match(name):
+    if len(name) > MAX_SUBDOMAIN_LENGTH or not _DNS1123_SUBDOMAIN_RE.fullmatch(name):
         raise SecretConfigError(
             field,
             f"{shown(name)} is not a valid Kubernetes Secret name (lowercase letters, digits, '-' and '.', "
@@ -71,7 +71,7 @@ def check_label_name(value: object, field: str, provider: str | None = None) -> 
     name = _require_str(value, field, provider)
     if is_templated(name):
         return name
-    if len(name) > MAX_LABEL_LENGTH or not _DNS1123_LABEL_RE.match(name):
+    if len(name) > MAX_LABEL_LENGTH or not _DNS1123_LABEL_RE.fullmatch(name):
         raise SecretConfigError(
             field,
             f"{shown(name)} is not a valid name (lowercase letters, digits and '-', starting and ending "
@@ -86,7 +86,12 @@ def check_secret_key(value: object, field: str, provider: str | None = None) -> 
     key = _require_str(value, field, provider)
     if is_templated(key):
         return key
-    if len(key) > MAX_SUBDOMAIN_LENGTH or not _SECRET_KEY_RE.match(key) or key in (".", "..") or key.startswith(".."):
+    if (
+        len(key) > MAX_SUBDOMAIN_LENGTH
+        or not _SECRET_KEY_RE.fullmatch(key)
+        or key in (".", "..")
+        or key.startswith("..")
+    ):
         raise SecretConfigError(
             field,
             f"{shown(key)} is not a valid secret key (letters, digits, '-', '_' and '.'; not '.' or '..')",
@@ -100,7 +105,7 @@ def check_env_name(value: object, field: str, provider: str | None = None) -> st
     name = _require_str(value, field, provider)
     if is_templated(name):
         return name
-    if not _ENV_NAME_RE.match(name):
+    if not _ENV_NAME_RE.fullmatch(name):
         raise SecretConfigError(
             field,
             f"{shown(name)} is not a valid environment variable name (letters, digits and '_', not starting with a digit)",

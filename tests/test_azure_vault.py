@@ -371,3 +371,18 @@ def test_get_secret_in_pod_mode(vault: KeyVaultStandIn, monkeypatch: pytest.Monk
         assert redact("v=pod-mode-value-1") == "v=***"
     finally:
         runtime.reset()
+
+
+def test_no_default_credential_is_a_failure_not_a_denial() -> None:
+    """DefaultAzureCredential on a machine without an Azure identity must not block other backends."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from airflow_secrets_provider.exceptions import SecretAccessError, SecretsProviderError
+    from airflow_secrets_provider.hooks.azure_vault import translate_error
+
+    err = ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+    chained = translate_error(err, "https://v.vault.azure.net", "db", explicit_identity=False)
+    assert isinstance(chained, SecretsProviderError) and not isinstance(chained, SecretAccessError)
+    assert "no Azure credential" in str(chained)
+    named = translate_error(err, "https://v.vault.azure.net", "db", explicit_identity=True)
+    assert isinstance(named, SecretAccessError)  # a named identity that is refused is a denial

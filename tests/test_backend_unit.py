@@ -150,6 +150,17 @@ def test_a_miss_after_a_source_failure_is_not_cached() -> None:
     assert len(broken.calls) == 2  # retried: the miss may have been wrong
 
 
+def test_a_hit_after_a_source_failure_is_not_cached() -> None:
+    """The failing source comes first: once it recovers, its value must win, not a cached fallback."""
+    primary = CountingSource(error=SecretsProviderError("store unreachable"))
+    fallback = CountingSource({("variables", "k"): "fallback-value"})
+    chain = backend(primary, fallback)
+    assert chain.get_variable("k") == "fallback-value"
+    primary.error = None
+    primary.values = {("variables", "k"): "primary-value"}
+    assert chain.get_variable("k") == "primary-value"
+
+
 def test_cache_is_bounded() -> None:
     cache: LookupCache[int, str] = LookupCache(100, 100, max_entries=3)
     for i in range(10):
@@ -299,6 +310,27 @@ def test_connection_uri_password_and_json_leaves_are_masked() -> None:
     assert sdk_redact("type generic") == "type generic"  # conn_type is a type name, not a secret
 
 
+def test_masking_reaches_string_extras_numbers_uri_extras_and_config_uris() -> None:
+    as_json = json.dumps({"conn_type": "generic", "extra": json.dumps({"token": "string-extra-leaf-1"})})
+    uri = "wasb://acct@host/?sas=uri-extra-leaf-22&__extra__=" + json.dumps({"k": "extra-json-leaf-3"})
+    chain = backend(
+        CountingSource(
+            {
+                ("connections", "json"): as_json,
+                ("connections", "uri"): uri,
+                ("variables", "pin"): json.dumps({"pin": 98765432}),
+                ("config", "sql_alchemy_conn"): "postgresql://airflow:cfg%40pass99@db/airflow?sslmode=require",
+            }
+        )
+    )
+    assert chain.get_conn_value("json") and chain.get_conn_value("uri") and chain.get_variable("pin")
+    assert chain.get_config("sql_alchemy_conn")
+    assert_masked(
+        "string-extra-leaf-1", "uri-extra-leaf-22", "extra-json-leaf-3", "98765432", "cfg@pass99", "cfg%40pass99"
+    )
+    assert sdk_redact("sslmode require") == "sslmode require"  # a config URI's options stay readable
+
+
 def test_values_are_masked_again_on_cache_hits() -> None:
     from airflow.sdk._shared.secrets_masker import reset_secrets_masker
 
@@ -341,8 +373,12 @@ def test_env_source_naming_and_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_VAR_MY_KEY", "env-variable-1")
     monkeypatch.setenv("AIRFLOW_CONFIG_SQL_CONN", "sqlite:////tmp/x.db")
     monkeypatch.setenv("MYCO_VAR_MY_KEY", "myco-variable-1")
+    monkeypatch.setenv("AIRFLOW_CONN_MY-DB", "mysql://u:other-pass-2@h/db")
     chain = backend({"kind": "env"})
-    assert chain.get_conn_value("my-db") == "mysql://u:env-pass-1@h/db"
+    # Airflow's EnvironmentVariablesBackend: upper case only, so distinct ids never share a variable.
+    assert chain.get_conn_value("my_db") == "mysql://u:env-pass-1@h/db"
+    assert chain.get_conn_value("my-db") == "mysql://u:other-pass-2@h/db"
+    assert chain.get_conn_value("my.db") is None
     assert chain.get_variable("my_key") == "env-variable-1"
     assert chain.get_config("sql_conn") == "sqlite:////tmp/x.db"
     assert backend({"kind": "env", "prefix": "MYCO_"}).get_variable("my_key") == "myco-variable-1"
@@ -366,12 +402,20 @@ def test_azure_naming_follows_the_microsoft_provider() -> None:
         {"kind": "azure_vault", "vault_url": "https://v.vault.azure.net", "variables_prefix": "", "sep": "-"}, 0
     )
     assert custom.naming.name_for("variables", "my_key") == "my-key"
+    # KeyVaultBackend strips the separator from a prefix given with it; so do we.
+    trailing = build_source(
+        {"kind": "azure_vault", "vault_url": "https://v.vault.azure.net", "connections_prefix": "airflow-connections-"},
+        0,
+    )
+    assert trailing.naming.name_for("connections", "my_db") == "airflow-connections-my-db"
 
 
 def test_kubernetes_naming_is_airflows_env_convention() -> None:
     source = build_source({"kind": "kubernetes", "namespace": "ns", "project": "fraud"}, 0)
-    assert source.naming.name_for("connections", "my-db") == "AIRFLOW_CONN_MY_DB"
+    assert source.naming.name_for("connections", "my_db") == "AIRFLOW_CONN_MY_DB"
+    assert source.naming.name_for("connections", "my-db") == "AIRFLOW_CONN_MY-DB"  # not my_db's key
     assert source.naming.name_for("variables", "k") == "AIRFLOW_VAR_K"
+    assert source.naming.name_for("variables", "has space") is None  # no Secret key can spell it
 
 
 def test_lookup_patterns_skip_a_source_for_other_ids() -> None:
@@ -406,7 +450,9 @@ def test_file_source_reads_env_json_and_yaml(tmp_path: Path) -> None:
         json.dumps({"api": {"conn_type": "http", "host": "h", "password": "json-file-pw"}, "uri": "http://u:p@h"})
     )
     (tmp_path / "vars.env").write_text("# comment\n\nplain = env-file-value\nmy-var=a=b=c\n")
-    (tmp_path / "config.yaml").write_text("sql_conn: sqlite:////tmp/y.db\nstructured:\n  a: 1\n")
+    (tmp_path / "config.yaml").write_text(
+        "sql_conn: sqlite:////tmp/y.db\nstructured:\n  a: 1\n  since: 2024-01-01\nrelease: 2024-02-03\n"
+    )
     chain = backend(
         {
             "kind": "file",
@@ -422,7 +468,8 @@ def test_file_source_reads_env_json_and_yaml(tmp_path: Path) -> None:
     assert chain.get_variable("plain") == "env-file-value"
     assert chain.get_variable("my-var") == "a=b=c"
     assert chain.get_config("sql_conn") == "sqlite:////tmp/y.db"
-    assert json.loads(chain.get_config("structured") or "") == {"a": 1}
+    assert json.loads(chain.get_config("structured") or "") == {"a": 1, "since": "2024-01-01"}
+    assert chain.get_config("release") == "2024-02-03"  # YAML reads it as a date; served as text
     assert chain.get_variable("nope") is None
 
 
@@ -626,6 +673,15 @@ def test_get_secret_reads_mounted_files(clean_runtime: Path) -> None:
     assert runtime.get_secret("api-token") == "mounted-file-value\n"
     assert runtime.get_secret("../etc/passwd") is None
     assert_masked("mounted-file-value")
+
+
+def test_get_secret_returns_mounted_bytes_exactly_and_rejects_binary(clean_runtime: Path) -> None:
+    (clean_runtime / "crlf").write_bytes(b"line-one-value\r\nline2\r")
+    assert runtime.get_secret("crlf") == "line-one-value\r\nline2\r"  # no newline translation
+    (clean_runtime / "keystore").write_bytes(b"binary-canary-1c9d\xff\xfe")
+    with pytest.raises(SecretConfigError) as info:
+        runtime.get_secret("keystore")
+    assert "not UTF-8" in str(info.value) and info.value.__context__ is None
 
 
 def test_get_secret_default_and_get_secret_or_env(clean_runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,3 +40,28 @@ def test_rbac_launcher_yaml(capsys: pytest.CaptureFixture[str]) -> None:
 def test_errors_name_the_field(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rbac", "launcher", "--namespace", "ml", "--user", "alice"]) == 2
     assert "project: is required" in capsys.readouterr().err
+
+
+def test_render_errors_are_one_line_and_never_quote_the_dag_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", str(tmp_path / "missing.py")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+    broken = tmp_path / "broken.py"
+    broken.write_text('TOKEN = "render-canary-77e1"\nthis is not python "render-canary-77e1"\n')
+    assert main(["render", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "line 2: SyntaxError" in err and "render-canary-77e1" not in err and "Traceback" not in err
+
+    failing = tmp_path / "failing.py"
+    failing.write_text('raise RuntimeError("render-canary-77e1")\n')
+    assert main(["render", str(failing)]) == 2
+    err = capsys.readouterr().err
+    assert "line 1: RuntimeError" in err and "render-canary-77e1" not in err
+
+
+def test_render_rejects_an_unknown_task_id(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(EXAMPLE_DAG), "--task", "no_such_task"]) == 2
+    captured = capsys.readouterr()
+    assert "'no_such_task'" in captured.err and captured.out == ""

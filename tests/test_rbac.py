@@ -161,6 +161,11 @@ def test_viewer_names() -> None:
         (lambda: launcher_rbac("p", "ns", [RbacSubject("User", "a", "ns")]), "subject.namespace"),
         (lambda: launcher_rbac("p", "ns", [RbacSubject.service_account("Not_DNS")]), "subject.name"),
         (lambda: viewer_rbac("ns", [RbacSubject.user("c")], project="No"), "project"),
+        (lambda: launcher_rbac("p\n", "ns", [RbacSubject.user("a")]), "project"),  # `$` would accept it
+        (
+            lambda: launcher_rbac("p", "ns", [RbacSubject.user("a")], readable_secrets=["{{ x }}"]),
+            "readable_secrets[0]",
+        ),
     ],
 )
 def test_bad_input_fails_with_the_field(call: Callable[[], object], field: str) -> None:

@@ -35,6 +35,9 @@ REQUEST_CASES: list[tuple[str, str, object, str]] = [
         "not a valid Key Vault secret name",
     ),
     ("azure unknown field", "azure_vault", {"name": "vault1", "password": CANARY}, "unknown fields ['password']"),
+    # A trailing newline: Python's `$` matches before it, so the checks must match the whole text.
+    ("env name with newline", "env", ["GOOD\n"], "not a valid environment variable name"),
+    ("kubernetes key with newline", "kubernetes", ["KEY\n"], "not a valid secret key"),
     # NAME=VALUE typed where a name belongs: described, never echoed.
     ("env name with value", "env", f"DB_PASSWORD={CANARY}", "not shown: it contains '='"),
     ("kubernetes key with value", "kubernetes", [f"DB_PASSWORD={CANARY}"], "not shown: it contains '='"),

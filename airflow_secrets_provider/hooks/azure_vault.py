@@ -65,7 +65,7 @@ _SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 
 def is_valid_secret_name(name: str) -> bool:
     """Key Vault secret names are 1-127 letters, digits and ``-``; anything else is a 400."""
-    return bool(_SECRET_NAME_RE.match(name))
+    return bool(_SECRET_NAME_RE.fullmatch(name))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,11 +359,17 @@ def _build_client(vault_url: str, credential: TokenCredential, options: VaultOpt
 # Errors
 
 
-def translate_error(err: Exception, vault_url: str, name: str | None) -> SecretsProviderError:
+def translate_error(
+    err: Exception, vault_url: str, name: str | None, *, explicit_identity: bool = True
+) -> SecretsProviderError:
     """Map an azure-core/azure-identity error to ours: names vault and secret, never a value.
 
     Messages are built from the status, the service's error code and names only; the SDK's
     own text is not copied, so nothing it might echo can reach a log.
+
+    A token that could not be had is a denial when the identity was named explicitly (a
+    service principal whose secret Entra ID rejects), and "no credential" when it was
+    ``DefaultAzureCredential`` trying whatever the machine offers (``explicit_identity=False``).
     """
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
     from azure.identity import CredentialUnavailableError
@@ -381,8 +387,16 @@ def translate_error(err: Exception, vault_url: str, name: str | None) -> Secrets
     inner = getattr(getattr(err, "error", None), "innererror", None) or {}
     if status == 403 and name and isinstance(inner, Mapping) and inner.get("code") == "SecretDisabled":
         return SecretNotFoundError(KIND, name, f"{vault_url} (the secret is disabled)")
-    if isinstance(err, ClientAuthenticationError) and status is None:
+    if isinstance(err, ClientAuthenticationError) and status is None and explicit_identity:
         return SecretAccessError(KIND, vault_url, f"authentication failed ({type(err).__name__}) reading {what}")
+    if isinstance(err, ClientAuthenticationError) and status is None:
+        # DefaultAzureCredential found nothing that could get a token (a machine without an
+        # Azure identity). Nothing was denied, so the secrets backend moves on instead of
+        # blocking every lookup.
+        return SecretsProviderError(
+            f"{KIND} provider: no Azure credential could get a token to read {what} from {vault_url} "
+            f"({type(err).__name__}; configure a client secret, a managed identity or the AZURE_* environment)"
+        )
     http = f"HTTP {status} {code}" if code else f"HTTP {status}"
     if status in (401, 403):
         return SecretAccessError(KIND, vault_url, f"access denied ({http}) reading {what}")
@@ -448,6 +462,9 @@ class AzureVaultReader:
     def client(self, vault_url: str, credential: CredentialConfig | None = None) -> SecretClient:
         return _REGISTRY.client(vault_url, credential or self.credential, self.options)
 
+    def _explicit(self, credential: CredentialConfig | None) -> bool:
+        return (credential or self.credential).kind != "default"
+
     @drops_original_error
     def get_secret(self, vault_url: str, name: str, credential: CredentialConfig | None = None) -> str:
         """One secret's current value; :class:`SecretNotFoundError` when missing or disabled."""
@@ -458,7 +475,7 @@ class AzureVaultReader:
         try:
             secret = self.client(vault_url, credential).get_secret(name)
         except AzureError as err:
-            raise translate_error(err, vault_url, name) from None
+            raise translate_error(err, vault_url, name, explicit_identity=self._explicit(credential)) from None
         return secret.value or ""
 
     def find_secret(self, vault_url: str, name: str, credential: CredentialConfig | None = None) -> str | None:
@@ -516,4 +533,4 @@ class AzureVaultReader:
             pages = self.client(vault_url, credential).list_properties_of_secrets(max_page_size=self.options.page_size)
             return [props.name for props in pages if props.enabled and props.name]
         except AzureError as err:
-            raise translate_error(err, vault_url, None) from None
+            raise translate_error(err, vault_url, None, explicit_identity=self._explicit(credential)) from None

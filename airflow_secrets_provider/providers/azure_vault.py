@@ -70,7 +70,7 @@ class AzureVaultSecrets(ValueRequest):
         return self.vault_url or default_vault_url(self.vault_name)
 
     def validate(self) -> None:
-        if not is_templated(self.vault_name) and not _VAULT_NAME_RE.match(self.vault_name):
+        if not is_templated(self.vault_name) and not _VAULT_NAME_RE.fullmatch(self.vault_name):
             raise SecretConfigError(
                 "source.name",
                 f"{shown(self.vault_name)} is not a valid Key Vault name (3-24 letters, digits and '-')",
@@ -92,7 +92,7 @@ class AzureVaultSecrets(ValueRequest):
         for i, name in enumerate(self.secrets):
             if is_templated(name):
                 continue
-            if not _SECRET_NAME_RE.match(name):
+            if not _SECRET_NAME_RE.fullmatch(name):
                 raise SecretConfigError(
                     f"source.secrets[{i}]",
                     f"{shown(name)} is not a valid Key Vault secret name (letters, digits and '-')",

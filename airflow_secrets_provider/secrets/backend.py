@@ -171,5 +171,7 @@ class ChainedSecretsBackend(BaseSecretsBackend):
                 continue
             if value is not None:
                 log.debug("%s found %s %r", source.label, kind, identifier)
-                return LoadResult(value)
-        return LoadResult(None, cache_miss=not failed)
+                # After a failing source, a later source's hit is served but not cached: the
+                # failing one comes first in the chain and may hold another value once it recovers.
+                return LoadResult(value, cacheable=not failed)
+        return LoadResult(None, cacheable=not failed)

@@ -29,10 +29,14 @@ V = TypeVar("V")
 
 @dataclass(frozen=True)
 class LoadResult(Generic[V]):
-    """What a loader found: ``value`` (``None`` for a miss) and whether a miss may be cached."""
+    """What a loader found: ``value`` (``None`` for a miss) and whether the answer may be cached.
+
+    ``cacheable=False`` when a source failed on the way: a miss might be the failing source's
+    hit, and a hit from a later source might be shadowed by it once it recovers.
+    """
 
     value: V | None = field(repr=False)  # a secret value: never in a repr
-    cache_miss: bool = True
+    cacheable: bool = True
 
 
 class _Call(Generic[V]):
@@ -144,9 +148,11 @@ class LookupCache(Generic[K, V]):
             if found:
                 return value
             result = load()
-            if result.value is not None:
+            if not result.cacheable:
+                pass
+            elif result.value is not None:
                 self._store(key, result.value, self.ttl)
-            elif result.cache_miss:
+            else:
                 self._store(key, None, self.negative_ttl)
             return result.value
 

@@ -13,6 +13,7 @@ never the content: YAML's own messages quote the offending line, so they are not
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -75,6 +76,8 @@ def serialize(kind: str, identifier: str, value: Any, origin: str) -> str:
     """The string Airflow expects: URI or JSON for connections, JSON for structured variables."""
     if isinstance(value, str):
         return value
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()  # YAML reads `2024-01-01` as a date; a variable is text
     if kind == "connections":
         if not isinstance(value, dict):
             raise SecretConfigError(
@@ -84,8 +87,15 @@ def serialize(kind: str, identifier: str, value: Any, origin: str) -> str:
         if "extra_dejson" in fields:
             fields["extra"] = fields.pop("extra_dejson")
         fields.pop("conn_id", None)
-        return json.dumps(fields)
-    return json.dumps(value)
+        return json.dumps(fields, default=_iso)
+    return json.dumps(value, default=_iso)
+
+
+def _iso(value: object) -> str:
+    """Dates and times nested in YAML values serialise as ISO text."""
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 @drops_original_error

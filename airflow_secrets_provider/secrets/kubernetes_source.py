@@ -30,7 +30,14 @@ from airflow_secrets_provider.exceptions import (
     drops_original_error,
 )
 from airflow_secrets_provider.naming import project_secret_name
-from airflow_secrets_provider.secrets.sources import Naming, Source, check_options, parse_naming, require_str, spell_env
+from airflow_secrets_provider.secrets.sources import (
+    Naming,
+    Source,
+    check_options,
+    parse_naming,
+    require_str,
+    spell_secret_key,
+)
 
 KIND = "kubernetes"
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -116,7 +123,7 @@ class KubernetesSource(Source):
         namespace = require_str(config, "namespace", field, optional=True)
         what = f"Secret {secret!r}" if secret else f"Secrets labelled {selector!r}"
         return cls(
-            parse_naming(config, field, defaults, "_", spell_env),
+            parse_naming(config, field, defaults, "_", spell_secret_key),
             f"{field} (kubernetes, {what})",
             namespace=namespace,
             secret=secret,

@@ -21,7 +21,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 STRUCTURAL_CONNECTION_FIELDS = frozenset({"conn_type"})
 """JSON connection fields that are a type name, not a secret: masking ``postgres`` would redact
@@ -48,6 +48,12 @@ def _maskers() -> list[Callable[[Any], None]]:
 def _leaves(value: Any, skip_keys: frozenset[str] = frozenset()) -> Iterator[str]:
     if isinstance(value, str):
         yield value
+        # A JSON connection's ``extra`` may itself be JSON text (Connection.from_json accepts it).
+        if value.strip()[:1] in ("{", "["):
+            with contextlib.suppress(ValueError):
+                yield from _leaves(json.loads(value))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield str(value)  # a numeric PIN or key is a secret too; the masker ignores short ones
     elif isinstance(value, dict):
         for key, item in value.items():
             if key not in skip_keys:
@@ -66,11 +72,20 @@ def secret_strings(value: str, *, connection: bool = False) -> list[str]:
         with contextlib.suppress(ValueError):
             parsed = json.loads(stripped)
             out.extend(_leaves(parsed, STRUCTURAL_CONNECTION_FIELDS if connection else frozenset()))
-    elif connection and "://" in stripped:
+    elif "://" in stripped:
+        # A connection URI, or a config value or variable that is one (``sql_alchemy_conn``):
+        # its password, raw and decoded. For a connection also the values of its query, which
+        # are the connection's extras (``__extra__`` JSON, ``sas=``); for other URIs the query
+        # is usually plain options (``sslmode=require``) that would be redacted everywhere.
         with contextlib.suppress(ValueError):
-            password = urlsplit(stripped).password
-            if password:
-                out.extend({password, unquote(password)})
+            parts = urlsplit(stripped)
+            if parts.password:
+                out.extend({parts.password, unquote(parts.password)})
+            for _, query_value in parse_qsl(parts.query) if connection else ():
+                out.append(query_value)
+                if query_value.strip()[:1] in ("{", "["):
+                    with contextlib.suppress(ValueError):
+                        out.extend(_leaves(json.loads(query_value)))
     return list(dict.fromkeys(s for s in out if s))
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
-from airflow_secrets_provider.validation import env_name_for_key
 
 LOOKUP_KINDS = ("connections", "variables", "config")
 _PATTERN_OPTIONS = frozenset(f"{kind}_lookup_pattern" for kind in LOOKUP_KINDS)
@@ -48,13 +47,27 @@ class Naming:
         pattern = self.patterns.get(kind)
         if pattern is not None and not pattern.match(identifier):
             return None
-        return self.spell(f"{prefix}{self.sep}{identifier}" if prefix else identifier)
+        # As Airflow's own backends: a prefix given with its trailing separator is not doubled.
+        return self.spell(
+            f"{prefix.rstrip(self.sep) if self.sep else prefix}{self.sep}{identifier}" if prefix else identifier
+        )
+
+
+_SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
 def spell_env(name: str) -> str | None:
-    """Environment/Kubernetes-key style: upper case, other characters to ``_`` (Airflow's
-    ``AIRFLOW_CONN_<ID>`` convention)."""
-    return env_name_for_key(name.upper()) or None
+    """Environment style, as Airflow's ``EnvironmentVariablesBackend``: upper case, nothing else.
+
+    Characters are not replaced, so two ids (``my-db``, ``my_db``) never share one variable.
+    """
+    return name.upper() or None
+
+
+def spell_secret_key(name: str) -> str | None:
+    """A Kubernetes Secret key spelled like the env var; ids a key cannot spell are not looked up."""
+    key = name.upper()
+    return key if _SECRET_KEY_RE.fullmatch(key) else None
 
 
 def spell_as_is(name: str) -> str | None:
