@@ -34,13 +34,14 @@ from kubernetes.client import CoreV1Api, V1DeleteOptions, V1ObjectMeta, V1Precon
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, drops_original_error
 from airflow_secrets_provider.hooks.kube_retry import (
     DEFAULT_POLICY,
+    KubernetesConflictError,
     KubernetesNotFoundError,
     KubeTarget,
     RetryPolicy,
     call_kube,
 )
 from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
-from airflow_secrets_provider.providers.file import parse_secrets_text
+from airflow_secrets_provider.providers.file import parse_key_value_lines
 from airflow_secrets_provider.validation import check_label_name, check_secret_key, is_templated
 from airflow_secrets_provider.values import SecretValues
 
@@ -111,7 +112,9 @@ class ProjectSecretsStore:
             raise SecretConfigError(origin, "permission denied", provider=PROVIDER) from None
         except UnicodeDecodeError:
             raise SecretConfigError(origin, "is not UTF-8 text", provider=PROVIDER) from None
-        values = parse_secrets_text(text, origin, provider=PROVIDER)
+        # Keys as the dict form accepts them (any Secret key); attached to a pod, a key that is
+        # not an env var name becomes one by the documented rule (``db-password`` -> ``db_password``).
+        values = parse_key_value_lines(text, origin, provider=PROVIDER, check_key=check_secret_key)
         if not values:
             raise SecretConfigError(origin, "contains no KEY=VALUE lines", provider=PROVIDER)
         return self.set_secrets(project, values)
@@ -223,10 +226,24 @@ class ProjectSecretsStore:
                 self._delete(project, secret, with_version=True)
                 return []
             self._check_size(project, updated)
+            if secret is not None and secret.immutable and updated != current:
+                raise SecretConfigError(
+                    "project",
+                    f"Secret {target.describe()} is marked immutable, so its keys cannot change; "
+                    "delete the project's secrets and set them again",
+                    provider=PROVIDER,
+                )
             if secret is None:
                 self._create(project, updated)
             elif updated != current:
-                self._replace(project, secret, updated)
+                try:
+                    self._replace(project, secret, updated)
+                except KubernetesNotFoundError:
+                    # Deleted between our read and our write: start over (it will be created),
+                    # exactly as for a write that lost a race.
+                    raise KubernetesConflictError(
+                        operation, target, status=409, reason="Secret deleted concurrently"
+                    ) from None
             return sorted(updated)
 
         return call_kube(once, operation, target, retry_conflicts=True, policy=self._policy)

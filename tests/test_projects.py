@@ -746,3 +746,42 @@ def test_debug_logging_of_the_kubernetes_client_never_shows_secret_data(
     assert any("withheld" in body for body in bodies), bodies
     assert any('"PodList"' in body for body in bodies)  # other responses stay as they were
     assert not any(SENTINEL in body or encoded in body for body in bodies)
+
+
+@pytest.mark.kubernetes
+def test_a_secret_deleted_between_read_and_write_is_created_again(
+    store: ProjectSecretsStore, core: CoreV1Api, kube_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.set_secrets("racy", {"A_KEY": "alpha"})
+    real_replace = core.replace_namespaced_secret
+    raced: list[str] = []
+
+    def delete_first(name: str, namespace: str, body: object, **kwargs: object) -> object:
+        if not raced:  # another writer deletes the project right after our read
+            raced.append(name)
+            core.delete_namespaced_secret(name, namespace)
+        return real_replace(name, namespace, body, **kwargs)
+
+    monkeypatch.setattr(store._api, "replace_namespaced_secret", delete_first)
+    assert store.set_secrets("racy", {"B_KEY": "beta"}) == ["B_KEY"]  # redone on what exists now
+    assert raced and _raw(core, kube_namespace, "racy") == {"B_KEY": "beta"}
+
+
+@pytest.mark.kubernetes
+def test_an_immutable_project_secret_gets_a_clear_error(
+    store: ProjectSecretsStore, core: CoreV1Api, kube_namespace: str
+) -> None:
+    store.set_secrets("frozen", {"A_KEY": "alpha"})
+    core.patch_namespaced_secret(project_secret_name("frozen"), kube_namespace, {"immutable": True})
+    with pytest.raises(SecretConfigError, match="immutable") as info:
+        store.set_secrets("frozen", {"A_KEY": "changed-value"})
+    assert "changed-value" not in str(info.value)
+    assert store.set_secrets("frozen", {"A_KEY": "alpha"}) == ["A_KEY"]  # no change: nothing to refuse
+    assert store.delete_project("frozen") and store.list_keys("frozen") == []
+
+
+@pytest.mark.kubernetes
+def test_a_secrets_file_accepts_the_keys_the_dict_form_accepts(store: ProjectSecretsStore, tmp_path: Path) -> None:
+    path = tmp_path / "secrets.txt"
+    path.write_text("db-password=file-pw\ntls.crt=cert\n")
+    assert store.set_secrets_from_file("files", path) == ["db-password", "tls.crt"]
