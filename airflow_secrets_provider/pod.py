@@ -33,6 +33,7 @@ from airflow_secrets_provider.model import (
     SecretVolume,
 )
 from airflow_secrets_provider.naming import volume_name
+from airflow_secrets_provider.validation import normalize_mount_path
 
 
 @dataclass(frozen=True)
@@ -138,14 +139,21 @@ def apply_pod_secrets(pod: k8s.V1Pod, secrets: PodSecrets, container_name: str) 
     container.env_from = [*secrets.env_from, *(container.env_from or [])] or None
 
     user_mounts = list(container.volume_mounts or [])
-    our_paths = {mount.mount_path for mount in secrets.volume_mounts}
+    our_paths = {normalize_mount_path(mount.mount_path) for mount in secrets.volume_mounts}
     for mount in user_mounts:
-        if mount.mount_path in our_paths:
+        # Compared in normal form: `/etc/s/` and `/etc/s` are one directory, and one mount
+        # would silently hide the other.
+        if mount.mount_path and normalize_mount_path(mount.mount_path) in our_paths:
             raise SecretConfigError("volume_mounts", f"mount path {mount.mount_path!r} is also used by a secret mount")
     container.volume_mounts = [*user_mounts, *secrets.volume_mounts] or None
 
     volumes = list(pod.spec.volumes or [])
-    existing = {volume.name for volume in volumes}
-    volumes.extend(volume for volume in secrets.volumes if volume.name not in existing)
+    existing = {volume.name: volume for volume in volumes}
+    for volume in secrets.volumes:
+        if volume.name not in existing:
+            volumes.append(volume)
+        elif existing[volume.name] != volume:
+            # Skipping ours would point the secret mount at someone else's volume.
+            raise SecretConfigError("volumes", f"volume name {volume.name!r} is also used by another volume")
     pod.spec.volumes = volumes or None
     return pod

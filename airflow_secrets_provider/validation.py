@@ -141,8 +141,15 @@ def check_item_path(value: object, field: str, provider: str | None = None) -> s
 
 
 def normalize_mount_path(path: str) -> str:
-    """The form used to detect two mounts at the same place (``/a/b/`` and ``/a/b`` collide)."""
-    return path if is_templated(path) else posixpath.normpath(path)
+    """The form used to detect two mounts at the same place (``/a/b/``, ``//a/b`` and ``/a/b`` collide).
+
+    ``posixpath.normpath`` keeps a leading ``//`` (POSIX leaves its meaning to the system);
+    in a container it is plain ``/``.
+    """
+    if is_templated(path):
+        return path
+    normalized = posixpath.normpath(path)
+    return "/" + normalized.lstrip("/") if normalized.startswith("/") else normalized
 
 
 def env_name_for_key(key: str) -> str:

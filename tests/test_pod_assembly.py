@@ -224,3 +224,60 @@ def test_assemble_is_pure_over_value_objects() -> None:
         SecretKeyEnv("A", "s", "k"),
         SecretVolume("s", "/m"),
     ]
+
+
+@pytest.mark.parametrize(
+    "configure",
+    [
+        # A user mount spelled with a trailing slash is the same directory as ours.
+        lambda: dict(
+            volumes=[k8s.V1Volume(name="data", empty_dir=k8s.V1EmptyDirVolumeSource())],
+            volume_mounts=[k8s.V1VolumeMount(name="data", mount_path="/etc/s/")],
+        ),
+        # So is a native KPO Secret volume at `/etc/s/`.
+        lambda: dict(secrets=[Secret("volume", "/etc/s/", "other")]),
+    ],
+    ids=["user volume_mounts", "native Secret volume"],
+)
+def test_mount_paths_collide_in_normal_form(configure: Any) -> None:
+    op = SecretTaskOperator(task_id="t", image="busybox", namespace="ns", **configure())
+    op.mount_secret("s", "/etc/s")
+    with pytest.raises(SecretConfigError) as info:
+        op.build_pod_request_obj(dry_run=True)
+    assert info.value.field == "volume_mounts"
+
+
+def test_a_leading_double_slash_is_the_root() -> None:
+    op = SecretTaskOperator(task_id="t", image="busybox", namespace="ns").mount_secret("s", "//e")
+    with pytest.raises(SecretConfigError):
+        op.mount_secret("t", "/e")
+
+
+def test_a_user_volume_named_like_ours_is_rejected_not_silently_used() -> None:
+    name = volume_name("s", "/etc/s")
+    op = SecretTaskOperator(
+        task_id="t",
+        image="busybox",
+        namespace="ns",
+        volumes=[k8s.V1Volume(name=name, empty_dir=k8s.V1EmptyDirVolumeSource())],
+    )
+    op.mount_secret("s", "/etc/s")
+    with pytest.raises(SecretConfigError) as info:
+        op.build_pod_request_obj(dry_run=True)
+    assert info.value.field == "volumes"
+
+
+def test_a_secret_mount_at_the_xcom_directory_is_rejected_with_do_xcom_push() -> None:
+    op = SecretTaskOperator(task_id="t", image="busybox", namespace="ns", do_xcom_push=True)
+    op.mount_secret("s", "/airflow/xcom/")
+    with pytest.raises(SecretConfigError, match="XCom"):
+        op.build_pod_request_obj(dry_run=True)
+    fine = SecretTaskOperator(task_id="t", image="busybox", namespace="ns", do_xcom_push=True)
+    validate_pod(fine.mount_secret("s", "/airflow/secrets").build_pod_request_obj(dry_run=True))
+
+
+@pytest.mark.parametrize("items", [{"k": "a//b", "j": "a/b"}, {"k": "a", "j": "a/b"}])
+def test_item_paths_are_compared_as_the_kubelet_writes_them(items: dict[str, str]) -> None:
+    op = SecretTaskOperator(task_id="t", image="busybox", namespace="ns")
+    with pytest.raises(SecretConfigError):
+        op.mount_secret("s", "/etc/s", items=items)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.secret import Secret
+from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
@@ -36,7 +37,7 @@ from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
-from airflow_secrets_provider.validation import check_label_name, is_templated
+from airflow_secrets_provider.validation import check_label_name, is_templated, normalize_mount_path
 from airflow_secrets_provider.values import SecretValues
 
 if TYPE_CHECKING:
@@ -83,6 +84,14 @@ class _AttachRequests:
     def attach_to_pod(self, pod: k8s.V1Pod) -> k8s.V1Pod:
         target = self.operator.attach_target(pod.metadata.name)
         pod_secrets = assemble(self.operator.effective_requests(), target)
+        if self.operator.do_xcom_push:
+            # KPO adds its XCom volume after this point; a secret there would collide with it.
+            xcom_dir = normalize_mount_path(PodDefaults.XCOM_MOUNT_PATH)
+            for mount in pod_secrets.volume_mounts:
+                if normalize_mount_path(mount.mount_path) == xcom_dir:
+                    raise SecretConfigError(
+                        "secrets", f"mount path {mount.mount_path!r} is where do_xcom_push mounts its XCom volume"
+                    )
         return apply_pod_secrets(pod, pod_secrets, self.operator.base_container_name)
 
 

@@ -7,6 +7,7 @@ the kubelet reads the Secret when it starts the pod.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from airflow_secrets_provider.validation import (
     check_mount_path,
     check_secret_key,
     check_secret_name,
+    is_templated,
     normalize_mount_path,
 )
 
@@ -65,9 +67,17 @@ class SecretMount(SecretRequest):
         for key, path in self.items or ():
             check_secret_key(key, f"items[{key!r}]")
             check_item_path(path, f"items[{key!r}]")
-            if path in paths:
+            if is_templated(path):
+                continue
+            # The kubelet cleans item paths (`a//b` is `a/b`), and a file cannot also be a
+            # directory of another item's file (`a` and `a/b`).
+            clean = posixpath.normpath(path)
+            if clean in paths:
                 raise SecretConfigError(f"items[{key!r}]", f"file {path!r} is used by two keys")
-            paths.add(path)
+            for other in paths:
+                if clean.startswith(other + "/") or other.startswith(clean + "/"):
+                    raise SecretConfigError(f"items[{key!r}]", f"file {path!r} and file {other!r} would nest")
+            paths.add(clean)
 
     def mount_paths(self) -> tuple[str, ...]:
         return (normalize_mount_path(self.mount_path),)
