@@ -38,7 +38,7 @@ as_root() {
     if [ "$(id -u)" = 0 ]; then
         "$@"
     elif command -v sudo >/dev/null 2>&1; then
-        sudo -n "$@"
+        sudo -n env DEBIAN_FRONTEND=noninteractive "$@"
     else
         die "need root (or passwordless sudo) to run: $*"
     fi
@@ -111,10 +111,10 @@ ensure_packages() {
     [ ${#missing[@]} -gt 0 ] || return 0
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    if ! apt_lists_present; then as_root apt-get update; fi
-    if ! as_root apt-get install -y --no-install-recommends "${missing[@]}"; then
-        as_root apt-get update
-        as_root apt-get install -y --no-install-recommends "${missing[@]}"
+    if ! apt_lists_present; then as_root apt-get -o DPkg::Lock::Timeout=300 update; fi
+    if ! as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"; then
+        as_root apt-get -o DPkg::Lock::Timeout=300 update
+        as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"
     fi
 }
 
@@ -153,7 +153,7 @@ ensure_deb_src() {
     fi
     if [ -z "$(debian_source_version)" ]; then
         log "apt-get update (source index)"
-        as_root apt-get update
+        as_root apt-get -o DPkg::Lock::Timeout=300 update
     fi
     [ -n "$(debian_source_version)" ] || die "apt knows no source package '$SRC_PACKAGE' even with deb-src"
 }
@@ -209,14 +209,17 @@ do_build() {
     log "building kubernetes $version (upstream v$upstream) into $root; cold build takes ~10 min"
     local downloads="$root/downloads" src="$CACHE_ROOT/work/kubernetes-src"
     mkdir -p "$downloads"
-    if ! compgen -G "$downloads/${SRC_PACKAGE}_*.dsc" >/dev/null; then
-        log "apt-get source --download-only $SRC_PACKAGE=$version"
-        (cd "$downloads" && apt-get source --download-only "$SRC_PACKAGE=$version" >&2)
-    fi
+    # Always asked: apt skips files already downloaded and verified, and completes a download
+    # an earlier run lost half way (the small .dsc arrives before the large tarball).
+    log "apt-get source --download-only $SRC_PACKAGE=$version"
+    (cd "$downloads" && apt-get source --download-only "$SRC_PACKAGE=$version" >&2)
     log "unpacking source to $src"
     rm -rf "$src"
     mkdir -p "$(dirname "$src")"
-    dpkg-source -x "$downloads"/"${SRC_PACKAGE}"_*.dsc "$src" >&2
+    if ! dpkg-source -x "$downloads"/"${SRC_PACKAGE}"_*.dsc "$src" >&2; then
+        rm -rf "$downloads"  # a corrupt download must not be reused by the next attempt
+        die "unpacking the $SRC_PACKAGE source failed; downloads removed, run the build again"
+    fi
 
     # GOPATH mode (module mode wants go.mod updates it cannot download): link the tree where
     # its import path says it lives, and keep GOPATH and the Go build cache in our cache root.

@@ -5,7 +5,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+  { echo "setup.sh: $PYTHON is older than Python 3.10 (set PYTHON=...)" >&2; exit 1; }
+
+# Debian's python3 creates venvs only with python3-venv (ensurepip); install it if missing.
+if ! "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    as_root=()
+    [ "$(id -u)" = 0 ] || as_root=(sudo -n env DEBIAN_FRONTEND=noninteractive)
+    export DEBIAN_FRONTEND=noninteractive
+    "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 update
+    "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends python3-venv
+  else
+    echo "setup.sh: $PYTHON cannot create virtual environments (no ensurepip)" >&2
+    exit 1
+  fi
+fi
+
+# A venv whose creation failed half way has a python but no activate script: start over.
+if [ ! -f .venv/bin/activate ]; then
+  rm -rf .venv
   "$PYTHON" -m venv .venv
 fi
 # shellcheck disable=SC1091

@@ -14,7 +14,7 @@ import pytest
 
 
 def all_tiers_required() -> bool:
-    return os.environ.get("CI", "").lower() == "true" or os.environ.get("ASP_REQUIRE_ALL_TIERS") == "1"
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes") or os.environ.get("ASP_REQUIRE_ALL_TIERS") == "1"
 
 
 def skip_or_fail(reason: str) -> NoReturn:
