@@ -18,7 +18,12 @@ from airflow.sdk._shared.secrets_masker import redact
 from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 
 from airflow_secrets_provider import runtime
-from airflow_secrets_provider.exceptions import SecretAccessError, SecretNotFoundError, SecretsProviderError
+from airflow_secrets_provider.exceptions import (
+    SecretAccessError,
+    SecretConfigError,
+    SecretNotFoundError,
+    SecretsProviderError,
+)
 from airflow_secrets_provider.hooks import azure_vault as hook
 from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader, CredentialConfig, VaultOptions
 from airflow_secrets_provider.model import ResolveContext
@@ -143,6 +148,23 @@ def test_worker_resolution_maps_vault_names_to_env_names(vault: KeyVaultStandIn)
     vault.set_secret("db-password", "mapped-value-1")
     resolved = request(vault, ["db-password"]).resolve(ResolveContext(environ={}, azure=reader(vault)))
     assert dict(resolved) == {"db_password": "mapped-value-1"}
+
+
+def test_listing_all_rejects_vault_names_that_share_an_env_name(vault: KeyVaultStandIn) -> None:
+    """With `[]` the vault picks the names; two that map to one env var must not drop one silently."""
+    vault.set_secret("1a", "collide-value-one")
+    vault.set_secret("-1a", "collide-value-two")
+    with pytest.raises(SecretConfigError) as info:
+        request(vault, []).resolve(ResolveContext(environ={}, azure=reader(vault)))
+    assert "'_1a'" in str(info.value) and "collide-value" not in str(info.value)
+
+
+def test_a_transport_that_cannot_be_set_up_is_named(vault: KeyVaultStandIn) -> None:
+    vault.set_secret("db", "transport-value")
+    broken = reader(vault, connection_verify="/nonexistent/ca.pem")
+    with pytest.raises(SecretsProviderError) as info:
+        broken.get_secret(vault.url, "db")
+    assert "'db'" in str(info.value) and vault.url in str(info.value)
 
 
 def test_missing_secret_names_vault_and_secret(vault: KeyVaultStandIn) -> None:

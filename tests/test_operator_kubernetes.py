@@ -616,3 +616,33 @@ def test_resuming_after_deferral_registers_the_values_again(
     event = {"name": "already-collected", "namespace": kube_namespace, "status": "success"}
     assert resumed.trigger_reentry(context={}, event=event) is None  # type: ignore[arg-type]
     assert redact("resumed-inline-value-3f8e resumed-file-value-6c2a") == "*** ***"
+
+
+def test_pod_mode_service_principal_secret_is_checked_before_anything_is_created(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+) -> None:
+    """Without the check the pod would sit in CreateContainerConfigError until startup_timeout."""
+    from airflow_secrets_provider import SecretConfigError
+
+    op = operator(
+        "podmode",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=kube_namespace,
+        secrets=[
+            with_secrets(
+                "azure_vault", {"name": "team-vault", "k8s_secret": "azure-sp", "secrets": ["db"], "resolve_in": "pod"}
+            )
+        ],
+    )
+    with pytest.raises(SecretConfigError, match="'azure-sp' does not exist"):
+        op.prepare_secrets()
+    partial = k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(name="azure-sp"), data={"tenant_id": b64("t"), "client_id": b64("c")}
+    )
+    core.create_namespaced_secret(kube_namespace, partial)
+    with pytest.raises(SecretConfigError, match="no key 'secret'") as info:
+        op.prepare_secrets()
+    assert info.value.field == "secrets[0].k8s_secret"
+    core.patch_namespaced_secret("azure-sp", kube_namespace, {"data": {"secret": b64("sp-secret-value")}})
+    assert not op.prepare_secrets()  # pod mode: the worker resolves nothing
+    assert core.list_namespaced_pod(kube_namespace).items == []

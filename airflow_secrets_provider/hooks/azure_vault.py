@@ -474,7 +474,9 @@ class AzureVaultReader:
             raise SecretConfigError("secret", f"{shown(name)} is not a valid Key Vault secret name", provider=KIND)
         try:
             secret = self.client(vault_url, credential).get_secret(name)
-        except AzureError as err:
+        except (AzureError, OSError, ValueError) as err:
+            # OSError/ValueError: the transport could not even be set up (a CA bundle path that
+            # does not exist, a malformed URL); named like every other failure.
             raise translate_error(err, vault_url, name, explicit_identity=self._explicit(credential)) from None
         return secret.value or ""
 
@@ -532,5 +534,5 @@ class AzureVaultReader:
         try:
             pages = self.client(vault_url, credential).list_properties_of_secrets(max_page_size=self.options.page_size)
             return [props.name for props in pages if props.enabled and props.name]
-        except AzureError as err:
+        except (AzureError, OSError, ValueError) as err:
             raise translate_error(err, vault_url, None, explicit_identity=self._explicit(credential)) from None

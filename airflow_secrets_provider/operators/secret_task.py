@@ -286,6 +286,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         namespace = self._namespace()
         requests = self.effective_requests()
         self._check_and_mask_project_keys(requests, namespace)
+        self._check_pod_mode_credentials(requests, namespace)
         merged: dict[str, str] = {}
         owner: dict[str, int] = {}
         resolved_keys: dict[int, tuple[str, ...]] = {}
@@ -339,6 +340,44 @@ class SecretTaskOperator(KubernetesPodOperator):
                 if values is None or key not in values:
                     raise SecretNotFoundError(KubernetesSecrets.kind, key, where)
                 mask_secret(values[key])
+
+    def _check_pod_mode_credentials(self, requests: Sequence[SecretRequest], namespace: str) -> None:
+        """``azure_vault`` in pod mode: the pod reads its service principal from ``k8s_secret``.
+
+        A missing Secret or key would leave the pod in ``CreateContainerConfigError`` until
+        ``startup_timeout_seconds``; checked here instead, before anything is created. Only key
+        names are looked at. A launcher without ``get`` on that Secret cannot check: it warns.
+        """
+        from airflow_secrets_provider.hooks.azure_vault import SERVICE_PRINCIPAL_KEYS
+        from airflow_secrets_provider.hooks.kube_retry import KubernetesAccessError, KubernetesNotFoundError
+
+        for index, request in enumerate(requests):
+            if not isinstance(request, AzureVaultSecrets) or request.resolve_in != "pod" or not request.k8s_secret:
+                continue
+            name, field = request.k8s_secret, f"secrets[{index}].k8s_secret"
+            try:
+                secret = self._kube(
+                    f"read secret {namespace}/{name}", self.client.read_namespaced_secret, name, namespace
+                )
+            except KubernetesNotFoundError:
+                raise SecretConfigError(
+                    field, f"Secret {name!r} does not exist in namespace {namespace!r}", provider=request.kind
+                ) from None
+            except KubernetesAccessError:
+                self.log.warning(
+                    "Cannot read Secret %s to check its keys %s (no get permission); the pod will not start "
+                    "if it lacks them",
+                    name,
+                    list(SERVICE_PRINCIPAL_KEYS),
+                )
+                continue
+            missing = [key for key in SERVICE_PRINCIPAL_KEYS if key not in (secret.data or {})]
+            if missing:
+                raise SecretConfigError(
+                    field,
+                    f"Secret {name!r} has no key {missing[0]!r} (needs {list(SERVICE_PRINCIPAL_KEYS)})",
+                    provider=request.kind,
+                )
 
     def _has_task_secret(self) -> bool:
         return any(isinstance(r, ValueRequest) for r in self.secret_requests)

@@ -127,7 +127,20 @@ class AzureVaultSecrets(ValueRequest):
         if context.azure is None:
             raise SecretsProviderError(f"{KIND} provider: no Key Vault reader configured on this worker")
         values: Mapping[str, str] = context.azure.read(self, context)
-        return SecretValues({env_name_for_key(name): value for name, value in values.items()})
+        by_env: dict[str, str] = {}
+        source_of: dict[str, str] = {}
+        for name, value in values.items():
+            env = env_name_for_key(name)
+            if env in source_of:
+                # Possible with `secrets: []`, where the vault decides the names (`1a`, `-1a`).
+                raise SecretConfigError(
+                    "secrets",
+                    f"vault secrets {source_of[env]!r} and {name!r} both map to env var {env!r}; list the one to use",
+                    provider=KIND,
+                )
+            by_env[env] = value
+            source_of[env] = name
+        return SecretValues(by_env)
 
 
 def parse(source: object) -> AzureVaultSecrets:
