@@ -9,6 +9,7 @@ The tier rule (skip locally, fail under CI) lives in tests/support/tiers.py.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,12 @@ os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME 
 pytest_plugins = [
     p for p in ("tests.support.kube_fixtures",) if (Path(__file__).parent / "support" / "kube_fixtures.py").exists()
 ]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The throw-away Airflow home goes with the session (kept with ASP_KEEP_AIRFLOW_HOME=1 to debug)."""
+    if os.environ.get("ASP_KEEP_AIRFLOW_HOME") != "1":
+        shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

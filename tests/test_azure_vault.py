@@ -259,7 +259,7 @@ def test_credential_from_service_principal_is_shared(vault: KeyVaultStandIn) -> 
     )
     assert first is second
     assert first.get_token("https://vault.azure.net/.default").token.startswith("standin.")
-    with pytest.raises(Exception, match="'secret'"):
+    with pytest.raises(SecretConfigError, match="missing key 'secret'"):
         hook.credential_from_service_principal({"tenant_id": "t", "client_id": "c"})
 
 
@@ -358,6 +358,9 @@ def test_backend_unreachable_vault_falls_through(vault: KeyVaultStandIn, monkeyp
     vault.fail_next(10, status=503)
     chain = ChainedSecretsBackend(sources=[source_config(vault, retry_total=0), {"kind": "env"}])
     assert chain.get_variable("fallback") == "env-fallback-value"
+    # The vault was asked (and failed) first; the env source answered after it.
+    asked = [r.status for r in vault.request_log if r.path.rstrip("/") == "/secrets/airflow-variables-fallback"]
+    assert 503 in asked
 
 
 # ---------------------------------------------------------------------------------------------

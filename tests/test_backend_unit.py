@@ -332,12 +332,15 @@ def test_masking_reaches_string_extras_numbers_uri_extras_and_config_uris() -> N
 
 
 def test_values_are_masked_again_on_cache_hits() -> None:
+    from airflow._shared.secrets_masker import reset_secrets_masker as reset_core_masker
     from airflow.sdk._shared.secrets_masker import reset_secrets_masker
 
     chain = backend(CountingSource({("variables", "v"): "re-registered-value"}))
     chain.get_variable("v")
-    reset_secrets_masker()  # what a fresh task process' masker looks like
+    reset_secrets_masker()  # what a fresh task process' maskers look like (SDK and core copies)
+    reset_core_masker()
     assert sdk_redact("re-registered-value") == "re-registered-value"
+    assert core_redact("re-registered-value") == "re-registered-value"
     chain.get_variable("v")
     assert_masked("re-registered-value")
 

@@ -492,7 +492,8 @@ def test_on_kill_with_keep_pod_keeps_the_secret_for_the_next_try(
     remote = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
     op.cleanup(pod=pod, remote_pod=remote)  # what execute's finally does after a kill
     assert task_secrets(core, kube_namespace) == [task_secret_name(pod.metadata.name)]
-    assert remote.metadata.deletion_timestamp is None  # the pod is kept, and can still start
+    kept = core.read_namespaced_pod(pod.metadata.name, kube_namespace)  # read after cleanup
+    assert kept.metadata.deletion_timestamp is None  # the pod is kept, and can still start
 
 
 def test_fixed_pod_name_replaces_a_stale_secret_of_the_same_name(

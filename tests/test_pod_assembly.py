@@ -175,6 +175,11 @@ def test_identical_requests_merge_and_conflicts_are_rejected() -> None:
     container = main_container(pod)
     assert [v.name for v in container.env].count("A") == 1
     assert len(container.volume_mounts) == 1 and len(pod.spec.volumes) == 1
+    with pytest.raises(SecretConfigError, match="two different sources") as info:
+        op.set_env_from_secret("A", "s", "other-key")  # same env var, another source
+    assert info.value.field == "secrets"
+    with pytest.raises(SecretConfigError, match="two different mounts"):
+        op.mount_secret("other", "/mnt/s")
 
 
 def test_secret_env_clashing_with_user_env_var_is_rejected() -> None:
@@ -249,7 +254,7 @@ def test_mount_paths_collide_in_normal_form(configure: Any) -> None:
 
 def test_a_leading_double_slash_is_the_root() -> None:
     op = SecretTaskOperator(task_id="t", image="busybox", namespace="ns").mount_secret("s", "//e")
-    with pytest.raises(SecretConfigError):
+    with pytest.raises(SecretConfigError, match="two different mounts"):
         op.mount_secret("t", "/e")
 
 
@@ -276,8 +281,11 @@ def test_a_secret_mount_at_the_xcom_directory_is_rejected_with_do_xcom_push() ->
     validate_pod(fine.mount_secret("s", "/airflow/secrets").build_pod_request_obj(dry_run=True))
 
 
-@pytest.mark.parametrize("items", [{"k": "a//b", "j": "a/b"}, {"k": "a", "j": "a/b"}])
-def test_item_paths_are_compared_as_the_kubelet_writes_them(items: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("items", "problem"), [({"k": "a//b", "j": "a/b"}, "used by two keys"), ({"k": "a", "j": "a/b"}, "would nest")]
+)
+def test_item_paths_are_compared_as_the_kubelet_writes_them(items: dict[str, str], problem: str) -> None:
     op = SecretTaskOperator(task_id="t", image="busybox", namespace="ns")
-    with pytest.raises(SecretConfigError):
+    with pytest.raises(SecretConfigError, match=problem) as info:
         op.mount_secret("s", "/etc/s", items=items)
+    assert info.value.field == "items['j']"

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from airflow_secrets_provider import SecretAccessError, SecretNotFoundError, SecretValues, with_secrets
+from airflow_secrets_provider import (
+    SecretAccessError,
+    SecretConfigError,
+    SecretNotFoundError,
+    SecretValues,
+    with_secrets,
+)
 from airflow_secrets_provider.model import ResolveContext, ValueRequest
 
 
@@ -43,21 +49,27 @@ def test_file_missing_is_a_clear_error(tmp_path: Path) -> None:
     assert "file provider" in str(info.value)
 
 
-def test_file_unreadable_is_an_access_error(tmp_path: Path) -> None:
-    import os
+def test_file_unreadable_is_an_access_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
 
-    if os.geteuid() == 0:
-        # root reads any file; a directory is unreadable as text for everyone.
-        path = tmp_path / "dir"
-        path.mkdir()
-        with pytest.raises((SecretAccessError, IsADirectoryError)):
-            resolve("file", str(path))
-        return
     path = tmp_path / "locked.txt"
     path.write_text("A=1\n")
-    path.chmod(0)
-    with pytest.raises(SecretAccessError):
+    real_open = builtins.open
+
+    def denied(file: object, *args: object, **kwargs: object) -> object:
+        # The OS's answer for a file the worker may not read (as root, chmod 0 would not stop us).
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "open", denied)
+    with pytest.raises(SecretAccessError, match="permission denied"):
         resolve("file", str(path))
+
+
+def test_a_directory_is_not_a_secrets_file(tmp_path: Path) -> None:
+    with pytest.raises(SecretConfigError, match="is a directory"):
+        resolve("file", str(tmp_path))
 
 
 def test_secret_values_never_print_values() -> None:

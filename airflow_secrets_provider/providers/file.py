@@ -92,6 +92,8 @@ class FileSecrets(ValueRequest):
             raise SecretNotFoundError(KIND, self.path, "the worker's file system") from None
         except PermissionError:
             raise SecretAccessError(KIND, self.path, "permission denied") from None
+        except IsADirectoryError:
+            raise SecretConfigError(self.path, "is a directory, not a secrets file", provider=KIND) from None
         except UnicodeDecodeError:
             raise SecretConfigError(self.path, "is not UTF-8 text", provider=KIND) from None
         return parse_secrets_text(text, self.path)
