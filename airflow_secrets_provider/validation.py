@@ -81,17 +81,22 @@ def check_label_name(value: object, field: str, provider: str | None = None) -> 
     return name
 
 
+def is_secret_key(key: str) -> bool:
+    """Whether ``key`` can be a key of a Kubernetes Secret's ``data``."""
+    return (
+        len(key) <= MAX_SUBDOMAIN_LENGTH
+        and _SECRET_KEY_RE.fullmatch(key) is not None
+        and key not in (".", "..")
+        and not key.startswith("..")
+    )
+
+
 def check_secret_key(value: object, field: str, provider: str | None = None) -> str:
     """A key inside a Kubernetes Secret's ``data``: ``[-._a-zA-Z0-9]+``, not ``.`` or ``..``."""
     key = _require_str(value, field, provider)
     if is_templated(key):
         return key
-    if (
-        len(key) > MAX_SUBDOMAIN_LENGTH
-        or not _SECRET_KEY_RE.fullmatch(key)
-        or key in (".", "..")
-        or key.startswith("..")
-    ):
+    if not is_secret_key(key):
         raise SecretConfigError(
             field,
             f"{shown(key)} is not a valid secret key (letters, digits, '-', '_' and '.'; not '.' or '..')",

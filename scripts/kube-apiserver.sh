@@ -497,6 +497,16 @@ EOF
     log "cluster up: https://127.0.0.1:$port (kubeconfig: $dir/kubeconfig)"
 }
 
+# wait_gone PID TENTHS: wait up to TENTHS/10 seconds for PID to exit; fails if it is still there.
+wait_gone() {
+    local _
+    for _ in $(seq 1 "$2"); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    ! kill -0 "$1" 2>/dev/null
+}
+
 do_stop() {
     local dir=${1:?usage: stop DIR} name pid
     [ -d "$dir" ] || return 0
@@ -507,17 +517,10 @@ do_stop() {
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             log "stopping $name (pid $pid)"
             kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 1 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-            done
-            if kill -0 "$pid" 2>/dev/null; then
+            if ! wait_gone "$pid" 100; then
                 log "$name did not exit after SIGTERM; SIGKILL"
                 kill -KILL "$pid" 2>/dev/null || true
-                for _ in $(seq 1 50); do
-                    kill -0 "$pid" 2>/dev/null || break
-                    sleep 0.1
-                done
+                wait_gone "$pid" 50 || true
             fi
         fi
         rm -f "$pidfile"

@@ -70,22 +70,6 @@ def request(vault: KeyVaultStandIn, secrets: list[str], **extra: Any) -> AzureVa
     return built
 
 
-def source_config(vault: KeyVaultStandIn, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "kind": "azure_vault",
-        "vault_url": vault.url,
-        "tenant_id": vault.tenant_id,
-        "client_id": vault.client_id,
-        "client_secret": vault.client_secret,
-        "authority": vault.authority,
-        "disable_instance_discovery": True,
-        "connection_verify": vault.ca_file,
-        "verify_challenge_resource": False,
-    }
-    config.update(overrides)
-    return config
-
-
 def vault_gets(vault: KeyVaultStandIn, name: str) -> int:
     """Authenticated GETs of one secret (the SDK's unauthenticated challenge probe excluded)."""
     return sum(
@@ -311,7 +295,7 @@ def test_clients_are_created_once_per_configuration(vault: KeyVaultStandIn) -> N
 
 def test_backend_n_lookups_within_ttl_make_one_vault_get(vault: KeyVaultStandIn) -> None:
     vault.set_secret("airflow-variables-hot-key", "hot-variable-value")
-    chain = ChainedSecretsBackend(sources=[source_config(vault)], cache_ttl_seconds=300)
+    chain = ChainedSecretsBackend(sources=[vault.backend_source()], cache_ttl_seconds=300)
     start = threading.Barrier(10)
 
     def lookup() -> None:
@@ -329,7 +313,7 @@ def test_backend_n_lookups_within_ttl_make_one_vault_get(vault: KeyVaultStandIn)
 
 
 def test_backend_miss_is_cached_negatively(vault: KeyVaultStandIn) -> None:
-    chain = ChainedSecretsBackend(sources=[source_config(vault)], negative_cache_ttl_seconds=60)
+    chain = ChainedSecretsBackend(sources=[vault.backend_source()], negative_cache_ttl_seconds=60)
     for _ in range(5):
         assert chain.get_variable("not_in_vault") is None
     assert vault_gets(vault, "airflow-variables-not-in-vault") == 1
@@ -338,7 +322,7 @@ def test_backend_miss_is_cached_negatively(vault: KeyVaultStandIn) -> None:
 
 def test_backend_connection_from_vault(vault: KeyVaultStandIn) -> None:
     vault.set_secret("airflow-connections-my-db", "postgres://app:vault-db-pw-1@db:5432/app")
-    conn = ChainedSecretsBackend(sources=[source_config(vault)]).get_connection("my_db")
+    conn = ChainedSecretsBackend(sources=[vault.backend_source()]).get_connection("my_db")
     assert conn is not None
     assert (conn.host, conn.password) == ("db", "vault-db-pw-1")
     assert redact("pw=vault-db-pw-1") == "pw=***"
@@ -347,7 +331,7 @@ def test_backend_connection_from_vault(vault: KeyVaultStandIn) -> None:
 def test_backend_access_denied_raises_airflows_exception(vault: KeyVaultStandIn) -> None:
     vault.set_secret("airflow-variables-guarded", "guarded-value-1")
     vault.deny_all()
-    chain = ChainedSecretsBackend(sources=[source_config(vault), {"kind": "env"}])
+    chain = ChainedSecretsBackend(sources=[vault.backend_source(), {"kind": "env"}])
     with pytest.raises(AirflowSecretsBackendAccessDenied) as info:
         chain.get_variable("guarded")
     assert "guarded-value-1" not in str(info.value)
@@ -356,7 +340,7 @@ def test_backend_access_denied_raises_airflows_exception(vault: KeyVaultStandIn)
 def test_backend_unreachable_vault_falls_through(vault: KeyVaultStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_VAR_FALLBACK", "env-fallback-value")
     vault.fail_next(10, status=503)
-    chain = ChainedSecretsBackend(sources=[source_config(vault, retry_total=0), {"kind": "env"}])
+    chain = ChainedSecretsBackend(sources=[vault.backend_source(retry_total=0), {"kind": "env"}])
     assert chain.get_variable("fallback") == "env-fallback-value"
     # The vault was asked (and failed) first; the env source answered after it.
     asked = [r.status for r in vault.request_log if r.path.rstrip("/") == "/secrets/airflow-variables-fallback"]

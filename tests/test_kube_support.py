@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from kubernetes.client import (
@@ -38,17 +37,6 @@ from tests.support.kube_cluster import KubeCluster
 from tests.support.kubelet_standin import KubeletStandIn
 
 pytestmark = pytest.mark.kubernetes
-
-
-@pytest.fixture
-def admin_client(kube_cluster: KubeCluster) -> Iterator[ApiClient]:
-    with kube_cluster.api_client() as client:
-        yield client
-
-
-@pytest.fixture
-def core(admin_client: ApiClient) -> CoreV1Api:
-    return CoreV1Api(admin_client)
 
 
 def _secret(namespace: str, name: str, data: dict[str, str], owner: V1Pod | None = None) -> V1Secret:

@@ -8,9 +8,10 @@ resolves each pod's secret references as a kubelet would and reports the pod's p
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,6 @@ CANARIES = {
 
 def b64(value: str) -> str:
     return base64.b64encode(value.encode()).decode()
-
-
-@pytest.fixture
-def core(kube_cluster: KubeCluster) -> CoreV1Api:
-    return CoreV1Api(kube_cluster.api_client())
 
 
 @pytest.fixture
@@ -84,6 +80,15 @@ def operator(task_id: str, *, config_file: str, namespace: str, **kwargs: Any) -
         startup_timeout_seconds=60,
         **kwargs,
     )
+
+
+TaskFactory = Callable[..., SecretTaskOperator]
+
+
+@pytest.fixture
+def task(kube_cluster: KubeCluster, kube_namespace: str) -> TaskFactory:
+    """:func:`operator` bound to this test's cluster and namespace."""
+    return functools.partial(operator, config_file=str(kube_cluster.kubeconfig), namespace=kube_namespace)
 
 
 def task_secrets(core: CoreV1Api, namespace: str) -> list[str]:
@@ -183,6 +188,7 @@ def test_dag_with_several_secret_tasks_runs_end_to_end(
 
 def test_missing_project_key_fails_before_anything_is_created(
     kube_cluster: KubeCluster,
+    task: TaskFactory,
     kube_namespace: str,
     core: CoreV1Api,
     project: str,
@@ -190,10 +196,8 @@ def test_missing_project_key_fails_before_anything_is_created(
     airflow_db: None,
     dags_folder: Path,
 ) -> None:
-    op = operator(
+    op = task(
         "bad",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         project=project,
         secrets=[with_secrets("kubernetes", ["AWS_KEY", "NOPE"])],
     )
@@ -227,13 +231,11 @@ def _start_without_kubelet(op: SecretTaskOperator) -> k8s.V1Pod:
 
 
 def test_task_secret_is_owned_by_the_pod_and_garbage_collected_with_it(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api
 ) -> None:
     """A worker that dies mid-task leaves nothing that outlives the pod."""
-    op = operator(
+    op = task(
         "gc",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         reattach_on_restart=False,
         secrets=[with_secrets("inline", {"A": "gc-v"})],
     )
@@ -255,11 +257,9 @@ def test_task_secret_is_owned_by_the_pod_and_garbage_collected_with_it(
     pytest.fail("kube-controller-manager did not garbage-collect the per-task Secret of a deleted pod")
 
 
-def test_on_kill_deletes_pod_and_task_secret(kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api) -> None:
-    op = operator(
+def test_on_kill_deletes_pod_and_task_secret(task: TaskFactory, kube_namespace: str, core: CoreV1Api) -> None:
+    op = task(
         "kill",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         reattach_on_restart=False,
         secrets=[with_secrets("inline", {"A": "k-v"})],
     )
@@ -269,15 +269,13 @@ def test_on_kill_deletes_pod_and_task_secret(kube_cluster: KubeCluster, kube_nam
     assert task_secrets(core, kube_namespace) == []
 
 
-def test_every_resolved_value_is_masked(kube_cluster: KubeCluster, kube_namespace: str, tmp_path: Path) -> None:
+def test_every_resolved_value_is_masked(task: TaskFactory, kube_namespace: str, tmp_path: Path) -> None:
     from airflow.sdk._shared.secrets_masker import redact
 
     path = tmp_path / "s.txt"
     path.write_text("PLAIN_NAME=masked-file-value-1\n")
-    op = operator(
+    op = task(
         "mask",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         secrets=[with_secrets("inline", {"HARMLESS": "masked-inline-value-2"}), with_secrets("file", str(path))],
     )
     op.prepare_secrets()
@@ -286,12 +284,10 @@ def test_every_resolved_value_is_masked(kube_cluster: KubeCluster, kube_namespac
 
 
 def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, monkeypatch: pytest.MonkeyPatch
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    op = operator(
+    op = task(
         "retry",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         reattach_on_restart=False,
         secrets=[with_secrets("inline", {"A": "r-v"})],
     )
@@ -309,10 +305,8 @@ def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
     assert len(calls) == 3
     assert task_secrets(core, kube_namespace) == [task_secret_name(pod.metadata.name)]
 
-    op2 = operator(
+    op2 = task(
         "denied",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         reattach_on_restart=False,
         secrets=[with_secrets("inline", {"A": "d-v"})],
     )
@@ -334,7 +328,7 @@ def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
 
 @pytest.mark.azure
 def test_azure_vault_secrets_reach_the_pod_through_the_task_secret(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, kubelet: KubeletStandIn, airflow_db: None
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api, kubelet: KubeletStandIn, airflow_db: None
 ) -> None:
     """Worker mode: the worker reads the vault with the service principal kept in ``k8s_secret``."""
     from airflow_secrets_provider.hooks import azure_vault as hook
@@ -349,10 +343,8 @@ def test_azure_vault_secrets_reach_the_pod_through_the_task_secret(
             kube_namespace,
             k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="azure-creds"), string_data=creds),
         )
-        op = operator(
+        op = task(
             "vault",
-            config_file=str(kube_cluster.kubeconfig),
-            namespace=kube_namespace,
             reattach_on_restart=False,
             secrets=[
                 with_secrets(
@@ -411,16 +403,12 @@ def test_backend_kubernetes_source_reads_project_secret(
     assert backend.get_variable("MISSING") is None
 
 
-def test_a_fresh_instance_cleans_up_after_deferral(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
-) -> None:
+def test_a_fresh_instance_cleans_up_after_deferral(task: TaskFactory, kube_namespace: str, core: CoreV1Api) -> None:
     """After a deferral, cleanup runs on a new operator instance that resolved nothing."""
 
     def make() -> SecretTaskOperator:
-        return operator(
+        return task(
             "deferred",
-            config_file=str(kube_cluster.kubeconfig),
-            namespace=kube_namespace,
             reattach_on_restart=False,
             on_finish_action="delete_pod",
             secrets=[with_secrets("inline", {"A": "deferred-v"})],
@@ -445,15 +433,13 @@ def _reattaching(op: SecretTaskOperator, found: k8s.V1Pod | None) -> SecretTaskO
 
 
 def test_reattached_pod_gets_back_a_missing_task_secret(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api
 ) -> None:
     """A try that died between creating the pod and its Secret: the next try completes the pair."""
 
     def make() -> SecretTaskOperator:
-        return operator(
+        return task(
             "reattach",
-            config_file=str(kube_cluster.kubeconfig),
-            namespace=kube_namespace,
             reattach_on_restart=True,
             secrets=[with_secrets("inline", {"A": "reattach-v"})],
         )
@@ -477,12 +463,10 @@ def test_reattached_pod_gets_back_a_missing_task_secret(
 
 
 def test_on_kill_with_keep_pod_keeps_the_secret_for_the_next_try(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api
 ) -> None:
-    op = operator(
+    op = task(
         "keep",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         reattach_on_restart=False,
         on_kill_action="keep_pod",
         secrets=[with_secrets("inline", {"A": "keep-v"})],
@@ -497,17 +481,15 @@ def test_on_kill_with_keep_pod_keeps_the_secret_for_the_next_try(
 
 
 def test_fixed_pod_name_replaces_a_stale_secret_of_the_same_name(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api
 ) -> None:
     """random_name_suffix=False: an earlier pod's immutable Secret may still exist; it is replaced."""
     stale = k8s.V1Secret(
         metadata=k8s.V1ObjectMeta(name=task_secret_name("fixed-pod")), data={"A": b64("old")}, immutable=True
     )
     core.create_namespaced_secret(kube_namespace, stale)
-    op = operator(
+    op = task(
         "fixed",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         name="fixed-pod",
         random_name_suffix=False,
         reattach_on_restart=False,
@@ -522,15 +504,13 @@ def test_fixed_pod_name_replaces_a_stale_secret_of_the_same_name(
 
 
 def test_a_pod_that_was_never_created_deletes_no_one_elses_secret(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api
 ) -> None:
     """Two tries with one fixed pod name: the one whose create failed must not delete the other's Secret."""
 
     def make() -> SecretTaskOperator:
-        return operator(
+        return task(
             "fixed",
-            config_file=str(kube_cluster.kubeconfig),
-            namespace=kube_namespace,
             name="shared-pod",
             random_name_suffix=False,
             reattach_on_restart=False,
@@ -550,12 +530,10 @@ def test_a_pod_that_was_never_created_deletes_no_one_elses_secret(
 
 
 def test_a_failed_secret_delete_does_not_hide_the_tasks_outcome(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, monkeypatch: pytest.MonkeyPatch
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    op = operator(
+    op = task(
         "nodelete",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         reattach_on_restart=False,
         on_finish_action="delete_pod",
         secrets=[with_secrets("inline", {"A": "nodelete-v"})],
@@ -572,19 +550,15 @@ def test_a_failed_secret_delete_does_not_hide_the_tasks_outcome(
         op.cleanup(pod=remote, remote_pod=remote)
 
 
-def test_values_from_the_project_are_masked_too(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
-) -> None:
+def test_values_from_the_project_are_masked_too(task: TaskFactory, kube_namespace: str, core: CoreV1Api) -> None:
     """With get_logs the container's output reaches the task log: project values must show as ***."""
     from airflow.sdk._shared.secrets_masker import redact
 
     ProjectSecretsStore(core, kube_namespace).set_secrets(
         "masked", {"EXPLICIT": "project-explicit-9d1e", "IMPLICIT": "project-implicit-4b7c"}
     )
-    explicit = operator(
+    explicit = task(
         "explicit",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         project="masked",
         secrets=[with_secrets("kubernetes", ["EXPLICIT"])],
     )
@@ -592,25 +566,21 @@ def test_values_from_the_project_are_masked_too(
     assert redact("a project-explicit-9d1e b") == "a *** b"
     assert redact("project-implicit-4b7c") == "project-implicit-4b7c"  # not attached to that pod
 
-    implicit = operator(
-        "implicit", config_file=str(kube_cluster.kubeconfig), namespace=kube_namespace, project="masked"
-    )
+    implicit = task("implicit", project="masked")
     implicit.prepare_secrets()
     assert redact("project-implicit-4b7c") == "***"
 
 
 def test_resuming_after_deferral_registers_the_values_again(
-    kube_cluster: KubeCluster, kube_namespace: str, tmp_path: Path
+    task: TaskFactory, kube_namespace: str, tmp_path: Path
 ) -> None:
     """A resumed task is a new process whose masker is empty; it streams the pod's logs from there."""
     from airflow.sdk._shared.secrets_masker import redact
 
     path = tmp_path / "s.txt"
     path.write_text("FROM_FILE=resumed-file-value-6c2a\n")
-    resumed = operator(
+    resumed = task(
         "resumed",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         deferrable=True,
         secrets=[with_secrets("inline", {"A": "resumed-inline-value-3f8e"}), with_secrets("file", str(path))],
     )
@@ -620,15 +590,13 @@ def test_resuming_after_deferral_registers_the_values_again(
 
 
 def test_pod_mode_service_principal_secret_is_checked_before_anything_is_created(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api
 ) -> None:
     """Without the check the pod would sit in CreateContainerConfigError until startup_timeout."""
     from airflow_secrets_provider import SecretConfigError
 
-    op = operator(
+    op = task(
         "podmode",
-        config_file=str(kube_cluster.kubeconfig),
-        namespace=kube_namespace,
         secrets=[
             with_secrets(
                 "azure_vault", {"name": "team-vault", "k8s_secret": "azure-sp", "secrets": ["db"], "resolve_in": "pod"}

@@ -16,13 +16,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import urllib3.exceptions
-from kubernetes.client import ApiClient, CoreV1Api
+from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, SecretNotFoundError
@@ -316,17 +316,6 @@ class FaultyApi:
 
 
 FAST = RetryPolicy(base_delay=0.005, max_delay=0.05)
-
-
-@pytest.fixture
-def admin_client(kube_cluster: KubeCluster) -> Iterator[ApiClient]:
-    with kube_cluster.api_client() as client:
-        yield client
-
-
-@pytest.fixture
-def core(admin_client: ApiClient) -> CoreV1Api:
-    return CoreV1Api(admin_client)
 
 
 @pytest.fixture

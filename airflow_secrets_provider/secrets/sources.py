@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
+from airflow_secrets_provider.validation import is_secret_key
 
 LOOKUP_KINDS = ("connections", "variables", "config")
 _PATTERN_OPTIONS = frozenset(f"{kind}_lookup_pattern" for kind in LOOKUP_KINDS)
@@ -53,9 +54,6 @@ class Naming:
         )
 
 
-_SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
-
-
 def spell_env(name: str) -> str | None:
     """Environment style, as Airflow's ``EnvironmentVariablesBackend``: upper case, nothing else.
 
@@ -67,7 +65,7 @@ def spell_env(name: str) -> str | None:
 def spell_secret_key(name: str) -> str | None:
     """A Kubernetes Secret key spelled like the env var; ids a key cannot spell are not looked up."""
     key = name.upper()
-    return key if _SECRET_KEY_RE.fullmatch(key) else None
+    return key if is_secret_key(key) else None
 
 
 def spell_as_is(name: str) -> str | None:

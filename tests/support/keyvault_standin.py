@@ -126,6 +126,21 @@ _NOT_FOUND_MESSAGE = (
 # --------------------------------------------------------------------------------------------
 
 
+def _signing_key_usage(*, certificates: bool) -> x509.KeyUsage:
+    """Digital signature (EC keys sign TLS handshakes), plus cert/CRL signing for a CA."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=certificates,
+        crl_sign=certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def make_test_ca(directory: str | os.PathLike[str]) -> tuple[str, str, str]:
     """Create a throw-away CA and a server certificate for ``localhost`` / ``127.0.0.1``.
 
@@ -156,20 +171,7 @@ def make_test_ca(directory: str | os.PathLike[str]) -> tuple[str, str, str]:
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_signing_key_usage(certificates=True), critical=True)
         .add_extension(ca_ski, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -188,20 +190,7 @@ def make_test_ca(directory: str | os.PathLike[str]) -> tuple[str, str, str]:
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_signing_key_usage(certificates=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
@@ -627,6 +616,21 @@ class KeyVaultStandIn:
         the test: with those, azure-identity picks Service Fabric, Azure Arc or Azure ML.
         """
         return {"IDENTITY_ENDPOINT": self.identity_endpoint, "IDENTITY_HEADER": self.identity_header}
+
+    def backend_source(self, **overrides: Any) -> dict[str, Any]:
+        """A ``ChainedSecretsBackend`` ``azure_vault`` source pointing at this stand-in."""
+        return {
+            "kind": "azure_vault",
+            "vault_url": self.url,
+            "tenant_id": self.tenant_id,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "authority": self.authority,
+            "disable_instance_discovery": True,
+            "connection_verify": self.ca_file,
+            "verify_challenge_resource": False,
+            **overrides,
+        }
 
     # ---- the store -----------------------------------------------------------------------
 

@@ -51,6 +51,18 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
         cluster.stop()
 
 
+@pytest.fixture
+def admin_client(kube_cluster: KubeCluster) -> Iterator[kubernetes.client.ApiClient]:
+    """An API client with the admin token, closed after the test."""
+    with kube_cluster.api_client() as client:
+        yield client
+
+
+@pytest.fixture
+def core(admin_client: kubernetes.client.ApiClient) -> kubernetes.client.CoreV1Api:
+    return kubernetes.client.CoreV1Api(admin_client)
+
+
 @pytest.fixture(scope="session")
 def kube_user_tokens(kube_cluster: KubeCluster) -> dict[str, str]:
     """Tokens of ordinary users (alice, bob, carol); only known for a cluster we started."""
