@@ -36,8 +36,8 @@ def main() -> int:
     from kubernetes.client import ApiClient, CoreV1Api
     from kubernetes.client import models as k8s
 
-    from tests.support.kube_cluster import start_local_cluster
-    from tests.support.kubelet_standin import KubeletStandIn
+    from devstack.kube_cluster import start_local_cluster
+    from devstack.kubelet_standin import KubeletStandIn
 
     migrate = subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"], capture_output=True)
     if migrate.returncode != 0:

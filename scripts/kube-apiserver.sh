@@ -25,7 +25,7 @@ readonly SRC_PACKAGE=kubernetes
 readonly CACHE_ROOT="${ASP_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airflow-secrets-provider}"
 readonly DEB_SRC_FILE=/etc/apt/sources.list.d/airflow-secrets-provider-deb-src.sources
 readonly DEB_SRC_LIST_FILE=/etc/apt/sources.list.d/airflow-secrets-provider-deb-src.list
-readonly BINARIES=(kube-apiserver kube-controller-manager)
+readonly BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 readonly PROCESSES=(watchdog kube-controller-manager kube-apiserver etcd) # stop order
 
 log() { printf '[kube-apiserver.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -261,7 +261,7 @@ do_build() {
     rm -rf "$staging"
     mkdir -p "$staging"
     log "go build ${BINARIES[*]} (this is the slow part)"
-    go build -ldflags "$ldflags" -o "$staging/" ./cmd/kube-apiserver ./cmd/kube-controller-manager
+    go build -ldflags "$ldflags" -o "$staging/" ./cmd/kube-apiserver ./cmd/kube-controller-manager ./cmd/kube-scheduler ./cmd/kubelet
     "$staging/kube-apiserver" --version >&2
     # Install file by file with rename(2), so a concurrent `start` (or a running control
     # plane) never sees a missing or half-written binary, even on `build --force`.

@@ -33,8 +33,8 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.kube_cluster import KubeCluster
-from tests.support.kubelet_standin import KubeletStandIn
+from devstack.kube_cluster import KubeCluster
+from devstack.kubelet_standin import KubeletStandIn
 
 pytestmark = pytest.mark.kubernetes
 

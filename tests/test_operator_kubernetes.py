@@ -25,9 +25,9 @@ from kubernetes.client.exceptions import ApiException
 from airflow_secrets_provider import SecretNotFoundError, SecretTaskOperator, with_secrets
 from airflow_secrets_provider.naming import SECRET_ROLE_LABEL, task_secret_name
 from airflow_secrets_provider.projects import ProjectSecretsStore
+from devstack.kube_cluster import KubeCluster
+from devstack.kubelet_standin import KubeletStandIn
 from tests.conftest import run_dag_from_module
-from tests.support.kube_cluster import KubeCluster
-from tests.support.kubelet_standin import KubeletStandIn
 from tests.support.pods import validate_pod
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.airflow]

@@ -41,7 +41,7 @@ from airflow_secrets_provider.hooks.kube_retry import (
 from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
 from airflow_secrets_provider.projects import MAX_SECRET_BYTES, ProjectSecretsStore
 from airflow_secrets_provider.values import SecretValues
-from tests.support.kube_cluster import KubeCluster
+from devstack.kube_cluster import KubeCluster
 
 SENTINEL = "s3cr3t-SENTINEL-value"  # must never show up in a message or returned structure
 TARGET = KubeTarget("Secret", "airflow-project-secrets-p", "ns")

@@ -38,7 +38,7 @@ from airflow_secrets_provider.rbac import (
     viewer_rbac,
     viewer_rules,
 )
-from tests.support.kube_cluster import KubeCluster
+from devstack.kube_cluster import KubeCluster
 
 VALUE_A = "value-of-project-a-Zq81"
 VALUE_B = "value-of-project-b-Kp27"

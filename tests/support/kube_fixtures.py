@@ -21,14 +21,14 @@ import kubernetes.client
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.kube_cluster import (
+from devstack.kube_cluster import (
     ClusterUnavailable,
     KubeCluster,
     cluster_from_kubeconfig_env,
     create_namespace,
     start_local_cluster,
 )
-from tests.support.kubelet_standin import KubeletStandIn
+from devstack.kubelet_standin import KubeletStandIn
 from tests.support.tiers import skip_or_fail
 
 

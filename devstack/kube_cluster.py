@@ -29,7 +29,7 @@ import kubernetes.client
 import kubernetes.config
 from kubernetes.client import ApiClient, Configuration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "kube-apiserver.sh"
 
 #: A cold build takes ~10 minutes on 2 cores; leave generous headroom for slower CI machines.
