@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from airflow_secrets_provider import runtime
 from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, SecretsProviderError
 from airflow_secrets_provider.get_provider_info import get_provider_info
+from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 from airflow_secrets_provider.secrets import ChainedSecretsBackend
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from airflow_secrets_provider.secrets.kubernetes_source import KubernetesSource
@@ -535,7 +536,7 @@ class FakeCoreV1Api:
 
 def kube_source(api: FakeCoreV1Api, **config: Any) -> KubernetesSource:
     built = KubernetesSource.from_config({"kind": "kubernetes", "namespace": "ml", **config}, "sources[0]")
-    built._api_factory = lambda: api
+    built._hook_factory = lambda: SecretsKubernetesHook.for_client(api)  # type: ignore[arg-type]
     return built
 
 
@@ -711,3 +712,30 @@ def test_package_exports_the_runtime_api() -> None:
 
     assert package.get_secret is runtime.get_secret
     assert package.get_secret_or_env is runtime.get_secret_or_env
+
+
+# ---------------------------------------------------------------------------------------------
+# Teams (Airflow's multi-team mode)
+
+
+def test_a_teams_own_secret_comes_first_and_no_lookup_reaches_another_teams(monkeypatch: pytest.MonkeyPatch) -> None:
+    import secrets
+
+    team_var, global_var = secrets.token_hex(16), secrets.token_hex(16)
+    team_conn, global_conn = f"postgres://u:{secrets.token_hex(16)}@h/db", f"postgres://u:{secrets.token_hex(16)}@h/db"
+    monkeypatch.setenv("AIRFLOW_VAR__ML___REGION", team_var)  # Airflow's spelling of team ml's own variable
+    monkeypatch.setenv("AIRFLOW_VAR_REGION", global_var)
+    monkeypatch.setenv("AIRFLOW_CONN__ML___WAREHOUSE", team_conn)
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", global_conn)
+    chain = backend(build_source({"kind": "env"}, 0))
+
+    assert chain.get_variable("region", team_name="ml") == team_var
+    assert chain.get_conn_value("warehouse", team_name="ml") == team_conn
+    # Cached per team: the global answer is not the team's, and the other way round.
+    assert chain.get_variable("region") == global_var
+    assert chain.get_variable("region", team_name="web") == global_var
+    assert chain.get_conn_value("warehouse") == global_conn
+    # Naming a team's own id directly reaches nothing, with or without another team.
+    assert chain.get_variable("_ml___region") is None
+    assert chain.get_variable("_ml___region", team_name="web") is None
+    assert chain.get_conn_value("_ml___warehouse") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -615,3 +616,66 @@ def test_pod_mode_service_principal_secret_is_checked_before_anything_is_created
     core.patch_namespaced_secret("azure-sp", kube_namespace, {"data": {"secret": b64("sp-secret-value")}})
     assert not op.prepare_secrets()  # pod mode: the worker resolves nothing
     assert core.list_namespaced_pod(kube_namespace).items == []
+
+
+def test_without_a_namespace_secrets_are_read_where_kpo_runs_the_pod(
+    kube_cluster: KubeCluster, kube_namespace: str, project: str, airflow_db: None
+) -> None:
+    """In a pod, KPO falls back to the service account's namespace; so must the secret checks."""
+    op = operator(
+        "nsless",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=None,  # type: ignore[arg-type]
+        project=project,
+        secrets=[with_secrets("kubernetes", ["AWS_KEY"])],
+    )
+    # Stand-in for the service account's namespace file, which only exists inside a pod: the
+    # operator reads it through KPO's own ``_incluster_namespace``.
+    op.__dict__["_incluster_namespace"] = kube_namespace
+    op.prepare_secrets()  # the project's Secret is in kube_namespace, not in "default"
+    assert op.build_pod_request_obj().metadata.namespace == kube_namespace
+
+
+def test_a_missing_project_key_fails_the_task_without_retries_and_an_api_outage_does_not(
+    task: TaskFactory, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_secrets_provider.hooks.kube_retry import KubernetesUnavailableError, RetryPolicy
+
+    op = task("nokey", project=project, secrets=[with_secrets("kubernetes", ["NOPE"])])
+    with pytest.raises(AirflowFailException) as info:
+        op.execute(context={})  # type: ignore[arg-type]
+    assert isinstance(info.value, SecretNotFoundError) and "'NOPE'" in str(info.value)
+
+    outage = task("outage", project=project, secrets=[with_secrets("kubernetes", ["AWS_KEY"])])
+    outage.hook.retry_policy = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.001)
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise ApiException(status=503, reason="Service Unavailable")
+
+    monkeypatch.setattr(outage.client, "read_namespaced_secret", unavailable)
+    with pytest.raises(KubernetesUnavailableError) as outage_info:
+        outage.execute(context={})  # type: ignore[arg-type]
+    assert not isinstance(outage_info.value, AirflowFailException)  # Airflow retries it
+
+
+def test_a_service_principal_that_is_not_text_is_a_config_error_without_the_value(
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api
+) -> None:
+    from airflow_secrets_provider import SecretConfigError
+
+    raw = b"\xff\xfe" + secrets.token_hex(16).encode()
+    sp = k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(name="azure-sp"),
+        data={"tenant_id": b64("t"), "client_id": b64("c"), "secret": base64.b64encode(raw).decode()},
+    )
+    core.create_namespaced_secret(kube_namespace, sp)
+    op = task(
+        "sp", secrets=[with_secrets("azure_vault", {"name": "team-vault", "k8s_secret": "azure-sp", "secrets": ["db"]})]
+    )
+    with pytest.raises(SecretConfigError) as info:
+        op.prepare_secrets()
+    assert info.value.field == "secret" and "'azure-sp'" in str(info.value)
+    assert info.value.__context__ is None and info.value.__cause__ is None  # UnicodeDecodeError holds the bytes
+    assert raw[2:].decode() not in str(info.value)

@@ -751,7 +751,7 @@ def test_a_secret_deleted_between_read_and_write_is_created_again(
             core.delete_namespaced_secret(name, namespace)
         return real_replace(name, namespace, body, **kwargs)
 
-    monkeypatch.setattr(store._api, "replace_namespaced_secret", delete_first)
+    monkeypatch.setattr(store._hook.core_v1_client, "replace_namespaced_secret", delete_first)
     assert store.set_secrets("racy", {"B_KEY": "beta"}) == ["B_KEY"]  # redone on what exists now
     assert raced and _raw(core, kube_namespace, "racy") == {"B_KEY": "beta"}
 

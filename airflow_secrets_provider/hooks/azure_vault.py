@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +44,7 @@ from airflow_secrets_provider.exceptions import (
     SecretsProviderError,
     drops_original_error,
 )
-from airflow_secrets_provider.validation import shown
+from airflow_secrets_provider.validation import is_key_vault_secret_name, shown
 from airflow_secrets_provider.values import SecretValues
 
 if TYPE_CHECKING:
@@ -59,13 +58,6 @@ KIND = "azure_vault"
 CREDENTIAL_KINDS = ("default", "client_secret", "managed_identity")
 SERVICE_PRINCIPAL_KEYS = ("tenant_id", "client_id", "secret")
 """Keys of a Kubernetes Secret holding a service principal (MLRun's convention)."""
-
-_SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
-
-
-def is_valid_secret_name(name: str) -> bool:
-    """Key Vault secret names are 1-127 letters, digits and ``-``; anything else is a 400."""
-    return bool(_SECRET_NAME_RE.fullmatch(name))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,7 +462,7 @@ class AzureVaultReader:
         """One secret's current value; :class:`SecretNotFoundError` when missing or disabled."""
         from azure.core.exceptions import AzureError
 
-        if not is_valid_secret_name(name):
+        if not is_key_vault_secret_name(name):
             raise SecretConfigError("secret", f"{shown(name)} is not a valid Key Vault secret name", provider=KIND)
         try:
             secret = self.client(vault_url, credential).get_secret(name)
@@ -482,7 +474,7 @@ class AzureVaultReader:
 
     def find_secret(self, vault_url: str, name: str, credential: CredentialConfig | None = None) -> str | None:
         """Like :meth:`get_secret` but ``None`` for a missing, disabled or unnameable secret."""
-        if not is_valid_secret_name(name):
+        if not is_key_vault_secret_name(name):
             return None
         try:
             return self.get_secret(vault_url, name, credential)
@@ -501,7 +493,7 @@ class AzureVaultReader:
         if not ordered:
             return SecretValues()
         for i, name in enumerate(ordered):
-            if not is_valid_secret_name(name):
+            if not is_key_vault_secret_name(name):
                 raise SecretConfigError(
                     f"secrets[{i}]", f"{shown(name)} is not a valid Key Vault secret name", provider=KIND
                 )

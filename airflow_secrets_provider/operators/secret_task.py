@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.secret import Secret
@@ -29,14 +30,23 @@ from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
+from airflow_secrets_provider.hooks.kube_errors import (
+    KubernetesAccessError,
+    KubernetesConflictError,
+    KubernetesNotFoundError,
+    KubeTarget,
+)
+from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 from airflow_secrets_provider.hooks.task_secrets import task_secret_body
 from airflow_secrets_provider.model import AttachTarget, ResolveContext, SecretRequest, ValueRequest
 from airflow_secrets_provider.naming import project_secret_name, task_secret_name
+from airflow_secrets_provider.operators.errors import without_retries
 from airflow_secrets_provider.pod import apply_pod_secrets, assemble
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
+from airflow_secrets_provider.secret_data import decode_text
 from airflow_secrets_provider.validation import check_label_name, is_templated, normalize_mount_path
 from airflow_secrets_provider.values import SecretValues
 
@@ -45,7 +55,6 @@ if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
 
 SecretLike = SecretRequest | Secret | Mapping[str, Any]
-T = TypeVar("T")
 
 PLACEHOLDER_POD_NAME = "pod"
 
@@ -232,23 +241,35 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     # -- execute time (worker) -----------------------------------------------------------
 
+    @cached_property
+    def hook(self) -> SecretsKubernetesHook:  # type: ignore[override]
+        """KPO's hook, with this package's Secret calls and retry policy (one client for both)."""
+        return SecretsKubernetesHook(
+            conn_id=self.kubernetes_conn_id,
+            in_cluster=self.in_cluster,
+            config_file=self.config_file,
+            cluster_context=self.cluster_context,
+        )
+
     def execute(self, context: Context) -> Any:
         """Check and resolve every secret before KubernetesPodOperator creates anything.
 
         A missing project key, a missing env var or file, a malformed secrets file or an
-        unreachable vault fails here, before any pod or Secret exists.
+        unreachable vault fails here, before any pod or Secret exists. Configuration errors
+        fail the task without retries (see :mod:`.errors`); transient ones stay retryable.
         """
-        self.prepare_secrets()
+        failure: SecretsProviderError | None = None
+        try:
+            self.prepare_secrets()
+        except (SecretConfigError, SecretNotFoundError) as err:
+            failure = without_retries(err)
+        if failure is not None:
+            raise failure  # outside the except block: nothing chained
         return super().execute(context)
 
     def _namespace(self) -> str:
-        return self.namespace or self.hook.get_namespace() or "default"
-
-    def _kube(self, what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Every Kubernetes call this operator makes itself goes through the retry policy."""
-        from airflow_secrets_provider.hooks.kube_retry import call_with_retries
-
-        return call_with_retries(what, call, *args, **kwargs)
+        """Where KPO creates the pod when it is not given one: the same fallbacks, in order."""
+        return self.namespace or self.hook.get_namespace() or self._incluster_namespace or "default"
 
     def _resolve_context(self, namespace: str) -> ResolveContext:
         azure = None
@@ -262,15 +283,12 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _load_service_principal(self, secret_name: str, context: ResolveContext) -> Mapping[str, str]:
         """The ``tenant_id``/``client_id``/``secret`` an ``azure_vault`` request's ``k8s_secret`` holds."""
-        import base64
-
         from airflow.sdk.log import mask_secret
 
         namespace = context.namespace or self._namespace()
-        secret = self._kube(
-            f"read secret {namespace}/{secret_name}", self.client.read_namespaced_secret, secret_name, namespace
-        )
-        values = {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
+        secret = self.hook.read_secret(secret_name, namespace)
+        where = f"Secret {secret_name!r} in namespace {namespace!r}"
+        values = decode_text(secret.data, where, provider=AzureVaultSecrets.kind)
         for value in values.values():
             mask_secret(value)
         return values
@@ -327,7 +345,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         attached = [r for r in requests if isinstance(r, KubernetesSecrets)]
         if not attached or not self.project:
             return
-        values = ProjectSecretsStore(self.client, namespace).read_project(self.project)
+        values = ProjectSecretsStore(self.hook, namespace).read_project(self.project)
         where = f"project {self.project!r} (Secret {project_secret_name(self.project)!r} in namespace {namespace!r})"
         for request in attached:
             if request.implicit:
@@ -349,16 +367,13 @@ class SecretTaskOperator(KubernetesPodOperator):
         names are looked at. A launcher without ``get`` on that Secret cannot check: it warns.
         """
         from airflow_secrets_provider.hooks.azure_vault import SERVICE_PRINCIPAL_KEYS
-        from airflow_secrets_provider.hooks.kube_retry import KubernetesAccessError, KubernetesNotFoundError
 
         for index, request in enumerate(requests):
             if not isinstance(request, AzureVaultSecrets) or request.resolve_in != "pod" or not request.k8s_secret:
                 continue
             name, field = request.k8s_secret, f"secrets[{index}].k8s_secret"
             try:
-                secret = self._kube(
-                    f"read secret {namespace}/{name}", self.client.read_namespaced_secret, name, namespace
-                )
+                secret = self.hook.read_secret(name, namespace)
             except KubernetesNotFoundError:
                 raise SecretConfigError(
                     field, f"Secret {name!r} does not exist in namespace {namespace!r}", provider=request.kind
@@ -398,22 +413,21 @@ class SecretTaskOperator(KubernetesPodOperator):
             self._ensure_task_secret(pod, values)
             return pod
         try:
-            created = self._kube(f"read pod {namespace}/{name}", self.client.read_namespaced_pod, name, namespace)
+            created = self.hook.translate(
+                lambda: self.pod_manager.read_pod(pod), "read", KubeTarget("Pod", name, namespace)
+            )
             self._create_task_secret(created, values, replace_existing=True)
         except BaseException:
-            self._delete_unstartable_pod(name, namespace)
+            self._delete_unstartable_pod(pod)
             raise
         return pod
 
     def _create_task_secret(self, pod: k8s.V1Pod, values: SecretValues, *, replace_existing: bool) -> bool:
         """Create ``pod``'s Secret; on 409 replace it (``replace_existing``) or keep it. True if created."""
-        from airflow_secrets_provider.hooks.kube_retry import KubernetesConflictError
-
         body = task_secret_body(pod, values, labels=pod.metadata.labels)
         name, namespace = body.metadata.name, body.metadata.namespace
-        create = self.client.create_namespaced_secret
         try:
-            self._kube(f"create secret {namespace}/{name}", create, namespace, body)
+            self.hook.create_secret(body)
         except KubernetesConflictError:
             if not replace_existing:
                 return False
@@ -422,7 +436,7 @@ class SecretTaskOperator(KubernetesPodOperator):
             # made by a retried create of ours whose response was lost. Neither can be trusted to
             # be this pod's (it is immutable and may be owned by the old pod), so replace it.
             self._delete_secret(name, namespace)
-            self._kube(f"create secret {namespace}/{name}", create, namespace, body)
+            self.hook.create_secret(body)
         self._created_task_secret = name
         self.log.info("Created per-task Secret %s with keys %s", name, sorted(values))
         return True
@@ -431,25 +445,18 @@ class SecretTaskOperator(KubernetesPodOperator):
         if self._create_task_secret(pod, values, replace_existing=False):
             self.log.info("Reattached pod %s had lost its per-task Secret; created it again", pod.metadata.name)
 
-    def _delete_unstartable_pod(self, name: str, namespace: str) -> None:
+    def _delete_unstartable_pod(self, pod: k8s.V1Pod) -> None:
         """Best effort: the Secret could not be created, so the pod would wait for it forever."""
+        name, namespace = pod.metadata.name, pod.metadata.namespace
         try:
-            self._kube(
-                f"delete pod {namespace}/{name}",
-                self.client.delete_namespaced_pod,
-                name,
-                namespace,
-                grace_period_seconds=0,
-            )
+            self.hook.translate(lambda: self.pod_manager.delete_pod(pod), "delete", KubeTarget("Pod", name, namespace))
             self.log.info("Deleted pod %s: its per-task Secret could not be created", name)
         except Exception as err:  # the original error matters more; this one is logged
             self.log.warning("Could not delete pod %s after its Secret failed: %s", name, type(err).__name__)
 
     def _delete_secret(self, name: str, namespace: str) -> None:
-        from airflow_secrets_provider.hooks.kube_retry import KubernetesNotFoundError
-
         try:
-            self._kube(f"delete secret {namespace}/{name}", self.client.delete_namespaced_secret, name, namespace)
+            self.hook.delete_secret(name, namespace)
             self.log.info("Deleted per-task Secret %s", name)
         except KubernetesNotFoundError:
             pass  # already collected with its pod

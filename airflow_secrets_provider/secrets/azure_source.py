@@ -23,10 +23,10 @@ from airflow_secrets_provider.exceptions import SecretConfigError
 from airflow_secrets_provider.hooks.azure_vault import (
     READER_OPTIONS,
     AzureVaultReader,
-    is_valid_secret_name,
     reader_settings_from_options,
 )
 from airflow_secrets_provider.secrets.sources import Naming, Source, check_options, parse_naming, require_str
+from airflow_secrets_provider.validation import is_key_vault_secret_name
 
 KIND = "azure_vault"
 DEFAULT_PREFIXES = {"connections": "airflow-connections", "variables": "airflow-variables", "config": "airflow-config"}
@@ -54,7 +54,7 @@ class AzureVaultSource(Source):
 
         def spell(name: str) -> str | None:
             name = name.replace("_", sep)
-            return name if is_valid_secret_name(name) else None
+            return name if is_key_vault_secret_name(name) else None
 
         reader_options = {k: v for k, v in config.items() if k in READER_OPTIONS}
         credential, options = reader_settings_from_options(reader_options, f"{field}.")

@@ -15,20 +15,14 @@ per process, with the official ``kubernetes`` client.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_secrets_provider.exceptions import (
-    SecretAccessError,
-    SecretConfigError,
-    SecretsProviderError,
-    drops_original_error,
-)
+from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError, drops_original_error
 from airflow_secrets_provider.naming import project_secret_name
 from airflow_secrets_provider.secrets.sources import (
     Naming,
@@ -39,48 +33,68 @@ from airflow_secrets_provider.secrets.sources import (
     spell_secret_key,
 )
 
+if TYPE_CHECKING:
+    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+
 KIND = "kubernetes"
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+DEFAULT_REQUEST_TIMEOUT = 30.0
+"""Seconds a request may take before it fails (and is retried): a lookup never hangs."""
 
-_clients_lock = threading.Lock()
-_clients: dict[tuple[Any, ...], Any] = {}
+_hooks_lock = threading.Lock()
+_hooks: dict[tuple[Any, ...], SecretsKubernetesHook] = {}
 
 
-def core_v1_api(kube_config: str | None, context: str | None, in_cluster: bool | None) -> Any:
-    """A ``CoreV1Api`` shared by every source with the same connection settings in this process."""
+def kube_hook(
+    kube_config: str | None, context: str | None, in_cluster: bool | None, request_timeout: float
+) -> SecretsKubernetesHook:
+    """A hook shared by every source with the same connection settings in this process.
+
+    Built on cncf.kubernetes' ``KubernetesHook`` with no Airflow connection (the backend must
+    not look a connection up through itself): its client has a request timeout, and every read
+    goes through the package's retry policy.
+    """
+    from kubernetes import client
+
+    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+
     if in_cluster is None:
         in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ and kube_config is None
-    key = (os.getpid(), kube_config, context, in_cluster)
-    with _clients_lock:
-        api = _clients.get(key)
-        if api is None:
-            from kubernetes import client, config
-
-            if in_cluster:
-                configuration = client.Configuration()
-                config.load_incluster_config(client_configuration=configuration)
-                api_client = client.ApiClient(configuration)
-            else:
-                api_client = config.new_client_from_config(config_file=kube_config, context=context)
-            api = _clients[key] = client.CoreV1Api(api_client)
-        return api
-
-
-@drops_original_error
-def _decode(data: Mapping[str, str] | None, secret: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, encoded in (data or {}).items():
-        try:
-            out[key] = base64.b64decode(encoded).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise SecretsProviderError(f"{KIND} source: key {key!r} of Secret {secret!r} is not UTF-8 text") from None
-    return out
+    if not in_cluster and kube_config is None:
+        # KubernetesHook with no file would try in-cluster first; "not in-cluster" means the
+        # kube config the official client reads by default ($KUBECONFIG, else ~/.kube/config).
+        kube_config = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config"))
+    key = (os.getpid(), kube_config, context, in_cluster, request_timeout)
+    with _hooks_lock:
+        hook = _hooks.get(key)
+        if hook is None:
+            hook = _hooks[key] = SecretsKubernetesHook(
+                kubernetes_conn_id=None,
+                config_file=kube_config,
+                cluster_context=context,
+                in_cluster=in_cluster,
+                # Loaded into a configuration of its own, not the process-wide default (which
+                # KubernetesHook's in-cluster branch needs, so it keeps it).
+                client_configuration=None if in_cluster else client.Configuration(),
+                request_timeout=request_timeout,
+            )
+        return hook
 
 
 class KubernetesSource(Source):
     kind = KIND
     OPTIONS = frozenset(
-        {"namespace", "project", "secret", "label_selector", "kube_config", "context", "in_cluster", "prefix"}
+        {
+            "namespace",
+            "project",
+            "secret",
+            "label_selector",
+            "kube_config",
+            "context",
+            "in_cluster",
+            "prefix",
+            "request_timeout",
+        }
     )
 
     def __init__(
@@ -91,7 +105,7 @@ class KubernetesSource(Source):
         namespace: str | None,
         secret: str | None = None,
         label_selector: str | None = None,
-        api_factory: Callable[[], Any],
+        hook_factory: Callable[[], SecretsKubernetesHook],
     ) -> None:
         if (secret is None) == (label_selector is None):
             raise SecretConfigError(label, "needs exactly one of project, secret or label_selector", provider=KIND)
@@ -99,7 +113,7 @@ class KubernetesSource(Source):
         self._namespace = namespace
         self.secret = secret
         self.label_selector = label_selector
-        self._api_factory = api_factory
+        self._hook_factory = hook_factory
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], field: str) -> KubernetesSource:
@@ -121,6 +135,12 @@ class KubernetesSource(Source):
         if in_cluster is not None and not isinstance(in_cluster, bool):
             raise SecretConfigError(f"{field}.in_cluster", "must be true, false or null (auto)", provider=KIND)
         namespace = require_str(config, "namespace", field, optional=True)
+        timeout = config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT)
+        if isinstance(timeout, str):
+            with contextlib.suppress(ValueError):
+                timeout = float(timeout)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise SecretConfigError(f"{field}.request_timeout", "must be a positive number of seconds", provider=KIND)
         what = f"Secret {secret!r}" if secret else f"Secrets labelled {selector!r}"
         return cls(
             parse_naming(config, field, defaults, "_", spell_secret_key),
@@ -128,7 +148,7 @@ class KubernetesSource(Source):
             namespace=namespace,
             secret=secret,
             label_selector=selector,
-            api_factory=lambda: core_v1_api(kube_config, context, in_cluster),
+            hook_factory=lambda: kube_hook(kube_config, context, in_cluster, float(timeout)),
         )
 
     @property
@@ -147,35 +167,23 @@ class KubernetesSource(Source):
     def read(self, kind: str, name: str) -> str | None:
         return self.data().get(name)
 
-    @drops_original_error
     def data(self) -> dict[str, str]:
-        """Every key the source holds, decoded (one API call)."""
-        from kubernetes.client.exceptions import ApiException
+        """Every key the source holds, decoded (one API call, retried if transient)."""
+        from airflow_secrets_provider.hooks.kube_errors import KubernetesNotFoundError
+        from airflow_secrets_provider.secret_data import decode_text
 
-        from airflow_secrets_provider.hooks.kube_logging import withhold_secret_bodies
-
-        withhold_secret_bodies()
-
-        api = self._api_factory()
+        hook = self._hook_factory()
         namespace = self.namespace
-        where = f"Secret {self.secret!r}" if self.secret else f"Secrets labelled {self.label_selector!r}"
         try:
             if self.secret is not None:
-                found = api.read_namespaced_secret(self.secret, namespace)
-                return _decode(found.data, self.secret)
-            listed = api.list_namespaced_secret(namespace, label_selector=self.label_selector)
-        except ApiException as err:
-            if err.status == 404:
-                return {}
-            if err.status in (401, 403):
-                raise SecretAccessError(
-                    KIND, f"{where} in namespace {namespace!r}", f"access denied (HTTP {err.status})"
-                ) from None
-            raise SecretsProviderError(
-                f"{KIND} source: reading {where} in namespace {namespace!r} failed with HTTP {err.status}"
-            ) from None
+                found = hook.read_secret(self.secret, namespace)
+                return decode_text(found.data, f"Secret {self.secret!r}")
+            assert self.label_selector is not None  # __init__ checked
+            listed = hook.list_secrets(namespace, self.label_selector)
+        except KubernetesNotFoundError:
+            return {}
         merged: dict[str, str] = {}
         for item in sorted(listed.items, key=lambda s: s.metadata.name):
-            for key, value in _decode(item.data, item.metadata.name).items():
+            for key, value in decode_text(item.data, f"Secret {item.metadata.name!r}").items():
                 merged.setdefault(key, value)
         return merged

@@ -1,0 +1,122 @@
+"""The backend's kubernetes source: its client times out and its reads follow the retry policy.
+
+Over a ``CoreV1Api``-like fake (errors as the official client raises them) and, for the
+timeout, over a real socket that accepts connections and never answers (a half-open
+connection as a load balancer leaves it), so the official client's real transport times out.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
+from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+from airflow_secrets_provider.secrets import ChainedSecretsBackend
+from airflow_secrets_provider.secrets.kubernetes_source import KubernetesSource
+
+FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.001)
+
+
+class FlakyCoreV1Api:
+    """Answers ``read_namespaced_secret`` with the given errors first, then with the Secret."""
+
+    def __init__(self, data: dict[str, str], errors: list[ApiException]) -> None:
+        self.data = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
+        self.errors = list(errors)
+        self.calls = 0
+
+    def read_namespaced_secret(self, name: str, namespace: str) -> SimpleNamespace:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return SimpleNamespace(metadata=SimpleNamespace(name=name), data=self.data)
+
+
+def _source(**config: Any) -> KubernetesSource:
+    return KubernetesSource.from_config({"kind": "kubernetes", "namespace": "ml", **config}, "sources[0]")
+
+
+def test_a_transient_api_error_is_retried() -> None:
+    value = secrets.token_hex(16)
+    api = FlakyCoreV1Api({"AIRFLOW_VAR_REGION": value}, [ApiException(status=503, reason="Service Unavailable")])
+    source = _source(project="fraud")
+    source._hook_factory = lambda: SecretsKubernetesHook.for_client(api, FAST)  # type: ignore[arg-type]
+    chain = ChainedSecretsBackend(sources=[source])
+    assert chain.get_variable("region") == value
+    assert api.calls == 2
+
+
+def test_a_permanent_api_error_is_not_retried(caplog: pytest.LogCaptureFixture) -> None:
+    api = FlakyCoreV1Api({}, [ApiException(status=422, reason="Unprocessable Entity")])
+    source = _source(project="fraud")
+    source._hook_factory = lambda: SecretsKubernetesHook.for_client(api, FAST)  # type: ignore[arg-type]
+    assert ChainedSecretsBackend(sources=[source]).get_variable("region") is None
+    assert api.calls == 1
+    assert "HTTP 422" in caplog.text
+
+
+class SilentServer:
+    """A TCP listener that accepts connections and never answers (counts them)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.connections:
+            conn.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+def test_a_server_that_never_answers_fails_the_lookup_instead_of_hanging(
+    silent_server: SilentServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: k, cluster: {{server: 'http://127.0.0.1:{silent_server.port}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    source = _source(project="fraud", kube_config=str(kubeconfig), request_timeout=0.5)
+    hook = source._hook_factory()
+    hook.retry_policy = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.001)  # production hook, fast budget
+    chain = ChainedSecretsBackend(sources=[source])
+    result: list[str | None] = []
+    caplog.set_level(logging.WARNING)
+    lookup = threading.Thread(target=lambda: result.append(chain.get_variable("region")), daemon=True)
+    lookup.start()
+    lookup.join(timeout=120)  # a bounded wait for the outcome; without a timeout it never comes
+    assert not lookup.is_alive(), "the lookup hangs on a server that never answers"
+    assert result == [None]  # a failing source: logged, and the chain moves on
+    assert "connection error" in caplog.text
+    assert len(silent_server.connections) >= 2  # the attempt timed out and was retried
