@@ -33,8 +33,8 @@ from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoun
 from airflow_secrets_provider.hooks.kube_errors import KubernetesConflictError, KubernetesNotFoundError, KubeTarget
 from airflow_secrets_provider.hooks.kube_retry import DEFAULT_POLICY, RetryPolicy
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+from airflow_secrets_provider.key_value import parse_key_value_lines
 from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
-from airflow_secrets_provider.providers.file import parse_key_value_lines
 from airflow_secrets_provider.secret_data import decode_data, decode_value, encode_data
 from airflow_secrets_provider.validation import check_label_name, check_secret_key, is_templated
 from airflow_secrets_provider.values import SecretValues

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, drops_original_error
-from airflow_secrets_provider.providers.file import parse_key_value_lines
+from airflow_secrets_provider.key_value import parse_key_value_lines
 from airflow_secrets_provider.secrets.sources import (
     LOOKUP_KINDS,
     Naming,
