@@ -24,6 +24,7 @@ from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider import SecretNotFoundError, SecretTaskOperator, with_secrets
+from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError
 from airflow_secrets_provider.naming import SECRET_ROLE_LABEL, task_secret_name
 from airflow_secrets_provider.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster
@@ -306,10 +307,11 @@ def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
     assert len(calls) == 3
     assert task_secrets(core, kube_namespace) == [task_secret_name(pod.metadata.name)]
 
+    denied_value = secrets.token_hex(16)  # never part of a pod name or status text by chance
     op2 = task(
         "denied",
         reattach_on_restart=False,
-        secrets=[with_secrets("inline", {"A": "d-v"})],
+        secrets=[with_secrets("inline", {"A": denied_value})],
     )
     denied: list[int] = []
 
@@ -318,10 +320,10 @@ def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
         raise ApiException(status=403, reason="Forbidden")
 
     monkeypatch.setattr(op2.client, "create_namespaced_secret", forbidden)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(KubernetesAccessError) as info:
         _start_without_kubelet(op2)
     assert len(denied) == 1
-    assert "403" in str(info.value) and "d-v" not in str(info.value)
+    assert "403" in str(info.value) and denied_value not in str(info.value)
     # The pod was created before its Secret failed; it is deleted again rather than left
     # Pending forever for a retry to reattach to.
     assert [p.metadata.name for p in core.list_namespaced_pod(kube_namespace).items] == [pod.metadata.name]
