@@ -536,7 +536,7 @@ class FakeCoreV1Api:
 
 def kube_source(api: FakeCoreV1Api, **config: Any) -> KubernetesSource:
     built = KubernetesSource.from_config({"kind": "kubernetes", "namespace": "ml", **config}, "sources[0]")
-    built._hook_factory = lambda: SecretsKubernetesHook.for_client(api)  # type: ignore[arg-type]
+    built.hook = SecretsKubernetesHook.for_client(api)  # type: ignore[arg-type]
     return built
 
 

@@ -51,7 +51,7 @@ def test_a_transient_api_error_is_retried() -> None:
     value = secrets.token_hex(16)
     api = FlakyCoreV1Api({"AIRFLOW_VAR_REGION": value}, [ApiException(status=503, reason="Service Unavailable")])
     source = _source(project="fraud")
-    source._hook_factory = lambda: SecretsKubernetesHook.for_client(api, FAST)  # type: ignore[arg-type]
+    source.hook = SecretsKubernetesHook.for_client(api, FAST)  # type: ignore[arg-type]
     chain = ChainedSecretsBackend(sources=[source])
     assert chain.get_variable("region") == value
     assert api.calls == 2
@@ -60,7 +60,7 @@ def test_a_transient_api_error_is_retried() -> None:
 def test_a_permanent_api_error_is_not_retried(caplog: pytest.LogCaptureFixture) -> None:
     api = FlakyCoreV1Api({}, [ApiException(status=422, reason="Unprocessable Entity")])
     source = _source(project="fraud")
-    source._hook_factory = lambda: SecretsKubernetesHook.for_client(api, FAST)  # type: ignore[arg-type]
+    source.hook = SecretsKubernetesHook.for_client(api, FAST)  # type: ignore[arg-type]
     assert ChainedSecretsBackend(sources=[source]).get_variable("region") is None
     assert api.calls == 1
     assert "HTTP 422" in caplog.text
@@ -108,7 +108,7 @@ def test_a_server_that_never_answers_fails_the_lookup_instead_of_hanging(
         "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
     )
     source = _source(project="fraud", kube_config=str(kubeconfig), request_timeout=0.5)
-    hook = source._hook_factory()
+    hook = source.hook
     hook.retry_policy = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.001)  # production hook, fast budget
     chain = ChainedSecretsBackend(sources=[source])
     result: list[str | None] = []
@@ -120,3 +120,11 @@ def test_a_server_that_never_answers_fails_the_lookup_instead_of_hanging(
     assert result == [None]  # a failing source: logged, and the chain moves on
     assert "connection error" in caplog.text
     assert len(silent_server.connections) >= 2  # the attempt timed out and was retried
+
+
+def test_the_client_is_built_on_first_use_and_shared_by_equal_configurations(tmp_path: Path) -> None:
+    kubeconfig = str(tmp_path / secrets.token_hex(8))  # never read: no request is made
+    project, named = _source(project="fraud", kube_config=kubeconfig), _source(secret="s", kube_config=kubeconfig)
+    assert "hook" not in vars(project)  # construction builds nothing (Airflow builds backends everywhere)
+    assert project.hook is project.hook is named.hook
+    assert _source(project="fraud", kube_config=kubeconfig, request_timeout=5).hook is not project.hook

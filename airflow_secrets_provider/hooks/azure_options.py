@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypedDict
 
 from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
 
@@ -103,10 +103,52 @@ class VaultOptions:
                 raise SecretConfigError(name, "must not be negative", provider=KIND)
 
 
+class ReaderOptions(TypedDict, total=False):
+    """The flat options :func:`reader_settings_from_options` reads (see its classes' fields).
+
+    :param credential: ``default``, ``client_secret`` or ``managed_identity``.
+    :param tenant_id: the service principal's tenant.
+    :param client_id: the service principal's (or a user-assigned identity's) client id.
+    :param client_secret: the service principal's secret (never shown in any repr).
+    :param managed_identity_client_id: pin one user-assigned managed identity.
+    :param authority: Entra ID authority host (sovereign clouds).
+    :param disable_instance_discovery: for authorities Entra ID does not know (test servers).
+    :param connection_verify: ``True``, ``False`` or a CA bundle path.
+    :param verify_challenge_resource: ``False`` for a vault outside ``*.vault.azure.net``.
+    :param retry_total: azure-core retries of any kind.
+    :param retry_status: azure-core retries of a bad status.
+    :param retry_backoff_factor: azure-core's backoff factor (seconds).
+    :param retry_backoff_max: azure-core's backoff cap (seconds).
+    :param connection_timeout: seconds to connect.
+    :param read_timeout: seconds to wait for an answer.
+    :param max_workers: concurrent fetches of named secrets.
+    :param page_size: secrets per page when listing (at most 25).
+    """
+
+    credential: str
+    tenant_id: str | None
+    client_id: str | None
+    client_secret: str | None
+    managed_identity_client_id: str | None
+    authority: str | None
+    disable_instance_discovery: bool | str
+    connection_verify: bool | str
+    verify_challenge_resource: bool | str
+    retry_total: int | str
+    retry_status: int | str
+    retry_backoff_factor: float | str
+    retry_backoff_max: float | str
+    connection_timeout: float | str
+    read_timeout: float | str
+    max_workers: int | str
+    page_size: int | str
+
+
 _CREDENTIAL_OPTIONS = {f.name for f in fields(CredentialConfig)} - {"kind"}
 _VAULT_OPTIONS = {f.name for f in fields(VaultOptions)}
 READER_OPTIONS = frozenset(_CREDENTIAL_OPTIONS | _VAULT_OPTIONS | {"credential", "managed_identity_client_id"})
 """Option names :func:`reader_settings_from_options` understands (backend source config, operator)."""
+assert ReaderOptions.__optional_keys__ == READER_OPTIONS, "ReaderOptions must list every option"
 
 
 def _coerce(name: str, value: Any, kind: type) -> Any:
