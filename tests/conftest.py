@@ -34,6 +34,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         shutil.rmtree(_HOME, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def fresh_log_maskers() -> None:
+    """Every test starts with Airflow's maskers empty, as a fresh task process does.
+
+    Both copies (the task SDK's and core's) are process-wide: without this, a value one test
+    registered would still be masked in the next, and a test that checks a value is *not*
+    masked would pass or fail depending on the order tests run in.
+    """
+    from airflow._shared.secrets_masker import reset_secrets_masker as reset_core_masker
+    from airflow.sdk._shared.secrets_masker import reset_secrets_masker
+
+    reset_secrets_masker()
+    reset_core_masker()
+
+
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     return _HOME

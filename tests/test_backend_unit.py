@@ -45,11 +45,13 @@ class CountingSource(Source):
         delay: float = 0.0,
         error: Exception | None = None,
         naming: Naming | None = None,
+        gate: threading.Barrier | None = None,
     ) -> None:
         super().__init__(naming or Naming(dict.fromkeys(LOOKUP_KINDS, ""), "", {}, spell_as_is), "counting source")
         self.values = values or {}
         self.delay = delay
         self.error = error
+        self.gate = gate  # every read waits here until the barrier's parties are all reading
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
@@ -58,6 +60,8 @@ class CountingSource(Source):
             self.calls.append((kind, name))
         if self.delay:
             time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait()
         if self.error is not None:
             raise self.error
         return self.values.get((kind, name))
@@ -215,15 +219,20 @@ def test_single_flight_also_holds_with_caching_off() -> None:
 
 
 def test_concurrent_lookups_of_different_ids_run_in_parallel() -> None:
-    source = CountingSource({("variables", f"v{i}"): f"value-{i}-xyz" for i in range(6)}, delay=0.3)
+    # Each read waits until all six are reading at once: serialised lookups would break the
+    # barrier (after a bounded wait) and fail, whatever the machine's speed.
+    values = {("variables", f"v{i}"): f"value-{i}-xyz" for i in range(6)}
+    source = CountingSource(values, gate=threading.Barrier(6, timeout=60))
     chain = backend(source)
-    started = time.monotonic()
-    threads = [threading.Thread(target=chain.get_variable, args=(f"v{i}",)) for i in range(6)]
+    results: dict[str, str | None] = {}
+    threads = [
+        threading.Thread(target=lambda i=i: results.update({f"v{i}": chain.get_variable(f"v{i}")})) for i in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
-    assert time.monotonic() - started < 1.2  # not serialised behind one lock
+        thread.join(120)
+    assert results == {name: value for (_, name), value in values.items()}  # not serialised behind one lock
     assert len(source.calls) == 6
 
 
@@ -577,8 +586,17 @@ def test_kubernetes_source_label_selector_merges_secrets_in_name_order() -> None
 # Configuration
 
 
-def test_construction_does_no_io(tmp_path: Path) -> None:
-    started = time.monotonic()
+def test_construction_does_no_io(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    attempts: list[object] = []
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise OSError("construction must not touch the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
     chain = ChainedSecretsBackend(
         sources=[
             {"kind": "kubernetes", "project": "p", "kube_config": str(tmp_path / "no-such-kubeconfig")},
@@ -586,7 +604,7 @@ def test_construction_does_no_io(tmp_path: Path) -> None:
             {"kind": "file", "variables_file": str(tmp_path / "absent.env")},
         ]
     )
-    assert time.monotonic() - started < 0.5
+    assert attempts == []
     assert len(chain.sources) == 3
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pendulum
 import pytest
 from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowException
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
@@ -263,12 +264,24 @@ def test_on_kill_deletes_pod_and_task_secret(task: TaskFactory, kube_namespace: 
     op = task(
         "kill",
         reattach_on_restart=False,
-        secrets=[with_secrets("inline", {"A": "k-v"})],
+        secrets=[with_secrets("inline", {"A": secrets.token_hex(16)})],
     )
-    _start_without_kubelet(op)
+    pod = _start_without_kubelet(op)
     assert len(task_secrets(core, kube_namespace)) == 1
     op.on_kill()
     assert task_secrets(core, kube_namespace) == []
+    # The pod goes too: gone, or being deleted (a pod on a node waits for its kubelet to confirm).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            stored = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+        except ApiException as exc:
+            assert exc.status == 404
+            return
+        if stored.metadata.deletion_timestamp is not None:
+            return
+        time.sleep(0.5)
+    pytest.fail("on_kill left the pod in place")
 
 
 def test_every_resolved_value_is_masked(task: TaskFactory, kube_namespace: str, tmp_path: Path) -> None:
@@ -421,7 +434,7 @@ def test_a_fresh_instance_cleans_up_after_deferral(task: TaskFactory, kube_names
     assert len(task_secrets(core, kube_namespace)) == 1
     resumed = make()
     remote = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
-    with pytest.raises(Exception, match="returned a failure"):  # the pod never ran: KPO reports it
+    with pytest.raises(AirflowException, match="returned a failure"):  # the pod never ran: KPO reports it
         resumed.cleanup(pod=remote, remote_pod=remote)  # as KPO's _clean passes them after a deferral
     assert task_secrets(core, kube_namespace) == []  # and the Secret is gone all the same
 
@@ -549,7 +562,7 @@ def test_a_failed_secret_delete_does_not_hide_the_tasks_outcome(
     monkeypatch.setattr(op.client, "delete_namespaced_secret", forbidden)
     remote = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
     # KPO's own verdict (the pod never ran) surfaces, not the cleanup's 403.
-    with pytest.raises(Exception, match="returned a failure"):
+    with pytest.raises(AirflowException, match="returned a failure"):
         op.cleanup(pod=remote, remote_pod=remote)
 
 
