@@ -31,6 +31,7 @@ from airflow_secrets_provider.secrets import ChainedSecretsBackend
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from airflow_secrets_provider.secrets.kubernetes_source import KubernetesSource
 from airflow_secrets_provider.secrets.sources import LOOKUP_KINDS, Naming, Source, build_source, spell_as_is
+from tests.support.canaries import canary
 
 
 class CountingSource(Source):
@@ -272,25 +273,25 @@ def test_first_source_holding_the_id_wins() -> None:
 
 def test_access_denied_stops_the_chain_without_the_value(caplog: pytest.LogCaptureFixture) -> None:
     denied = CountingSource(error=SecretAccessError("counting", "the store", "access denied"))
-    after = CountingSource({("variables", "v"): "must-not-be-reached"})
+    after = CountingSource({("variables", "v"): canary("not-reached")})
     chain = backend(denied, after)
     with pytest.raises(AirflowSecretsBackendAccessDenied) as info:
         chain.get_variable("v")
-    assert "must-not-be-reached" not in str(info.value)
+    assert canary("not-reached") not in str(info.value)
     assert "'v'" in str(info.value)
     assert after.calls == []
 
 
 def test_other_errors_are_logged_without_values_and_fall_through(caplog: pytest.LogCaptureFixture) -> None:
-    leaky = CountingSource(error=ValueError("parse error near 'hunter2-leaked-value'"))
-    after = CountingSource({("variables", "v"): "the-real-value"})
+    leaky = CountingSource(error=ValueError(f"parse error near '{canary('leaked')}'"))
+    after = CountingSource({("variables", "v"): canary("real-value")})
     chain = backend(leaky, after)
     with caplog.at_level(logging.WARNING):
-        assert chain.get_variable("v") == "the-real-value"
+        assert chain.get_variable("v") == canary("real-value")
         assert backend(leaky).get_variable("w") is None
     assert "ValueError" in caplog.text
-    assert "hunter2-leaked-value" not in caplog.text
-    assert "the-real-value" not in caplog.text
+    assert canary("leaked") not in caplog.text
+    assert canary("real-value") not in caplog.text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -495,9 +496,9 @@ def test_file_source_kind_without_a_file_is_off_and_missing_file_is_empty(tmp_pa
 @pytest.mark.parametrize(
     ("name", "content"),
     [
-        ("bad.env", "ok=1\nsecret-line-without-equals-hunter2\n"),
-        ("bad.json", '{"k": "hunter2-json", }'),
-        ("bad.yaml", "k: [hunter2-yaml\n"),
+        ("bad.env", f"ok=1\nsecret-line-without-equals-{canary('hunter2')}\n"),
+        ("bad.json", f'{{"k": "{canary("hunter2")}-json", }}'),
+        ("bad.yaml", f"k: [{canary('hunter2')}-yaml\n"),
     ],
 )
 def test_file_parse_errors_name_the_line_not_the_content(
@@ -510,7 +511,7 @@ def test_file_parse_errors_name_the_line_not_the_content(
         assert chain.get_variable("k") is None
     assert str(path) in caplog.text
     assert "line" in caplog.text
-    assert "hunter2" not in caplog.text
+    assert canary("hunter2") not in caplog.text
 
 
 # ---------------------------------------------------------------------------------------------

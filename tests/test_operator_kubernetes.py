@@ -31,17 +31,18 @@ from airflow_secrets_provider.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster
 from devstack.kubelet_standin import KubeletStandIn
 from tests.conftest import run_dag_from_module
+from tests.support.canaries import canary
 from tests.support.pods import validate_pod
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.airflow]
 
 CANARIES = {
-    "AWS_KEY": "aws-canary-1a2b",
-    "DB_PASSWORD": "db-canary-3c4d",
-    "INLINE_TOKEN": "inline-canary-5e6f",
-    "ENV_TOKEN": "env-canary-7a8b",
-    "FILE_TOKEN": "file-canary-9c0d",
-    "EXTERNAL": "external-canary-1e2f",
+    "AWS_KEY": canary("aws"),
+    "DB_PASSWORD": canary("db"),
+    "INLINE_TOKEN": canary("inline"),
+    "ENV_TOKEN": canary("env"),
+    "FILE_TOKEN": canary("file"),
+    "EXTERNAL": canary("external"),
 }
 
 
@@ -177,8 +178,8 @@ def test_dag_with_several_secret_tasks_runs_end_to_end(
     assert all(p.status.phase == "Succeeded" for p in pods)
     for pod in pods:
         stored = json.dumps(ApiClient().sanitize_for_serialization(pod))
-        for canary in CANARIES.values():
-            assert canary not in stored, "a secret value is stored in a pod spec"
+        for value in CANARIES.values():
+            assert value not in stored, "a secret value is stored in a pod spec"
         server_side_dry_run(core, pod)
     train_pod = next(p for p in pods if p.metadata.labels["task_id"] == "train")
     env = {e.name: e.value_from.secret_key_ref for e in train_pod.spec.containers[0].env if e.value_from}
@@ -209,7 +210,7 @@ def test_missing_project_key_fails_before_anything_is_created(
         op.prepare_secrets()
     message = str(info.value)
     assert "'NOPE'" in message and "'fraud'" in message and "kubernetes provider" in message
-    assert all(canary not in message for canary in CANARIES.values())
+    assert all(value not in message for value in CANARIES.values())
 
     run: Any = run_dag_from_module(
         dags_folder,
@@ -288,13 +289,13 @@ def test_every_resolved_value_is_masked(task: TaskFactory, kube_namespace: str, 
     from airflow.sdk._shared.secrets_masker import redact
 
     path = tmp_path / "s.txt"
-    path.write_text("PLAIN_NAME=masked-file-value-1\n")
+    path.write_text(f"PLAIN_NAME={canary('masked-file')}\n")
     op = task(
         "mask",
-        secrets=[with_secrets("inline", {"HARMLESS": "masked-inline-value-2"}), with_secrets("file", str(path))],
+        secrets=[with_secrets("inline", {"HARMLESS": canary("masked-inline")}), with_secrets("file", str(path))],
     )
     op.prepare_secrets()
-    line = "values: masked-file-value-1 and masked-inline-value-2"
+    line = f"values: {canary('masked-file')} and {canary('masked-inline')}"
     assert redact(line) == "values: *** and ***"
 
 
@@ -352,8 +353,8 @@ def test_azure_vault_secrets_reach_the_pod_through_the_task_secret(
 
     hook.clear_clients()
     with KeyVaultStandIn() as vault:
-        vault.set_secret("db-password", "vault-canary-db")
-        vault.set_secret("api-token", "vault-canary-api")
+        vault.set_secret("db-password", canary("vault-db"))
+        vault.set_secret("api-token", canary("vault-api"))
         creds = {"tenant_id": vault.tenant_id, "client_id": vault.client_id, "secret": vault.client_secret}
         core.create_namespaced_secret(
             kube_namespace,
@@ -376,12 +377,12 @@ def test_azure_vault_secrets_reach_the_pod_through_the_task_secret(
             },
         )
         values = op.prepare_secrets()
-        assert dict(values) == {"db_password": "vault-canary-db", "api_token": "vault-canary-api"}
+        assert dict(values) == {"db_password": canary("vault-db"), "api_token": canary("vault-api")}
         pod = op.get_or_create_pod(op.build_pod_request_obj(), context={})  # type: ignore[arg-type]
         op.pod = pod
         stored = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
         text = json.dumps(ApiClient().sanitize_for_serialization(stored))
-        assert "vault-canary" not in text
+        assert canary("vault-db") not in text and canary("vault-api") not in text
         refs = {e.name: e.value_from.secret_key_ref.name for e in stored.spec.containers[0].env if e.value_from}
         assert refs == {
             "api_token": task_secret_name(pod.metadata.name),
@@ -571,7 +572,7 @@ def test_values_from_the_project_are_masked_too(task: TaskFactory, kube_namespac
     from airflow.sdk._shared.secrets_masker import redact
 
     ProjectSecretsStore(core, kube_namespace).set_secrets(
-        "masked", {"EXPLICIT": "project-explicit-9d1e", "IMPLICIT": "project-implicit-4b7c"}
+        "masked", {"EXPLICIT": canary("project-explicit"), "IMPLICIT": canary("project-implicit")}
     )
     explicit = task(
         "explicit",
@@ -579,12 +580,12 @@ def test_values_from_the_project_are_masked_too(task: TaskFactory, kube_namespac
         secrets=[with_secrets("kubernetes", ["EXPLICIT"])],
     )
     explicit.prepare_secrets()
-    assert redact("a project-explicit-9d1e b") == "a *** b"
-    assert redact("project-implicit-4b7c") == "project-implicit-4b7c"  # not attached to that pod
+    assert redact(f"a {canary('project-explicit')} b") == "a *** b"
+    assert redact(canary("project-implicit")) == canary("project-implicit")  # not attached to that pod
 
     implicit = task("implicit", project="masked")
     implicit.prepare_secrets()
-    assert redact("project-implicit-4b7c") == "***"
+    assert redact(canary("project-implicit")) == "***"
 
 
 def test_resuming_after_deferral_registers_the_values_again(
@@ -594,15 +595,15 @@ def test_resuming_after_deferral_registers_the_values_again(
     from airflow.sdk._shared.secrets_masker import redact
 
     path = tmp_path / "s.txt"
-    path.write_text("FROM_FILE=resumed-file-value-6c2a\n")
+    path.write_text(f"FROM_FILE={canary('resumed-file')}\n")
     resumed = task(
         "resumed",
         deferrable=True,
-        secrets=[with_secrets("inline", {"A": "resumed-inline-value-3f8e"}), with_secrets("file", str(path))],
+        secrets=[with_secrets("inline", {"A": canary("resumed-inline")}), with_secrets("file", str(path))],
     )
     event = {"name": "already-collected", "namespace": kube_namespace, "status": "success"}
     assert resumed.trigger_reentry(context={}, event=event) is None  # type: ignore[arg-type]
-    assert redact("resumed-inline-value-3f8e resumed-file-value-6c2a") == "*** ***"
+    assert redact(f"{canary('resumed-inline')} {canary('resumed-file')}") == "*** ***"
 
 
 def test_pod_mode_service_principal_secret_is_checked_before_anything_is_created(

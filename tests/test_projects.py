@@ -42,8 +42,9 @@ from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, 
 from airflow_secrets_provider.projects import MAX_SECRET_BYTES, ProjectSecretsStore
 from airflow_secrets_provider.values import SecretValues
 from devstack.kube_cluster import KubeCluster
+from tests.support.canaries import canary
 
-SENTINEL = "s3cr3t-SENTINEL-value"  # must never show up in a message or returned structure
+SENTINEL = canary("sentinel")  # must never show up in a message or returned structure
 TARGET = KubeTarget("Secret", "airflow-project-secrets-p", "ns")
 
 
@@ -763,8 +764,8 @@ def test_an_immutable_project_secret_gets_a_clear_error(
     store.set_secrets("frozen", {"A_KEY": "alpha"})
     core.patch_namespaced_secret(project_secret_name("frozen"), kube_namespace, {"immutable": True})
     with pytest.raises(SecretConfigError, match="immutable") as info:
-        store.set_secrets("frozen", {"A_KEY": "changed-value"})
-    assert "changed-value" not in str(info.value)
+        store.set_secrets("frozen", {"A_KEY": canary("changed")})
+    assert canary("changed") not in str(info.value)
     assert store.set_secrets("frozen", {"A_KEY": "alpha"}) == ["A_KEY"]  # no change: nothing to refuse
     assert store.delete_project("frozen") and store.list_keys("frozen") == []
 

@@ -41,9 +41,10 @@ from airflow_secrets_provider.rbac import (
     viewer_rules,
 )
 from devstack.kube_cluster import KubeCluster
+from tests.support.canaries import canary
 
-VALUE_A = "value-of-project-a-Zq81"
-VALUE_B = "value-of-project-b-Kp27"
+VALUE_A = canary("project-a")
+VALUE_B = canary("project-b")
 SECRET_VERBS_THAT_REVEAL_DATA = {"list", "watch", "patch", "update", "*"}
 
 
