@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,14 +33,6 @@ from tests.support.canaries import canary
 from tests.support.keyvault_standin import KeyVaultStandIn
 
 pytestmark = pytest.mark.azure
-
-
-@pytest.fixture
-def vault() -> Iterator[KeyVaultStandIn]:
-    hook.clear_clients()
-    with KeyVaultStandIn() as standin:
-        yield standin
-    hook.clear_clients()
 
 
 def sp_config(vault: KeyVaultStandIn, secret: str | None = None) -> CredentialConfig:

@@ -15,7 +15,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,12 +32,6 @@ from tests.support.keyvault_standin import VAULT_RESOURCE, KeyVaultStandIn
 pytestmark = pytest.mark.azure
 
 SCOPE = f"{VAULT_RESOURCE}/.default"
-
-
-@pytest.fixture
-def vault() -> Iterator[KeyVaultStandIn]:
-    with KeyVaultStandIn() as standin:
-        yield standin
 
 
 def client_secret_credential(vault: KeyVaultStandIn, secret: str | None = None) -> ClientSecretCredential:

@@ -32,6 +32,7 @@ from devstack.kube_cluster import KubeCluster
 from devstack.kubelet_standin import KubeletStandIn
 from tests.conftest import run_dag_from_module
 from tests.support.canaries import canary
+from tests.support.keyvault_standin import KeyVaultStandIn
 from tests.support.pods import validate_pod
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.airflow]
@@ -345,55 +346,54 @@ def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
 
 @pytest.mark.azure
 def test_azure_vault_secrets_reach_the_pod_through_the_task_secret(
-    task: TaskFactory, kube_namespace: str, core: CoreV1Api, kubelet: KubeletStandIn, airflow_db: None
+    task: TaskFactory,
+    kube_namespace: str,
+    core: CoreV1Api,
+    kubelet: KubeletStandIn,
+    airflow_db: None,
+    vault: KeyVaultStandIn,
 ) -> None:
     """Worker mode: the worker reads the vault with the service principal kept in ``k8s_secret``."""
-    from airflow_secrets_provider.hooks import azure_vault as hook
-    from tests.support.keyvault_standin import KeyVaultStandIn
-
-    hook.clear_clients()
-    with KeyVaultStandIn() as vault:
-        vault.set_secret("db-password", canary("vault-db"))
-        vault.set_secret("api-token", canary("vault-api"))
-        creds = {"tenant_id": vault.tenant_id, "client_id": vault.client_id, "secret": vault.client_secret}
-        core.create_namespaced_secret(
-            kube_namespace,
-            k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="azure-creds"), string_data=creds),
-        )
-        op = task(
-            "vault",
-            reattach_on_restart=False,
-            secrets=[
-                with_secrets(
-                    "azure_vault",
-                    {"name": "team-vault", "vault_url": vault.url, "k8s_secret": "azure-creds", "secrets": []},
-                )
-            ],
-            azure_vault_options={
-                "connection_verify": vault.ca_file,
-                "verify_challenge_resource": False,
-                "authority": vault.authority,
-                "disable_instance_discovery": True,
-            },
-        )
-        values = op.prepare_secrets()
-        assert dict(values) == {"db_password": canary("vault-db"), "api_token": canary("vault-api")}
-        pod = op.get_or_create_pod(op.build_pod_request_obj(), context={})  # type: ignore[arg-type]
-        op.pod = pod
-        stored = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
-        text = json.dumps(ApiClient().sanitize_for_serialization(stored))
-        assert canary("vault-db") not in text and canary("vault-api") not in text
-        refs = {e.name: e.value_from.secret_key_ref.name for e in stored.spec.containers[0].env if e.value_from}
-        assert refs == {
-            "api_token": task_secret_name(pod.metadata.name),
-            "db_password": task_secret_name(pod.metadata.name),
-        }
-        op.pod_manager.await_pod_completion(op.pod)
-        status = core.read_namespaced_pod(pod.metadata.name, kube_namespace).status
-        assert status.phase == "Succeeded", (status.reason, status.message)
-        op.cleanup(pod=pod, remote_pod=core.read_namespaced_pod(pod.metadata.name, kube_namespace))
-        assert task_secrets(core, kube_namespace) == []
-    hook.clear_clients()
+    vault.set_secret("db-password", canary("vault-db"))
+    vault.set_secret("api-token", canary("vault-api"))
+    creds = {"tenant_id": vault.tenant_id, "client_id": vault.client_id, "secret": vault.client_secret}
+    core.create_namespaced_secret(
+        kube_namespace,
+        k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="azure-creds"), string_data=creds),
+    )
+    op = task(
+        "vault",
+        reattach_on_restart=False,
+        secrets=[
+            with_secrets(
+                "azure_vault",
+                {"name": "team-vault", "vault_url": vault.url, "k8s_secret": "azure-creds", "secrets": []},
+            )
+        ],
+        azure_vault_options={
+            "connection_verify": vault.ca_file,
+            "verify_challenge_resource": False,
+            "authority": vault.authority,
+            "disable_instance_discovery": True,
+        },
+    )
+    values = op.prepare_secrets()
+    assert dict(values) == {"db_password": canary("vault-db"), "api_token": canary("vault-api")}
+    pod = op.get_or_create_pod(op.build_pod_request_obj(), context={})  # type: ignore[arg-type]
+    op.pod = pod
+    stored = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+    text = json.dumps(ApiClient().sanitize_for_serialization(stored))
+    assert canary("vault-db") not in text and canary("vault-api") not in text
+    refs = {e.name: e.value_from.secret_key_ref.name for e in stored.spec.containers[0].env if e.value_from}
+    assert refs == {
+        "api_token": task_secret_name(pod.metadata.name),
+        "db_password": task_secret_name(pod.metadata.name),
+    }
+    op.pod_manager.await_pod_completion(op.pod)
+    status = core.read_namespaced_pod(pod.metadata.name, kube_namespace).status
+    assert status.phase == "Succeeded", (status.reason, status.message)
+    op.cleanup(pod=pod, remote_pod=core.read_namespaced_pod(pod.metadata.name, kube_namespace))
+    assert task_secrets(core, kube_namespace) == []
 
 
 def test_backend_kubernetes_source_reads_project_secret(
