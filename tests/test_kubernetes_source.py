@@ -18,12 +18,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 from airflow_secrets_provider.secrets import ChainedSecretsBackend
 from airflow_secrets_provider.secrets.kubernetes_source import KubernetesSource
+from tests.support.backend import assert_masked, backend
 
 FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.001)
 
@@ -128,3 +130,71 @@ def test_the_client_is_built_on_first_use_and_shared_by_equal_configurations(tmp
     assert "hook" not in vars(project)  # construction builds nothing (Airflow builds backends everywhere)
     assert project.hook is project.hook is named.hook
     assert _source(project="fraud", kube_config=kubeconfig, request_timeout=5).hook is not project.hook
+
+
+# -- over a CoreV1Api-like fake, through the chain ------------------------------------------
+
+
+class FakeCoreV1Api:
+    def __init__(self, secrets: dict[str, tuple[dict[str, str], dict[str, str]]], status: int | None = None) -> None:
+        self.secrets = secrets  # name -> (labels, data)
+        self.status = status
+        self.calls = 0
+
+    def _secret(self, name: str) -> SimpleNamespace:
+        labels, data = self.secrets[name]
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        return SimpleNamespace(metadata=SimpleNamespace(name=name, labels=labels), data=encoded)
+
+    def read_namespaced_secret(self, name: str, namespace: str) -> SimpleNamespace:
+        self.calls += 1
+        if self.status:
+            raise ApiException(status=self.status, reason="Forbidden")
+        if name not in self.secrets:
+            raise ApiException(status=404, reason="Not Found")
+        return self._secret(name)
+
+    def list_namespaced_secret(self, namespace: str, label_selector: str) -> SimpleNamespace:
+        self.calls += 1
+        key, _, value = label_selector.partition("=")
+        names = [n for n, (labels, _) in self.secrets.items() if labels.get(key) == value]
+        return SimpleNamespace(items=[self._secret(n) for n in names])
+
+
+def kube_source(api: FakeCoreV1Api, **config: Any) -> KubernetesSource:
+    built = KubernetesSource.from_config({"kind": "kubernetes", "namespace": "ml", **config}, "sources[0]")
+    built.hook = SecretsKubernetesHook.for_client(api)  # type: ignore[arg-type]
+    return built
+
+
+def test_kubernetes_source_reads_the_project_secret() -> None:
+    api = FakeCoreV1Api(
+        {"airflow-project-secrets-fraud": ({}, {"AIRFLOW_CONN_WAREHOUSE": "postgres://u:kube-pw-1@h/db"})}
+    )
+    chain = backend(kube_source(api, project="fraud"))
+    conn = chain.get_connection("warehouse")
+    assert conn is not None
+    assert conn.password == "kube-pw-1"
+    assert chain.get_variable("absent") is None
+    assert api.calls == 2
+    assert_masked("kube-pw-1")
+
+
+def test_kubernetes_source_missing_secret_is_a_miss_and_forbidden_is_denied() -> None:
+    assert backend(kube_source(FakeCoreV1Api({}), secret="nope")).get_variable("x") is None
+    with pytest.raises(AirflowSecretsBackendAccessDenied):
+        backend(kube_source(FakeCoreV1Api({}, status=403), secret="nope")).get_variable("x")
+
+
+def test_kubernetes_source_label_selector_merges_secrets_in_name_order() -> None:
+    api = FakeCoreV1Api(
+        {
+            "b-secret": ({"team": "data"}, {"AIRFLOW_VAR_SHARED": "from-b-secret", "AIRFLOW_VAR_ONLY_B": "only-b-val"}),
+            "a-secret": ({"team": "data"}, {"AIRFLOW_VAR_SHARED": "from-a-secret"}),
+            "other": ({"team": "web"}, {"AIRFLOW_VAR_WEB": "web-value-1"}),
+        }
+    )
+    chain = backend(kube_source(api, label_selector="team=data"))
+    assert chain.get_variable("shared") == "from-a-secret"
+    assert chain.get_variable("only_b") == "only-b-val"
+    assert chain.get_variable("web") is None
