@@ -1,7 +1,7 @@
 """SecretTaskOperator.execute against a real kube-apiserver, through real Airflow.
 
 The API server, etcd and kube-controller-manager are real (scripts/kube-apiserver.sh). Pods
-cannot run without a kubelet, so the kubelet stand-in (tests/support/kubelet_standin.py)
+cannot run without a kubelet, so the kubelet stand-in (devstack/kubelet_standin.py, fixture ``kubelet_standin``)
 resolves each pod's secret references as a kubelet would and reports the pod's phase.
 """
 
@@ -12,7 +12,7 @@ import functools
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +62,6 @@ def project(core: CoreV1Api, kube_namespace: str) -> str:
     )
     core.create_namespaced_secret(kube_namespace, external)
     return "fraud"
-
-
-@pytest.fixture
-def kubelet(core: CoreV1Api, kube_namespace: str) -> Iterator[KubeletStandIn]:
-    standin = KubeletStandIn(core)
-    standin.watch_and_run(kube_namespace)
-    yield standin
-    standin.stop()
 
 
 def operator(task_id: str, *, config_file: str, namespace: str, **kwargs: Any) -> SecretTaskOperator:
@@ -152,12 +144,13 @@ def test_dag_with_several_secret_tasks_runs_end_to_end(
     kube_namespace: str,
     core: CoreV1Api,
     project: str,
-    kubelet: KubeletStandIn,
+    kubelet_standin: KubeletStandIn,
     airflow_db: None,
     dags_folder: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    kubelet_standin.watch_and_run(kube_namespace)  # plays the kubelet for this namespace's pods
     monkeypatch.setenv("ENV_TOKEN", CANARIES["ENV_TOKEN"])
     secrets_file = tmp_path / "secrets.txt"
     secrets_file.write_text(f"# from a file\nFILE_TOKEN={CANARIES['FILE_TOKEN']}\n")
@@ -172,7 +165,7 @@ def test_dag_with_several_secret_tasks_runs_end_to_end(
     )
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"train": "success", "report": "success", "external": "success"}, kubelet.errors
+    assert states == {"train": "success", "report": "success", "external": "success"}, kubelet_standin.errors
 
     pods = core.list_namespaced_pod(kube_namespace).items
     assert {p.metadata.labels["task_id"] for p in pods} == {"train", "report", "external"}
@@ -197,10 +190,11 @@ def test_missing_project_key_fails_before_anything_is_created(
     kube_namespace: str,
     core: CoreV1Api,
     project: str,
-    kubelet: KubeletStandIn,
+    kubelet_standin: KubeletStandIn,
     airflow_db: None,
     dags_folder: Path,
 ) -> None:
+    kubelet_standin.watch_and_run(kube_namespace)  # plays the kubelet for this namespace's pods
     op = task(
         "bad",
         project=project,
@@ -349,11 +343,12 @@ def test_azure_vault_secrets_reach_the_pod_through_the_task_secret(
     task: TaskFactory,
     kube_namespace: str,
     core: CoreV1Api,
-    kubelet: KubeletStandIn,
+    kubelet_standin: KubeletStandIn,
     airflow_db: None,
     vault: KeyVaultStandIn,
 ) -> None:
     """Worker mode: the worker reads the vault with the service principal kept in ``k8s_secret``."""
+    kubelet_standin.watch_and_run(kube_namespace)  # plays the kubelet for this namespace's pods
     vault.set_secret("db-password", canary("vault-db"))
     vault.set_secret("api-token", canary("vault-api"))
     creds = {"tenant_id": vault.tenant_id, "client_id": vault.client_id, "secret": vault.client_secret}
