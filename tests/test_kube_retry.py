@@ -5,6 +5,7 @@ hooks/kube_errors.py): what is retried, what fails at once, budgets, and what a 
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 from collections.abc import Callable
 from typing import Any
@@ -244,3 +245,15 @@ def test_call_with_retries_describes_free_text() -> None:
     with pytest.raises(KubernetesNotFoundError) as info:
         call_with_retries("read pod ns/p", read, "p", namespace="ns")
     assert str(info.value) == "Kubernetes API: read pod ns/p failed: HTTP 404 NotFound"
+
+
+def test_each_retry_is_logged_without_the_body(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="airflow_secrets_provider.hooks.kube_retry")
+    body = {"kind": "Status", "reason": "ServiceUnavailable", "message": SENTINEL, "code": 503}
+    fn, _ = _flaky([_api_error(503, body), _api_error(503, body)])
+    call_kube(fn, "read", TARGET, policy=Recorder().policy)
+    retries = [r for r in caplog.records if r.name == "airflow_secrets_provider.hooks.kube_retry"]
+    assert [r.levelno for r in retries] == [logging.WARNING, logging.WARNING]
+    assert "read Secret 'airflow-project-secrets-p' in namespace 'ns' failed: HTTP 503" in retries[0].getMessage()
+    assert "(attempt 1)" in retries[0].getMessage() and "(attempt 2)" in retries[1].getMessage()
+    assert SENTINEL not in caplog.text
