@@ -6,7 +6,9 @@ cluster is needed: what is checked is the shape of the result and where it goes.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 import secrets
 from pathlib import Path
 
@@ -47,6 +49,8 @@ def test_execute_resolves_into_one_immutable_value(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         resolved.keys[next(iter(resolved.keys))] = ()  # type: ignore[index]
     assert all(value not in repr(resolved) for value in values.values())
+    # Airflow may copy or pickle an operator after execute() began: the value survives both.
+    assert copy.deepcopy(resolved) == resolved == pickle.loads(pickle.dumps(resolved))
 
 
 def test_the_pod_gets_the_resolution_through_a_k8s_model_and_the_operator_keeps_its_own_secrets(

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError
@@ -39,6 +38,28 @@ from airflow_secrets_provider.values import SecretValues
 log = logging.getLogger(__name__)
 
 
+class RequestKeys(Mapping[SecretRequest, tuple[str, ...]]):
+    """Which keys each value request resolved to. Read-only, and (unlike ``MappingProxyType``)
+    copyable and picklable, as Airflow may copy an operator that holds it."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[SecretRequest, tuple[str, ...]]] = ()) -> None:
+        self._items: dict[SecretRequest, tuple[str, ...]] = dict(items)
+
+    def __getitem__(self, request: SecretRequest) -> tuple[str, ...]:
+        return self._items[request]
+
+    def __iter__(self) -> Iterator[SecretRequest]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"RequestKeys({[(request.kind, keys) for request, keys in self._items.items()]!r})"
+
+
 @dataclass(frozen=True)
 class ResolvedSecrets:
     """What one ``execute()`` resolved. Immutable; ``repr`` shows key names only.
@@ -50,7 +71,7 @@ class ResolvedSecrets:
     """
 
     namespace: str
-    keys: Mapping[SecretRequest, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    keys: RequestKeys = field(default_factory=RequestKeys)
     values: SecretValues = field(default_factory=SecretValues)
 
 
@@ -160,7 +181,7 @@ def resolve_values(requests: Sequence[SecretRequest], context: ResolveContext) -
             owner[key] = index
         keys[request] = tuple(values)
     assert context.namespace is not None
-    return ResolvedSecrets(context.namespace, MappingProxyType(keys), SecretValues(merged))
+    return ResolvedSecrets(context.namespace, RequestKeys(keys.items()), SecretValues(merged))
 
 
 def resolve_requests(
