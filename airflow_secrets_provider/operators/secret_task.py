@@ -237,7 +237,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         """
         failure: SecretsProviderError | None = None
         try:
-            self.prepare_secrets()
+            self.prepare_secrets(context)
         except (SecretConfigError, SecretNotFoundError) as err:
             failure = without_retries(err)
         if failure is not None:
@@ -367,7 +367,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         """
         if self._has_task_secret() or self.project:
             try:
-                self.prepare_secrets()
+                self.prepare_secrets(context)
             except Exception as err:
                 self.log.warning(
                     "Could not re-register secret values with the log masker after resuming: %s",
