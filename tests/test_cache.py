@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 
 from airflow_secrets_provider.exceptions import SecretAccessError, SecretsProviderError
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
-from tests.support.backend import CountingSource, backend
+from tests.support.backend import CountingSource, backend, until_followers
 
 
 def test_repeated_lookups_within_ttl_make_one_call() -> None:
@@ -118,8 +118,9 @@ def test_cache_is_bounded() -> None:
 
 
 def test_concurrent_lookups_of_one_id_make_one_call() -> None:
-    source = CountingSource({("connections", "db"): "postgres://u:p4ssw0rd-x@h/db"}, delay=0.3)
+    source = CountingSource({("connections", "db"): "postgres://u:p4ssw0rd-x@h/db"})
     chain = backend(source)
+    source.hold = until_followers(chain, ("connections", "db"), 11)
     start = threading.Barrier(12)
     results: list[str | None] = []
 
@@ -137,8 +138,9 @@ def test_concurrent_lookups_of_one_id_make_one_call() -> None:
 
 
 def test_single_flight_also_holds_with_caching_off() -> None:
-    source = CountingSource({("variables", "v"): "shared-value"}, delay=0.3)
+    source = CountingSource({("variables", "v"): "shared-value"})
     chain = backend(source, ttl=0, negative_ttl=0)
+    source.hold = until_followers(chain, ("variables", "v"), 7)
     start = threading.Barrier(8)
     threads = [threading.Thread(target=lambda: (start.wait(), chain.get_variable("v"))) for _ in range(8)]
     for thread in threads:
@@ -146,7 +148,8 @@ def test_single_flight_also_holds_with_caching_off() -> None:
     for thread in threads:
         thread.join(10)
     assert len(source.calls) == 1
-    chain.get_variable("v")
+    source.hold = None  # a lone lookup now
+    assert chain.get_variable("v") == "shared-value"
     assert len(source.calls) == 2  # but nothing is remembered afterwards
 
 
@@ -169,8 +172,9 @@ def test_concurrent_lookups_of_different_ids_run_in_parallel() -> None:
 
 
 def test_followers_get_the_leaders_access_denied() -> None:
-    source = CountingSource(error=SecretAccessError("counting", "the store"), delay=0.2)
+    source = CountingSource(error=SecretAccessError("counting", "the store"))
     chain = backend(source)
+    source.hold = until_followers(chain, ("variables", "v"), 4)
     errors: list[BaseException] = []
 
     def lookup() -> None:

@@ -44,12 +44,13 @@ class LoadResult(Generic[V]):
 
 
 class _Call(Generic[V]):
-    __slots__ = ("done", "error", "result")
+    __slots__ = ("done", "error", "followers", "result")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.result: V | None = None
         self.error: BaseException | None = None
+        self.followers = 0
 
 
 class SingleFlight(Generic[K, V]):
@@ -65,6 +66,8 @@ class SingleFlight(Generic[K, V]):
             leader = call is None
             if call is None:
                 call = self._calls[key] = _Call()
+            else:
+                call.followers += 1
         if not leader:
             call.done.wait()
             if call.error is not None:
@@ -80,6 +83,12 @@ class SingleFlight(Generic[K, V]):
             with self._lock:
                 del self._calls[key]
             call.done.set()
+
+    def followers(self, key: K) -> int:
+        """How many callers wait for the call in progress for ``key`` (tests synchronise on it)."""
+        with self._lock:
+            call = self._calls.get(key)
+            return call.followers if call is not None else 0
 
     def in_flight(self) -> int:
         with self._lock:
@@ -129,6 +138,10 @@ class LookupCache(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def followers(self, key: K) -> int:
+        """Callers waiting for the lookup of ``key`` in progress (see :meth:`SingleFlight.followers`)."""
+        return self._flight.followers(key)
 
     def _cached(self, key: K) -> _Entry[V] | None:
         with self._lock:
