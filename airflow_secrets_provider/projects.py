@@ -24,11 +24,14 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from kubernetes.client import CoreV1Api, V1DeleteOptions, V1ObjectMeta, V1Preconditions, V1Secret
 
+from airflow_secrets_provider.audit import AuditRecorder, default_actor
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, drops_original_error
 from airflow_secrets_provider.hooks.kube_errors import KubernetesConflictError, KubernetesNotFoundError, KubeTarget
 from airflow_secrets_provider.hooks.kube_retry import DEFAULT_POLICY, RetryPolicy
@@ -49,6 +52,9 @@ and keys do not count; checking the same sum here turns the server's late 422 in
 clear error that names the project.
 """
 
+KEYS_UPDATED_ANNOTATION = "airflow-secrets-provider/keys-updated"
+"""When each key was last written (JSON ``{key: ISO time}``): Secrets keep no per-key times."""
+
 _Mutation = Callable[[dict[str, bytes]], dict[str, bytes]]
 
 
@@ -67,11 +73,15 @@ class ProjectSecretsStore:
         namespace: str,
         *,
         retry_policy: RetryPolicy = DEFAULT_POLICY,
+        actor: str | None = None,
+        audit: bool = True,
     ) -> None:
         self._hook = (
             kube if isinstance(kube, SecretsKubernetesHook) else SecretsKubernetesHook.for_client(kube, retry_policy)
         )
         self.namespace = check_label_name(namespace, "namespace", PROVIDER)
+        # Every change is recorded as an Event on the Secret (see airflow_secrets_provider.audit).
+        self.audit = AuditRecorder(self._hook, actor or default_actor(), enabled=audit)
 
     def __repr__(self) -> str:
         return f"ProjectSecretsStore(namespace={self.namespace!r})"
@@ -99,7 +109,9 @@ class ProjectSecretsStore:
         def merge(current: dict[str, bytes]) -> dict[str, bytes]:
             return {**current, **encoded}
 
-        return self._update(project, "set secrets in", merge, create=True)
+        keys, uid = self._update(project, "set secrets in", merge, create=True)
+        self._record("set", project, list(encoded), uid)
+        return keys
 
     @drops_original_error
     def set_secrets_from_file(self, project: str, path: str | Path) -> list[str]:
@@ -139,22 +151,28 @@ class ProjectSecretsStore:
                     raise self._missing(project, key)
             return {k: v for k, v in current.items() if k not in wanted}
 
-        return self._update(project, "delete keys from", remove, create=False)
+        keys, uid = self._update(project, "delete keys from", remove, create=False)
+        self._record("unset", project, wanted, uid)
+        return keys
 
     def delete_project(self, project: str) -> bool:
         """Delete the project's Secret. Returns False when there was none (idempotent)."""
         self._check_project(project)
         target = self._target(project)
 
-        def once() -> bool:
+        def once() -> V1Secret | None:
             secret = self._read(project)
             if secret is None:
-                return False
+                return None
             self._check_ours(project, secret)
             self._delete(project, secret, with_version=False)
-            return True
+            return secret
 
-        return self._hook.call(once, "delete", target, retry_conflicts=True)
+        deleted = self._hook.call(once, "delete", target, retry_conflicts=True)
+        if deleted is None:
+            return False
+        self._record("delete-project", project, sorted(deleted.data or {}), deleted.metadata.uid)
+        return True
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -168,6 +186,20 @@ class ProjectSecretsStore:
         self._check_project(project)
         secret = self._read(project)
         return sorted(secret.data or {}) if secret is not None else []
+
+    def key_times(self, project: str) -> dict[str, str | None]:
+        """Each key with the time it was last written through this package (ISO, UTC), sorted.
+
+        Keys written by other means have the Secret's creation time, or None. Never values.
+        """
+        self._check_project(project)
+        secret = self._read(project)
+        if secret is None:
+            return {}
+        stamps = _key_stamps(secret)
+        created = secret.metadata.creation_timestamp
+        fallback = _iso(created) if created is not None else None
+        return {key: stamps.get(key, fallback) for key in sorted(secret.data or {})}
 
     def read_project(self, project: str) -> SecretValues | None:
         """Every value of the project, or None when it has no Secret (one read; server-side use only)."""
@@ -205,23 +237,26 @@ class ProjectSecretsStore:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _update(self, project: str, operation: str, mutate: _Mutation, *, create: bool) -> list[str]:
-        """Read, apply ``mutate``, write with the read ``resourceVersion``; redo on 409."""
+    def _update(self, project: str, operation: str, mutate: _Mutation, *, create: bool) -> tuple[list[str], str | None]:
+        """Read, apply ``mutate``, write with the read ``resourceVersion``; redo on 409.
+
+        Returns the keys after the change and the Secret's UID (for the audit Event).
+        """
         target = self._target(project)
 
-        def once() -> list[str]:
+        def once() -> tuple[list[str], str | None]:
             secret = self._read(project)
             if secret is None and not create:
                 # Same error as for a Secret without the key: the first requested key is missing.
                 mutate({})
-                return []
+                return [], None
             if secret is not None:
                 self._check_ours(project, secret)
             current = self._decode(project, secret)
             updated = mutate(current)
             if secret is not None and not updated:
                 self._delete(project, secret, with_version=True)
-                return []
+                return [], secret.metadata.uid
             self._check_size(project, updated)
             if secret is not None and secret.immutable and updated != current:
                 raise SecretConfigError(
@@ -230,18 +265,21 @@ class ProjectSecretsStore:
                     "delete the project's secrets and set them again",
                     provider=PROVIDER,
                 )
+            stamps = _updated_stamps(secret, current, updated)
             if secret is None:
-                self._create(project, updated)
+                uid = self._create(project, updated, stamps)
             elif updated != current:
                 try:
-                    self._replace(project, secret, updated)
+                    uid = self._replace(project, secret, updated, stamps)
                 except KubernetesNotFoundError:
                     # Deleted between our read and our write: start over (it will be created),
                     # exactly as for a write that lost a race.
                     raise KubernetesConflictError(
                         operation, target, status=409, reason="Secret deleted concurrently"
                     ) from None
-            return sorted(updated)
+            else:
+                uid = secret.metadata.uid
+            return sorted(updated), uid
 
         return self._hook.call(once, operation, target, retry_conflicts=True)
 
@@ -251,23 +289,31 @@ class ProjectSecretsStore:
         except KubernetesNotFoundError:
             return None
 
-    def _create(self, project: str, data: dict[str, bytes]) -> None:
+    def _create(self, project: str, data: dict[str, bytes], stamps: dict[str, str]) -> str | None:
         body = V1Secret(
             api_version="v1",
             kind="Secret",
             type="Opaque",
-            metadata=V1ObjectMeta(name=project_secret_name(project), labels=_labels(project)),
+            metadata=V1ObjectMeta(
+                name=project_secret_name(project),
+                labels=_labels(project),
+                annotations={KEYS_UPDATED_ANNOTATION: json.dumps(stamps, sort_keys=True)},
+            ),
             data=encode_data(data),
         )
-        self._hook.create_secret(body, self.namespace)
+        return self._hook.create_secret(body, self.namespace).metadata.uid
 
-    def _replace(self, project: str, secret: V1Secret, data: dict[str, bytes]) -> None:
+    def _replace(self, project: str, secret: V1Secret, data: dict[str, bytes], stamps: dict[str, str]) -> str | None:
         # The read object is written back whole, so annotations and extra labels survive; its
         # metadata.resourceVersion makes the server refuse (409) if anyone wrote in between.
         secret.data = encode_data(data)
         secret.string_data = None
         secret.metadata.labels = {**(secret.metadata.labels or {}), **_labels(project)}
-        self._hook.replace_secret(secret, self.namespace)
+        secret.metadata.annotations = {
+            **(secret.metadata.annotations or {}),
+            KEYS_UPDATED_ANNOTATION: json.dumps(stamps, sort_keys=True),
+        }
+        return self._hook.replace_secret(secret, self.namespace).metadata.uid
 
     def _delete(self, project: str, secret: V1Secret, *, with_version: bool) -> None:
         # Preconditions: delete exactly the object that was read (uid), and when the deletion is
@@ -323,6 +369,16 @@ class ProjectSecretsStore:
     def _target(self, project: str) -> KubeTarget:
         return KubeTarget("Secret", project_secret_name(project), self.namespace)
 
+    def _record(self, action: str, project: str, keys: Iterable[str], uid: str | None) -> None:
+        self.audit.record(
+            action,
+            namespace=self.namespace,
+            secret=project_secret_name(project),
+            keys=list(keys),
+            project=project,
+            uid=uid,
+        )
+
 
 def secret_size(data: Mapping[str, bytes]) -> int:
     """The size the API server checks against :data:`MAX_SECRET_BYTES`: decoded value bytes."""
@@ -331,3 +387,30 @@ def secret_size(data: Mapping[str, bytes]) -> int:
 
 def _labels(project: str) -> dict[str, str]:
     return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, PROJECT_LABEL: project}
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _key_stamps(secret: V1Secret | None) -> dict[str, str]:
+    if secret is None:
+        return {}
+    raw = (secret.metadata.annotations or {}).get(KEYS_UPDATED_ANNOTATION, "{}")
+    try:
+        stamps = json.loads(raw)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in stamps.items()} if isinstance(stamps, dict) else {}
+
+
+def _updated_stamps(
+    secret: V1Secret | None, current: Mapping[str, bytes], updated: Mapping[str, bytes]
+) -> dict[str, str]:
+    """Per-key write times after a change: changed or new keys now, the others as they were."""
+    previous = _key_stamps(secret)
+    now = _iso(dt.datetime.now(dt.timezone.utc))
+    return {
+        key: now if key not in current or current[key] != value or key not in previous else previous[key]
+        for key, value in updated.items()
+    }

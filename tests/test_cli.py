@@ -52,13 +52,13 @@ def test_render_errors_are_one_line_and_never_quote_the_dag_file(
     broken = tmp_path / "broken.py"
     value = canary("render")
     broken.write_text(f'TOKEN = "{value}"\nthis is not python "{value}"\n')
-    assert main(["render", str(broken)]) == 2
+    assert main(["render", str(broken)]) == 1  # a failure, not a usage error
     err = capsys.readouterr().err
     assert "line 2: SyntaxError" in err and value not in err and "Traceback" not in err
 
     failing = tmp_path / "failing.py"
     failing.write_text(f'raise RuntimeError("{value}")\n')
-    assert main(["render", str(failing)]) == 2
+    assert main(["render", str(failing)]) == 1
     err = capsys.readouterr().err
     assert "line 1: RuntimeError" in err and value not in err
 

@@ -185,7 +185,7 @@ def test_annotations_and_extra_labels_survive_an_update(
     )
     store.set_secrets("proj", {"L": "w"})
     secret = core.read_namespaced_secret(project_secret_name("proj"), kube_namespace)
-    assert secret.metadata.labels["team"] == "ml" and secret.metadata.annotations == {"note": "keep"}
+    assert secret.metadata.labels["team"] == "ml" and secret.metadata.annotations["note"] == "keep"
 
 
 @pytest.mark.kubernetes

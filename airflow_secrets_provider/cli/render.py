@@ -1,6 +1,6 @@
-"""``airflow-secrets``: the command-line surface of the provider.
+"""``airflow-secrets render``: the pod specs a DAG file's secret tasks would create (dry run).
 
-Output never contains a secret value: commands print names, keys and references only.
+Output never contains a secret value: references and key names only.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError
+from airflow_secrets_provider.cli.errors import UsageError
+from airflow_secrets_provider.exceptions import SecretsProviderError
 
 
 def _load_dags(path: Path) -> Iterator[Any]:
@@ -23,7 +24,7 @@ def _load_dags(path: Path) -> Iterator[Any]:
     from airflow.sdk import DAG
 
     if not path.is_file():
-        raise SecretsProviderError(f"DAG file {path} does not exist")
+        raise UsageError("dag_file", f"DAG file {path} does not exist")
     spec = importlib.util.spec_from_file_location(f"asp_dagfile_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise SecretsProviderError(f"cannot import DAG file {path}")
@@ -86,7 +87,7 @@ def _render_documents(dag_file: Path, task_ids: Sequence[str] | None) -> list[di
     found = {document["task_id"] for document in documents}
     missing = [task_id for task_id in task_ids or () if task_id not in found]
     if missing:
-        raise SecretsProviderError(f"no SecretTaskOperator task {missing[0]!r} in {dag_file}")
+        raise UsageError("--task", f"no SecretTaskOperator task {missing[0]!r} in {dag_file}")
     if not documents:
         raise SecretsProviderError(f"no SecretTaskOperator task in {dag_file}")
     return documents
@@ -105,61 +106,3 @@ def render(args: argparse.Namespace) -> int:
     else:
         yaml.safe_dump_all(documents, sys.stdout, sort_keys=False)
     return 0
-
-
-def rbac(args: argparse.Namespace) -> int:
-    """Print the Role + RoleBinding a project's launcher (or a viewer) needs, as YAML."""
-    from airflow_secrets_provider.rbac import RbacSubject, launcher_rbac, to_yaml, viewer_rbac
-
-    subjects = [RbacSubject.user(name) for name in args.user or []]
-    subjects += [RbacSubject.group(name) for name in args.group or []]
-    for account in args.service_account or []:
-        namespace, _, name = account.rpartition("/")
-        subjects.append(RbacSubject.service_account(name, namespace or None))
-    if not subjects:
-        raise SecretConfigError("subject", "give at least one --user, --group or --service-account")
-    if args.role == "launcher":
-        if not args.project:
-            raise SecretConfigError("project", "is required for a launcher role")
-        documents = launcher_rbac(args.project, args.namespace, subjects, readable_secrets=args.readable_secret or [])
-    else:
-        documents = viewer_rbac(args.namespace, subjects, project=args.project)
-    sys.stdout.write(to_yaml(documents))
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="airflow-secrets", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    render_cmd = commands.add_parser("render", help="print the pod specs a DAG file's secret tasks would create")
-    render_cmd.add_argument("dag_file")
-    render_cmd.add_argument("--task", action="append", help="only this task id (repeatable)")
-    render_cmd.add_argument("--output", choices=("yaml", "json"), default="yaml")
-    render_cmd.set_defaults(handler=render)
-
-    rbac_cmd = commands.add_parser("rbac", help="print the least-privilege RBAC for a project's launcher or a viewer")
-    rbac_cmd.add_argument("role", choices=("launcher", "viewer"))
-    rbac_cmd.add_argument("--namespace", required=True)
-    rbac_cmd.add_argument("--project")
-    rbac_cmd.add_argument("--user", action="append")
-    rbac_cmd.add_argument("--group", action="append")
-    rbac_cmd.add_argument("--service-account", action="append", help="[NAMESPACE/]NAME (repeatable)")
-    rbac_cmd.add_argument(
-        "--readable-secret", action="append", help="another Secret the launcher may read, e.g. a vault k8s_secret"
-    )
-    rbac_cmd.set_defaults(handler=rbac)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except SecretsProviderError as err:
-        # Messages from this package name fields and keys, never values.
-        print(f"airflow-secrets: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

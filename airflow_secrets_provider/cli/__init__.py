@@ -1,0 +1,158 @@
+"""``airflow-secrets``: the command-line surface of the provider, with kubectl's habits.
+
+Output never contains a secret value: commands print names, keys, times and references only.
+Exit codes: 0 ok, 1 the operation failed, 2 the command line was wrong (argparse's code). Every
+error is one line on stderr naming the field, never a value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from airflow_secrets_provider.cli.cluster import add_cluster_arguments
+from airflow_secrets_provider.cli.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
+from airflow_secrets_provider.cli.output import OUTPUT_FORMATS
+from airflow_secrets_provider.exceptions import SecretsProviderError
+
+PROG = "airflow-secrets"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with one-line errors (its default prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        # argparse quotes unrecognised arguments back; one may be a value typed in the wrong place.
+        if message.startswith("unrecognized arguments:"):
+            message = "unrecognized arguments (not shown: they may hold a value); see --help"
+        print(f"{PROG}: error: {self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _output(parser: argparse.ArgumentParser, choices: Sequence[str] = OUTPUT_FORMATS) -> None:
+    parser.add_argument("-o", "--output", choices=choices, default=choices[0], help="output format")
+
+
+def _cluster_command(commands: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=help, allow_abbrev=False)
+    add_cluster_arguments(parser)
+    _output(parser)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from airflow_secrets_provider.cli import manifest_commands as manifests
+    from airflow_secrets_provider.cli import project_commands as projects
+    from airflow_secrets_provider.cli.rbac_command import rbac
+    from airflow_secrets_provider.cli.render import render
+
+    parser = _Parser(prog=PROG, description=__doc__, allow_abbrev=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    # -- project secrets --------------------------------------------------------------------
+    cmd = _cluster_command(commands, "set", "add or overwrite keys of a project's secrets")
+    cmd.add_argument("project")
+    cmd.add_argument("--stdin", action="store_true", help="read KEY=VALUE lines from stdin (or give '-')")
+    cmd.add_argument("--from-literal", action="append", metavar="KEY=VALUE", help="a value on the command line")
+    cmd.add_argument("--from-file", action="append", metavar="[KEY=]PATH", help="a file's content as one value")
+    cmd.add_argument("--from-env-file", action="append", metavar="PATH", help="a file of KEY=VALUE lines")
+    cmd.set_defaults(handler=projects.set_command)
+
+    cmd = _cluster_command(commands, "keys", "list a project's keys and when each was last set (never values)")
+    cmd.add_argument("project")
+    cmd.set_defaults(handler=projects.keys_command)
+
+    cmd = _cluster_command(commands, "unset", "remove keys from a project's secrets")
+    cmd.add_argument("project")
+    cmd.add_argument("keys", nargs="+", metavar="KEY")
+    cmd.set_defaults(handler=projects.unset_command)
+
+    cmd = _cluster_command(commands, "projects", "list the projects that have secrets")
+    cmd.set_defaults(handler=projects.projects_command)
+
+    cmd = _cluster_command(commands, "history", "list the recorded changes of a project (audit Events)")
+    cmd.add_argument("project", nargs="?")
+    cmd.add_argument("--secret", help="the changes of this Secret instead of a project's")
+    cmd.set_defaults(handler=projects.history_command)
+
+    # -- Secret manifests (Pachyderm) -------------------------------------------------------
+    cmd = _cluster_command(commands, "create", "create a Secret from a manifest (JSON or YAML)")
+    cmd.add_argument("-f", "--filename", required=True, help="manifest file, or - for stdin")
+    cmd.set_defaults(handler=manifests.create_command)
+
+    cmd = _cluster_command(commands, "list", "list the Secrets this provider manages")
+    cmd.set_defaults(handler=manifests.list_command)
+
+    cmd = _cluster_command(commands, "inspect", "show a managed Secret's metadata and key names")
+    cmd.add_argument("name")
+    cmd.set_defaults(handler=manifests.inspect_command)
+
+    cmd = _cluster_command(commands, "delete", "delete a Secret this provider manages")
+    cmd.add_argument("name")
+    cmd.set_defaults(handler=manifests.delete_command)
+
+    # -- offline ----------------------------------------------------------------------------
+    cmd = commands.add_parser("render", help="print the pod specs a DAG file's secret tasks would create")
+    cmd.add_argument("dag_file")
+    cmd.add_argument("--task", action="append", help="only this task id (repeatable)")
+    _output(cmd, ("yaml", "json"))
+    cmd.set_defaults(handler=render)
+
+    cmd = commands.add_parser("rbac", help="print the least-privilege RBAC for a project's launcher or a viewer")
+    cmd.add_argument("role", choices=("launcher", "viewer"))
+    cmd.add_argument("--namespace", required=True)
+    cmd.add_argument("--project")
+    cmd.add_argument("--user", action="append")
+    cmd.add_argument("--group", action="append")
+    cmd.add_argument("--service-account", action="append", help="[NAMESPACE/]NAME (repeatable)")
+    cmd.add_argument(
+        "--readable-secret", action="append", help="another Secret the launcher may read, e.g. a vault k8s_secret"
+    )
+    cmd.set_defaults(handler=rbac)
+    return parser
+
+
+_TAKES_VALUE = {"--from-literal", "--from-file", "--from-env-file", "--kubeconfig", "--context", "-n", "--namespace"}
+_TAKES_VALUE |= {"--conn-id", "-o", "--output"}
+
+
+def _stdin_dash(argv: list[str]) -> list[str]:
+    """``set PROJECT ... -``: a lone ``-`` anywhere means ``--stdin`` (argparse cannot place an
+    optional positional after options)."""
+    if not argv or argv[0] != "set":
+        return argv
+    return ["--stdin" if arg == "-" and argv[index - 1] not in _TAKES_VALUE else arg for index, arg in enumerate(argv)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(_stdin_dash(list(sys.argv[1:] if argv is None else argv)))
+    if getattr(args, "command", None) == "history" and not (args.project or args.secret):
+        print(f"{PROG}: error: history: give a PROJECT or --secret NAME", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except UsageError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except SecretsProviderError as err:
+        # Messages from this package name fields and keys, never values.
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as err:  # a kubeconfig or connection problem: name it, print nothing it carried
+        print(f"{PROG}: error: {_describe_foreign(err)}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _describe_foreign(err: Exception) -> str:
+    name = type(err).__name__
+    if name == "ConfigException":
+        return "cannot load the cluster configuration (kubeconfig, --context or in-cluster): ConfigException"
+    if name == "AirflowNotFoundException":
+        return "--conn-id: no such Airflow connection"
+    return f"unexpected {name}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""How the CLI reaches a cluster: as the operator does (kubeconfig, context, connection id).
+
+``--conn-id`` names an Airflow Kubernetes connection (its kube config, context, namespace,
+in-cluster flag); without it the kubeconfig (``--kubeconfig``, else ``$KUBECONFIG``, else
+``~/.kube/config``) and ``--context`` are used, or the in-cluster service account in a pod. The
+namespace is ``--namespace``, else the connection's, else the kubeconfig context's, else
+``default``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("cluster")
+    group.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    group.add_argument("--context", help="kubeconfig context")
+    group.add_argument("-n", "--namespace", help="namespace (default: the connection's or the context's, else default)")
+    group.add_argument("--conn-id", help="an Airflow Kubernetes connection id instead of a kubeconfig")
+
+
+def cluster_hook(args: argparse.Namespace) -> SecretsKubernetesHook:
+    if args.conn_id:
+        return SecretsKubernetesHook(conn_id=args.conn_id, config_file=args.kubeconfig, cluster_context=args.context)
+    return SecretsKubernetesHook(kubernetes_conn_id=None, config_file=args.kubeconfig, cluster_context=args.context)
+
+
+def cluster_namespace(args: argparse.Namespace, hook: SecretsKubernetesHook) -> str:
+    if args.namespace:
+        return str(args.namespace)
+    if args.conn_id:
+        from_conn = hook.get_namespace()
+        if from_conn:
+            return str(from_conn)
+    return _context_namespace(args) or "default"
+
+
+def _context_namespace(args: argparse.Namespace) -> str | None:
+    from kubernetes import config
+
+    config_file = args.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file=config_file)
+    except (config.ConfigException, OSError):
+        return None
+    chosen = next((c for c in contexts if c.get("name") == args.context), None) if args.context else active
+    return (chosen or {}).get("context", {}).get("namespace")
