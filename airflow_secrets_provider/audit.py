@@ -42,6 +42,9 @@ AUDIT_LABEL = "airflow-secrets-provider/audit"
 ACTOR_ANNOTATION = "airflow-secrets-provider/actor"
 KEYS_ANNOTATION = "airflow-secrets-provider/keys"
 ACTION_ANNOTATION = "airflow-secrets-provider/action"
+TIME_ANNOTATION = "airflow-secrets-provider/time"
+"""Microsecond time of the change: an Event's own timestamps have whole seconds, too coarse to order
+changes made in the same second."""
 ACTOR_ENV = "AIRFLOW_SECRETS_ACTOR"
 
 # action -> (Event reason, past-tense verb for the message)
@@ -152,7 +155,12 @@ def event_body(
             generate_name=f"{secret[:200]}.",
             namespace=namespace,
             labels=labels,
-            annotations={ACTOR_ANNOTATION: actor, KEYS_ANNOTATION: json.dumps(keys), ACTION_ANNOTATION: action},
+            annotations={
+                ACTOR_ANNOTATION: actor,
+                KEYS_ANNOTATION: json.dumps(keys),
+                ACTION_ANNOTATION: action,
+                TIME_ANNOTATION: _iso(now),
+            },
         ),
         involved_object=V1ObjectReference(api_version="v1", kind=kind, name=secret, namespace=namespace, uid=uid),
         reason=reason,
@@ -190,7 +198,7 @@ def _record(event: CoreV1Event) -> AuditRecord:
         keys = ()
     when = event.first_timestamp or event.event_time or event.metadata.creation_timestamp
     return AuditRecord(
-        time=when.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z") if when else "",
+        time=annotations.get(TIME_ANNOTATION) or (_iso(when) if when else ""),
         action=annotations.get(ACTION_ANNOTATION, event.reason or ""),
         actor=annotations.get(ACTOR_ANNOTATION, ""),
         secret=event.involved_object.name or "",
@@ -199,3 +207,8 @@ def _record(event: CoreV1Event) -> AuditRecord:
         keys=keys,
         message=event.message or "",
     )
+
+
+def _iso(when: dt.datetime) -> str:
+    """UTC, microseconds, ``Z``: sorts as text in time order."""
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
