@@ -150,6 +150,8 @@ def event_body(
         labels[PROJECT_LABEL] = project
     where = f"project {project!r}" if project else f"{kind} {secret!r}"
     subject = f"{verb} {', '.join(keys)}" if keys else verb.removesuffix(" with keys").removesuffix(" keys")
+    if action.startswith("preset-"):
+        subject, where = f"{verb} {secret!r}", f"ConfigMap {secret!r}"
     return CoreV1Event(
         metadata=V1ObjectMeta(
             generate_name=f"{secret[:200]}.",
@@ -176,14 +178,19 @@ def event_body(
 
 
 def history(
-    hook: SecretsKubernetesHook, namespace: str, *, project: str | None = None, secret: str | None = None
+    hook: SecretsKubernetesHook,
+    namespace: str,
+    *,
+    project: str | None = None,
+    secret: str | None = None,
+    kind: str = "Secret",
 ) -> list[AuditRecord]:
-    """The recorded changes of a project (or of one Secret), oldest first."""
+    """The recorded changes of a project (or of one object: a Secret, a preset's ConfigMap), oldest first."""
     selector = [f"{AUDIT_LABEL}=true"]
     if project:
         selector.append(f"{PROJECT_LABEL}={project}")
     # A Secret name may be longer than a label value can be: it is matched by field instead.
-    fields = f"involvedObject.kind=Secret,involvedObject.name={secret}" if secret else ""
+    fields = f"involvedObject.kind={kind},involvedObject.name={secret}" if secret else ""
     events = hook.list_events(namespace, ",".join(selector), fields).items
     records = [_record(event) for event in events]
     return sorted(records, key=lambda record: record.time)

@@ -9,8 +9,9 @@ Rules (the design's "precise semantics"):
 * secret env vars come before the user's ``env_vars``, so ``$(VAR)`` in user values expands;
 * a reference requested twice identically is kept once; the same env var name or mount path
   with a different source is an error naming the variable or path;
-* a secret env var may not also be set by the user's ``env_vars`` (which one wins would
-  otherwise depend on ordering rules users should not have to know);
+* attaching to the pod merges every field with its one merge function (:mod:`.pod_merge`):
+  a secret env var may not also be set differently by the user's ``env_vars`` or a preset
+  (which one wins would otherwise depend on ordering rules users should not have to know);
 * volume names are derived from the Secret and mount path, so the spec is the same every build.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kubernetes.client import models as k8s
 
@@ -33,7 +35,19 @@ from airflow_secrets_provider.model import (
     SecretVolume,
 )
 from airflow_secrets_provider.naming import volume_name
-from airflow_secrets_provider.validation import normalize_mount_path
+from airflow_secrets_provider.pod_merge import (
+    PRESETS_FIELD,
+    SECRETS_FIELD,
+    entries,
+    merge_env,
+    merge_env_from,
+    merge_image_pull_secrets,
+    merge_volume_mounts,
+    merge_volumes,
+)
+
+if TYPE_CHECKING:
+    from airflow_secrets_provider.presets import Preset
 
 
 @dataclass(frozen=True)
@@ -125,35 +139,48 @@ def _main_container(pod: k8s.V1Pod, container_name: str) -> k8s.V1Container:
     return pod.spec.containers[0]
 
 
-def apply_pod_secrets(pod: k8s.V1Pod, secrets: PodSecrets, container_name: str) -> k8s.V1Pod:
-    """A copy of ``pod`` with ``secrets`` added to its main container (``container_name``)."""
+def apply_pod_secrets(
+    pod: k8s.V1Pod, secrets: PodSecrets, container_name: str, presets: Sequence[Preset] = ()
+) -> k8s.V1Pod:
+    """A copy of ``pod`` with ``secrets`` and ``presets`` added to its main container.
+
+    Every field goes through its one merge function (:mod:`airflow_secrets_provider.pod_merge`):
+    what the pod already has (the user's ``env_vars``, ``volume_mounts``, ``volumes``...),
+    the secret references and each preset's entries; identical entries are kept once, different
+    ones with the same key fail before anything is created, naming both sources. Secret env vars
+    come first, then presets', then the user's, so ``$(VAR)`` in a user value expands.
+    """
     pod = copy.deepcopy(pod)
     container = _main_container(pod, container_name)
+    ours = SECRETS_FIELD, "secret requests"
+    preset_sources = [(p, PRESETS_FIELD, p.describe()) for p in presets]
 
-    user_env = list(container.env or [])
-    ours = {var.name for var in secrets.env}
-    for var in user_env:
-        if var.name in ours:
-            raise SecretConfigError("env_vars", f"{var.name!r} is also provided as a secret; remove one of them")
-    container.env = [*secrets.env, *user_env]
-    container.env_from = [*secrets.env_from, *(container.env_from or [])] or None
-
-    user_mounts = list(container.volume_mounts or [])
-    our_paths = {normalize_mount_path(mount.mount_path) for mount in secrets.volume_mounts}
-    for mount in user_mounts:
-        # Compared in normal form: `/etc/s/` and `/etc/s` are one directory, and one mount
-        # would silently hide the other.
-        if mount.mount_path and normalize_mount_path(mount.mount_path) in our_paths:
-            raise SecretConfigError("volume_mounts", f"mount path {mount.mount_path!r} is also used by a secret mount")
-    container.volume_mounts = [*user_mounts, *secrets.volume_mounts] or None
-
-    volumes = list(pod.spec.volumes or [])
-    existing = {volume.name: volume for volume in volumes}
-    for volume in secrets.volumes:
-        if volume.name not in existing:
-            volumes.append(volume)
-        elif existing[volume.name] != volume:
-            # Skipping ours would point the secret mount at someone else's volume.
-            raise SecretConfigError("volumes", f"volume name {volume.name!r} is also used by another volume")
-    pod.spec.volumes = volumes or None
+    container.env = merge_env(
+        entries(secrets.env, *ours),
+        *(entries(p.env, f, s) for p, f, s in preset_sources),
+        entries(container.env, "env_vars", "env_vars"),
+    )
+    container.env_from = merge_env_from(
+        entries(secrets.env_from, *ours),
+        *(entries(p.env_from, f, s) for p, f, s in preset_sources),
+        entries(container.env_from, "env_from", "env_from"),
+    )
+    container.volume_mounts = merge_volume_mounts(
+        entries(container.volume_mounts, "volume_mounts", "volume_mounts"),
+        entries(secrets.volume_mounts, *ours),
+        *(entries(p.volume_mounts, f, s) for p, f, s in preset_sources),
+    )
+    pod.spec.volumes = merge_volumes(
+        entries(pod.spec.volumes, "volumes", "volumes"),
+        entries(secrets.volumes, *ours),
+        *(entries(p.volumes, f, s) for p, f, s in preset_sources),
+    )
+    pod.spec.image_pull_secrets = merge_image_pull_secrets(
+        entries(pod.spec.image_pull_secrets, "image_pull_secrets", "image_pull_secrets"),
+        *(entries(p.image_pull_secrets, f, s) for p, f, s in preset_sources),
+    )
+    for name in ("env", "env_from", "volume_mounts"):
+        setattr(container, name, getattr(container, name) or None)
+    pod.spec.volumes = pod.spec.volumes or None
+    pod.spec.image_pull_secrets = pod.spec.image_pull_secrets or None
     return pod

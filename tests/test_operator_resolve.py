@@ -29,6 +29,7 @@ def _operator(tmp_path: Path, **kwargs: object) -> tuple[SecretTaskOperator, dic
         task_id="once",
         image="busybox:1.36",
         kubernetes_conn_id=None,  # no Airflow connection to look up
+        apply_presets=False,  # no cluster to list preset ConfigMaps in (tests/test_presets.py has them)
         secrets=[with_secrets("inline", {"INLINE_A": values["INLINE_A"]}), with_secrets("file", str(path))],
         **kwargs,  # type: ignore[arg-type]
     )

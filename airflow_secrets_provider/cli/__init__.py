@@ -44,6 +44,7 @@ def _cluster_command(commands: argparse._SubParsersAction, name: str, help: str)
 
 def build_parser() -> argparse.ArgumentParser:
     from airflow_secrets_provider.cli import manifest_commands as manifests
+    from airflow_secrets_provider.cli import preset_commands as presets
     from airflow_secrets_provider.cli import project_commands as projects
     from airflow_secrets_provider.cli.rbac_command import rbac
     from airflow_secrets_provider.cli.render import render
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd = _cluster_command(commands, "history", "list the recorded changes of a project (audit Events)")
     cmd.add_argument("project", nargs="?")
     cmd.add_argument("--secret", help="the changes of this Secret instead of a project's")
+    cmd.add_argument("--preset", help="the changes of this preset instead of a project's")
     cmd.set_defaults(handler=projects.history_command)
 
     # -- Secret manifests (Pachyderm) -------------------------------------------------------
@@ -93,10 +95,25 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("name")
     cmd.set_defaults(handler=manifests.delete_command)
 
-    # -- offline ----------------------------------------------------------------------------
-    cmd = commands.add_parser("render", help="print the pod specs a DAG file's secret tasks would create")
+    # -- presets (Kubeflow PodDefault) -------------------------------------------------------
+    cmd = _cluster_command(commands, "presets", "list, show, apply or delete presets (labelled ConfigMaps)")
+    cmd.add_argument("action", choices=("list", "show", "apply", "delete"))
+    cmd.add_argument("name", nargs="?", help="the preset (show, delete)")
+    cmd.add_argument("-f", "--filename", help="apply: a YAML file of presets, or - for stdin")
+    cmd.set_defaults(handler=presets.presets_command)
+
+    # -- offline (render may read the cluster's presets) ------------------------------------
+    cmd = commands.add_parser(
+        "render", help="print the pod specs a DAG file's secret tasks would create, with the presets they get"
+    )
     cmd.add_argument("dag_file")
     cmd.add_argument("--task", action="append", help="only this task id (repeatable)")
+    cmd.add_argument(
+        "--cluster-presets",
+        action="store_true",
+        help="also match the presets stored in the cluster (the file's always are); reaches the cluster",
+    )
+    add_cluster_arguments(cmd)
     _output(cmd, ("yaml", "json"))
     cmd.set_defaults(handler=render)
 
@@ -128,8 +145,8 @@ def _stdin_dash(argv: list[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_stdin_dash(list(sys.argv[1:] if argv is None else argv)))
-    if getattr(args, "command", None) == "history" and not (args.project or args.secret):
-        print(f"{PROG}: error: history: give a PROJECT or --secret NAME", file=sys.stderr)
+    if getattr(args, "command", None) == "history" and not (args.project or args.secret or args.preset):
+        print(f"{PROG}: error: history: give a PROJECT, --secret NAME or --preset NAME", file=sys.stderr)
         return EXIT_USAGE
     try:
         return int(args.handler(args))

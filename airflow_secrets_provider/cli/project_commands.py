@@ -102,7 +102,10 @@ def history_command(args: argparse.Namespace) -> int:
     namespace = cluster_namespace(args, hook)
     if args.project:
         _project(args.project)
-    records = read_history(hook, namespace, project=args.project, secret=args.secret)
+    if args.preset:
+        records = read_history(hook, namespace, project=args.project, secret=args.preset, kind="ConfigMap")
+    else:
+        records = read_history(hook, namespace, project=args.project, secret=args.secret)
     emit(
         [record.as_dict() for record in records],
         args.output,

@@ -11,7 +11,7 @@ import importlib.util
 import json
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +64,32 @@ def _render_with_params(task: Any) -> None:
         task.render_template_fields({"params": {key: task.params[key] for key in task.params}})
 
 
-def _render_documents(dag_file: Path, task_ids: Sequence[str] | None) -> list[dict[str, Any]]:
+def _with_presets(task: Any, args: argparse.Namespace) -> list[str]:
+    """Match the task's presets against its (dry-run) pod labels; the pod is then built with them.
+
+    The file's presets always count (``[secrets_provider] presets_file``); the cluster's only
+    with ``--cluster-presets``, since reading them reaches the cluster.
+    """
+    from airflow_secrets_provider.cli.cluster import cluster_hook
+    from airflow_secrets_provider.operators.resolve import ResolvedSecrets
+    from airflow_secrets_provider.presets import all_presets, configured_presets_file, matching
+
+    if not task.apply_presets:
+        return []
+    planned = task.build_pod_request_obj(dry_run=True)
+    namespace = str(planned.metadata.namespace)
+    hook = cluster_hook(args) if args.cluster_presets else None
+    chosen = matching(all_presets(hook, namespace, configured_presets_file()), planned.metadata.labels or {})
+    task.resolved = ResolvedSecrets(namespace, presets=chosen)
+    return [preset.name for preset in chosen]
+
+
+def _render_documents(args: argparse.Namespace) -> list[dict[str, Any]]:
     from kubernetes.client import ApiClient
 
     from airflow_secrets_provider.operators.secret_task import SecretTaskOperator
+
+    dag_file, task_ids = Path(args.dag_file), args.task
 
     documents: list[dict[str, Any]] = []
     for dag in _load_dags(dag_file):
@@ -75,12 +97,14 @@ def _render_documents(dag_file: Path, task_ids: Sequence[str] | None) -> list[di
             if not isinstance(task, SecretTaskOperator) or (task_ids and task.task_id not in task_ids):
                 continue
             _render_with_params(task)
+            presets = _with_presets(task, args)
             pod = task.build_pod_request_obj(dry_run=True)
             documents.append(
                 {
                     "dag_id": dag.dag_id,
                     "task_id": task.task_id,
                     "secret_requests": [request.describe() for request in task.effective_requests()],
+                    "presets": presets,
                     "pod": ApiClient().sanitize_for_serialization(pod),
                 }
             )
@@ -99,7 +123,7 @@ def render(args: argparse.Namespace) -> int:
 
     # Airflow logs to stdout; keep stdout for the documents so they can be piped and parsed.
     with contextlib.redirect_stdout(sys.stderr):
-        documents = _render_documents(Path(args.dag_file), args.task)
+        documents = _render_documents(args)
     if args.output == "json":
         json.dump(documents, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -17,7 +17,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
-from kubernetes.client import CoreV1Api, CoreV1Event, CoreV1EventList, V1DeleteOptions, V1Secret, V1SecretList
+from kubernetes.client import (
+    CoreV1Api,
+    CoreV1Event,
+    CoreV1EventList,
+    V1ConfigMap,
+    V1ConfigMapList,
+    V1DeleteOptions,
+    V1Secret,
+    V1SecretList,
+)
 
 from airflow_secrets_provider.hooks.kube_errors import KubeTarget
 from airflow_secrets_provider.hooks.kube_retry import DEFAULT_POLICY, RetryPolicy, call_kube
@@ -142,4 +151,47 @@ class SecretsKubernetesHook(KubernetesHook):
             ),
             "list",
             KubeTarget(f"Events labelled {label_selector!r}", None, namespace),
+        )
+
+    # -- ConfigMaps (presets) --------------------------------------------------------------
+
+    def list_config_maps(self, namespace: str, label_selector: str) -> V1ConfigMapList:
+        api = self.core_v1_client
+        return self.call(
+            lambda: api.list_namespaced_config_map(namespace, label_selector=label_selector, **self._timeout()),
+            "list",
+            KubeTarget(f"ConfigMaps labelled {label_selector!r}", None, namespace),
+        )
+
+    def read_config_map(self, name: str, namespace: str) -> V1ConfigMap:
+        api = self.core_v1_client
+        return self.call(
+            lambda: api.read_namespaced_config_map(name, namespace, **self._timeout()),
+            "read",
+            KubeTarget("ConfigMap", name, namespace),
+        )
+
+    def create_config_map(self, body: V1ConfigMap, namespace: str) -> V1ConfigMap:
+        api = self.core_v1_client
+        return self.call(
+            lambda: api.create_namespaced_config_map(namespace, body, **self._timeout()),
+            "create",
+            KubeTarget("ConfigMap", body.metadata.name, namespace),
+        )
+
+    def replace_config_map(self, body: V1ConfigMap, namespace: str) -> V1ConfigMap:
+        """Write ``body`` back; its ``resourceVersion`` makes a concurrent write a 409."""
+        api = self.core_v1_client
+        return self.call(
+            lambda: api.replace_namespaced_config_map(body.metadata.name, namespace, body, **self._timeout()),
+            "replace",
+            KubeTarget("ConfigMap", body.metadata.name, namespace),
+        )
+
+    def delete_config_map(self, name: str, namespace: str) -> None:
+        api = self.core_v1_client
+        self.call(
+            lambda: api.delete_namespaced_config_map(name, namespace, **self._timeout()),
+            "delete",
+            KubeTarget("ConfigMap", name, namespace),
         )

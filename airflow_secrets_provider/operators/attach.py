@@ -22,6 +22,7 @@ from airflow_secrets_provider.model import AttachTarget, SecretRequest
 from airflow_secrets_provider.naming import task_secret_name
 from airflow_secrets_provider.operators.resolve import ResolvedSecrets
 from airflow_secrets_provider.pod import PodSecrets, apply_pod_secrets, assemble
+from airflow_secrets_provider.presets import APPLIED_ANNOTATION, applied_names
 from airflow_secrets_provider.validation import normalize_mount_path
 
 PLACEHOLDER_POD_NAME = "pod"
@@ -36,7 +37,9 @@ class SecretAttachment(K8SModel):
     :param project_secret: the project's Secret name, ``None`` without a project.
     :param container_name: the main container, which gets the references.
     :param xcom: whether KPO will mount its XCom volume (``do_xcom_push``), whose path is reserved.
-    :param resolved: what ``execute()`` resolved; ``None`` at parse time and in dry runs.
+    :param resolved: what ``execute()`` resolved (values' keys and the matching presets, which
+        are applied with the secret references and recorded in the pod annotation
+        ``airflow-secrets-provider/presets``); ``None`` at parse time and in dry runs.
     """
 
     requests: tuple[SecretRequest, ...]
@@ -66,7 +69,11 @@ class SecretAttachment(K8SModel):
         return pod_secrets
 
     def attach_to_pod(self, pod: k8s.V1Pod) -> k8s.V1Pod:
-        return apply_pod_secrets(pod, self.pod_secrets(pod.metadata.name), self.container_name)
+        presets = self.resolved.presets if self.resolved is not None else ()
+        pod = apply_pod_secrets(pod, self.pod_secrets(pod.metadata.name), self.container_name, presets)
+        if presets:
+            pod.metadata.annotations = {**(pod.metadata.annotations or {}), APPLIED_ANNOTATION: applied_names(presets)}
+        return pod
 
 
 def attachment(

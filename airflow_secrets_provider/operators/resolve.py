@@ -30,6 +30,7 @@ from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError, Ku
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 from airflow_secrets_provider.model import ResolveContext, SecretRequest, ValueRequest
 from airflow_secrets_provider.naming import project_secret_name
+from airflow_secrets_provider.presets import Preset
 from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
 from airflow_secrets_provider.secret_data import decode_text
@@ -68,11 +69,13 @@ class ResolvedSecrets:
     :param keys: for each value request, the environment variable names it resolved to (the
         pod spec then lists them instead of using ``envFrom``).
     :param values: the per-task Secret's data (keys are environment variable names).
+    :param presets: the presets whose selector matched the pod's labels (applied in this order).
     """
 
     namespace: str
     keys: RequestKeys = field(default_factory=RequestKeys)
     values: SecretValues = field(default_factory=SecretValues)
+    presets: tuple[Preset, ...] = ()
 
 
 def _mask(value: str) -> None:

@@ -29,9 +29,7 @@ from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
-from airflow_secrets_provider.hooks.kube_errors import (
-    KubeTarget,
-)
+from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError, KubeTarget
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 from airflow_secrets_provider.hooks.task_secrets import create_task_secret, delete_secret
 from airflow_secrets_provider.model import AttachTarget, SecretRequest, ValueRequest
@@ -41,6 +39,7 @@ from airflow_secrets_provider.operators.attach import attachment as build_attach
 from airflow_secrets_provider.operators.errors import without_retries
 from airflow_secrets_provider.operators.resolve import ResolvedSecrets, resolve_requests
 from airflow_secrets_provider.pod import assemble
+from airflow_secrets_provider.presets import Preset, all_presets, applied_names, configured_presets_file, matching
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
@@ -91,6 +90,8 @@ class SecretTaskOperator(KubernetesPodOperator):
         name a ``k8s_secret`` authenticate with the service principal stored there; others use
         ``DefaultAzureCredential`` unless these options say otherwise. Do not put a client
         secret here: operator arguments live in the DAG file.
+    :param apply_presets: apply, at execute time, every preset (Kubeflow PodDefault-style, see
+        :mod:`airflow_secrets_provider.presets`) whose selector matches the pod's labels.
     :param secrets: requests from :func:`~airflow_secrets_provider.with_secrets`, Pachyderm-style
         dicts (``{"name", "envVar", "key"}``, ``{"name", "mount_path"}``) and native
         ``Secret`` objects, in any mix.
@@ -105,6 +106,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         secrets: Sequence[SecretLike] | None = None,
         attach_project_secrets: bool = True,
         azure_vault_options: Mapping[str, Any] | None = None,
+        apply_presets: bool = True,
         **kwargs: Any,
     ) -> None:
         native, requests = split_secrets(secrets)
@@ -114,6 +116,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         self.project = project
         self.attach_project_secrets = attach_project_secrets
         self.azure_vault_options = dict(azure_vault_options or {})
+        self.apply_presets = apply_presets
         self.secret_requests: list[SecretRequest] = []
         self.resolved: ResolvedSecrets | None = None  # set once by prepare_secrets() on the worker
         self._created_task_secret: str | None = None  # the per-task Secret this instance created
@@ -259,13 +262,35 @@ class SecretTaskOperator(KubernetesPodOperator):
         registered with the masker; see :mod:`airflow_secrets_provider.operators.resolve`.
         """
         requests = self.effective_requests()
-        resolved = resolve_requests(
-            self.hook, self._namespace(context), self.project, requests, self.azure_vault_options
-        )
-        # Re-check with the resolved keys: a file key may clash with another request's env var.
-        dataclasses.replace(self.attachment(requests), resolved=resolved).pod_secrets()
+        planned = self.build_pod_request_obj(context, dry_run=True)
+        namespace = str(planned.metadata.namespace)
+        resolved = resolve_requests(self.hook, namespace, self.project, requests, self.azure_vault_options)
+        if self.apply_presets:
+            resolved = dataclasses.replace(resolved, presets=self._matching_presets(namespace, planned))
+        # Re-check with the resolved keys and presets: a file key may clash with another
+        # request's env var, a preset with anything. Building the pod merges every field.
         self.resolved = resolved
+        try:
+            self.build_pod_request_obj(context, dry_run=True)
+        except BaseException:
+            self.resolved = None
+            raise
         return resolved.values
+
+    def _matching_presets(self, namespace: str, planned: k8s.V1Pod) -> tuple[Preset, ...]:
+        """The presets (cluster ConfigMaps and the configured file) matching the pod's labels."""
+        hook: SecretsKubernetesHook | None = self.hook
+        try:
+            found = all_presets(hook, namespace, configured_presets_file())
+        except KubernetesAccessError:
+            self.log.warning(
+                "Cannot list preset ConfigMaps in namespace %s (no permission); using file presets", namespace
+            )
+            found = all_presets(None, namespace, configured_presets_file())
+        chosen = matching(found, planned.metadata.labels or {})
+        if chosen:
+            self.log.info("Applying presets %s", applied_names(chosen))
+        return chosen
 
     def _has_task_secret(self) -> bool:
         return any(isinstance(r, ValueRequest) for r in self.secret_requests)
