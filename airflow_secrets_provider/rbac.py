@@ -22,6 +22,8 @@ ordinary users' tokens, what it allows and what it refuses.
   "already checked" label on a pod it keeps or that failed, without which a retry reattaches
   to the old pod. ``pods/exec`` reads the XCom sidecar; the Python client opens exec as a
   websocket ``GET``, which API servers authorize as ``get`` (newer ones as ``create``).
+* configmaps ``list``: presets (Kubeflow PodDefault-style) are labelled ConfigMaps, found by
+  listing at execute time; they hold references and plain configuration, never values.
 
 **Viewer**: pods ``get/list/watch`` and ``pods/log`` ``get``; no access to secrets at all, not
 even ``get`` on a project Secret (``get`` returns values). Viewers see keys through this
@@ -121,6 +123,9 @@ def launcher_rules(project: str, readable_secrets: Sequence[str] = ()) -> list[D
         _rule("pods/log", ["get"]),
         _rule("pods/exec", ["create", "get"]),
         _rule("events", ["list", "watch"]),
+        # Presets are ConfigMaps labelled airflow-secrets-provider/preset=true (references and
+        # plain configuration, no values), found by listing at execute time.
+        _rule("configmaps", ["list"]),
     ]
 
 

@@ -106,6 +106,7 @@ def test_launcher_has_what_kubernetes_pod_operator_needs() -> None:
         ("events", "watch"),
         ("secrets", "create"),
         ("secrets", "delete"),
+        ("configmaps", "list"),  # presets
     }
     assert needed <= granted
     assert all(r["apiGroups"] == [""] for r in launcher_rules("p"))
@@ -347,6 +348,7 @@ def test_launcher_can_run_a_task(env: Env) -> None:
     assert [p.metadata.name for p in alice.list_namespaced_pod(ns).items] == ["task-1"]
     alice.patch_namespaced_pod("task-1", ns, {"metadata": {"labels": {"already_checked": "True"}}})
     alice.list_namespaced_event(ns)
+    alice.list_namespaced_config_map(ns, label_selector="airflow-secrets-provider/preset=true")  # presets
     # Needs a kubelet to exercise, so ask the authorizer itself.
     assert env.can("alice", "get", "pods", subresource="log")
     assert env.can("alice", "create", "pods", subresource="exec")
