@@ -154,3 +154,38 @@ def test_render_shows_the_presets_a_task_would_get(
     assert document["presets"] == ["from-file", "s3"]
     assert document["pod"]["metadata"]["annotations"][APPLIED_ANNOTATION] == "from-file,s3"
     assert {e["name"] for e in document["pod"]["spec"]["containers"][0]["env"]} >= {"FROM_FILE", "AWS_ACCESS_KEY_ID"}
+
+
+class _ConfigMapsRefused:
+    """Test double around the real ``CoreV1Api``: listing ConfigMaps is refused (403)."""
+
+    def __init__(self, api: CoreV1Api) -> None:
+        self._api = api
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._api, name)
+
+    def list_namespaced_config_map(self, *args: object, **kwargs: object) -> object:
+        from kubernetes.client.exceptions import ApiException
+
+        raise ApiException(status=403, reason="Forbidden")
+
+
+def test_a_launcher_that_may_not_list_config_maps_gets_the_file_presets_and_a_warning(
+    kube_cluster: KubeCluster,
+    core: CoreV1Api,
+    kube_namespace: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    PresetStore(SecretsKubernetesHook.for_client(core), kube_namespace).apply(parse_preset(S3, "test"))
+    presets_file = tmp_path / "file-presets.yaml"
+    presets_file.write_text(yaml.safe_dump([FILE_PRESET]))
+    monkeypatch.setenv(FILE_ENV, str(presets_file))
+    op = _operator(kube_cluster, kube_namespace, labels={"s3": "true", "file-preset": "yes"})
+    op.__dict__["hook"] = SecretsKubernetesHook.for_client(_ConfigMapsRefused(core))  # type: ignore[arg-type]
+    op.prepare_secrets()
+    assert op.resolved is not None and [p.name for p in op.resolved.presets] == ["from-file"]
+    captured = capsys.readouterr()  # the operator logs through Airflow's structlog, to the console
+    assert "Cannot list preset ConfigMaps" in captured.out + captured.err

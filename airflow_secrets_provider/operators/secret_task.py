@@ -247,14 +247,6 @@ class SecretTaskOperator(KubernetesPodOperator):
             raise failure  # outside the except block: nothing chained
         return super().execute(context)
 
-    def _namespace(self, context: Context | None = None) -> str:
-        """The namespace KPO creates the pod in, taken from the pod it builds (dry run: no API call).
-
-        That is KPO's own choice: the operator's ``namespace``, the connection's, a pod template's,
-        the service account's namespace in a pod (``_incluster_namespace``), ``default``.
-        """
-        return str(self.build_pod_request_obj(context, dry_run=True).metadata.namespace)
-
     def prepare_secrets(self, context: Context | None = None) -> SecretValues:
         """Check and resolve every request once; the result is :attr:`resolved` (immutable).
 
@@ -262,6 +254,9 @@ class SecretTaskOperator(KubernetesPodOperator):
         registered with the masker; see :mod:`airflow_secrets_provider.operators.resolve`.
         """
         requests = self.effective_requests()
+        # The pod KPO will create, built without an API call: its namespace is KPO's own choice
+        # (the operator's, the connection's, a pod template's, the service account's namespace
+        # in a pod, ``default``) and its labels select the presets.
         planned = self.build_pod_request_obj(context, dry_run=True)
         namespace = str(planned.metadata.namespace)
         resolved = resolve_requests(self.hook, namespace, self.project, requests, self.azure_vault_options)
