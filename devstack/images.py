@@ -120,7 +120,11 @@ def wheelhouse(timings: Timings | None = None, *, python: str = sys.executable) 
             what="pip wheel (stand-in wheelhouse)",
         )
         (work / "requirements.txt").write_text("\n".join(STANDIN_REQUIREMENTS) + "\n", encoding="utf-8")
-        os.replace(work, target)
+        try:
+            os.replace(work, target)
+        except OSError:
+            if not (target / "requirements.txt").exists():  # else: a concurrent run made it first
+                raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if timings is not None:
@@ -238,7 +242,7 @@ def ensure_standin_images(docker: Docker, timings: Timings | None = None) -> Sta
 
     started = time.monotonic()
     saved.parent.mkdir(parents=True, exist_ok=True)
-    partial = saved.with_suffix(".partial")
+    partial = saved.with_name(f".{saved.name}.{os.getpid()}.partial")
     docker.run("save", "--output", str(partial), images.airflow, images.postgres, what="docker save")
     os.replace(partial, saved)
     for old in saved.parent.glob("standin-*.tar"):  # one generation is enough; they are ~1 GB
