@@ -43,7 +43,9 @@ from devstack.kube_cluster import KubeCluster
 from devstack.tcp_relay import TcpRelay
 from tests.support.tiers import skip_or_fail
 
-pytestmark = pytest.mark.compose
+# The first test that uses the stack pays for building it within its own timeout: a cold image
+# build plus `up` took about 6.5 minutes on a loaded 2-core machine, over the suite's 600 s.
+pytestmark = [pytest.mark.compose, pytest.mark.timeout(2700)]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.celery.yml", "docker-compose.local-kube.yml")
@@ -202,6 +204,7 @@ class Stack:
     canary: str
     conn_password: str
     relay: TcpRelay
+    check_run_id: str | None = None
 
 
 def _free_port() -> int:
@@ -354,21 +357,32 @@ def test_example_dags_parse_in_the_stack(compose_stack: Stack) -> None:
     assert errors["total_entries"] == 0, errors
 
 
-def test_dag_reads_secrets_through_the_backend_and_its_log_is_masked(compose_stack: Stack) -> None:
-    api, dag_id = compose_stack.api, "asp_compose_check"
+def _run_check_dag(stack: Stack) -> str:
+    """Trigger asp_compose_check once per session (through the REST API) and wait for success."""
+    if stack.check_run_id is not None:
+        return stack.check_run_id
+    api, dag_id = stack.api, "asp_compose_check"
     wait_for(
         "DAG parsed",
         lambda: True if api.call("GET", f"/api/v2/dags/{dag_id}").status_code == 200 else None,
         timeout=300,
     )
     api.json("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-    run_id = api.json("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
+    run_id = str(api.json("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"])
 
     def finished() -> str | None:
         state = api.json("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
         return state if state in ("success", "failed") else None
 
-    assert wait_for("DAG run finished", finished, timeout=600) == "success"
+    state = wait_for("DAG run finished", finished, timeout=600)
+    assert state == "success", f"asp_compose_check ended {state}"
+    stack.check_run_id = run_id
+    return run_id
+
+
+def test_dag_reads_secrets_through_the_backend_and_its_log_is_masked(compose_stack: Stack) -> None:
+    api, dag_id = compose_stack.api, "asp_compose_check"
+    run_id = _run_check_dag(compose_stack)
     response = api.call(
         "GET",
         f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/read_through_backend/logs/1",
@@ -395,6 +409,20 @@ def test_dag_reads_secrets_through_the_backend_and_its_log_is_masked(compose_sta
     assert (
         "VARIABLE=***" in on_disk and compose_stack.canary not in on_disk and compose_stack.conn_password not in on_disk
     )
+
+
+def test_kubernetes_default_connection_reaches_the_cluster(compose_stack: Stack) -> None:
+    api, dag_id = compose_stack.api, "asp_compose_check"
+    run_id = _run_check_dag(compose_stack)
+    response = api.call(
+        "GET",
+        f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/cluster_through_kubernetes_default/logs/1",
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 200
+    keys_lines = [str(i.get("event")) for i in response.json()["content"] if "PROJECT_KEYS=" in str(i.get("event"))]
+    assert keys_lines, "the task did not list the project Secret's keys"
+    assert "AIRFLOW_VAR_COMPOSE_CANARY" in keys_lines[0].split("=", 1)[1].split(",")
 
 
 def test_containers_kubeconfig_points_at_the_cluster_and_is_not_world_readable(compose_stack: Stack) -> None:

@@ -1,9 +1,10 @@
 """The compose test's DAG (tests/test_compose.py): credentials only through ChainedSecretsBackend.
 
 In the compose stack the backend's `kubernetes` source reads the example project's Secret
-(airflow-project-secrets-fraud), which kube-init filled from ``.env``. The task prints the
+(airflow-project-secrets-fraud), which kube-init filled from ``.env``. The first task prints the
 values it got, which the task log must show as ``***``, and their SHA-256, which lets the
-test check the task saw the right values without any value leaving the task.
+test check the task saw the right values without any value leaving the task. The second lists the project Secret's keys through the
+``kubernetes_default`` connection, the one KubernetesPodOperator uses.
 """
 
 from __future__ import annotations
@@ -35,4 +36,16 @@ with DAG(
         print(f"CONN_PASSWORD={password}")
         print(f"CONN_PASSWORD_SHA256={digest(password)}")
 
+    @task
+    def cluster_through_kubernetes_default() -> None:
+        # The stack's `kubernetes_default` connection (what KubernetesPodOperator uses) reaches
+        # the cluster kube-init prepared: list the project Secret's keys, never its values.
+        from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+
+        secret = KubernetesHook(conn_id="kubernetes_default").core_v1_client.read_namespaced_secret(
+            "airflow-project-secrets-fraud", "ml"
+        )
+        print(f"PROJECT_KEYS={','.join(sorted(secret.data or {}))}")
+
     read_through_backend()
+    cluster_through_kubernetes_default()
