@@ -260,3 +260,32 @@ def _link_tree(source: Path, target: Path) -> None:
             os.link(item, target / item.name)
         except OSError:
             shutil.copy2(item, target / item.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m devstack.images``: put the stand-ins into the engine ``DOCKER_HOST`` names.
+
+    For running docker-compose.yml where no registry is reachable: prints the variables that
+    point the compose file at them (append them to ``.env``).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m devstack.images", description=main.__doc__)
+    parser.add_argument("--docker", default=shutil.which("docker") or "docker", help="docker CLI to use")
+    args = parser.parse_args(argv)
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    timings = Timings()
+    try:
+        images = ensure_standin_images(Docker(args.docker, host), timings)
+    except ImageBuildError as exc:
+        print(f"images: {exc}", file=sys.stderr)
+        return 1
+    print(f"# stand-in images in {host} ({timings.steps})", file=sys.stderr)
+    print(f"AIRFLOW_BASE_IMAGE={images.airflow}")
+    print(f"POSTGRES_IMAGE={images.postgres}")
+    print("PIP_INSTALL_ARGS=--no-index --no-build-isolation")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
