@@ -30,6 +30,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest's own dependency
+    import tomli as tomllib  # type: ignore[no-redef]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STANDIN_DIR = Path(__file__).resolve().parent / "standin"
 
@@ -37,18 +42,22 @@ STANDIN_DIR = Path(__file__).resolve().parent / "standin"
 #: (tests/test_compose.py checks that they agree).
 AIRFLOW_VERSION = "3.3.2"
 
+
+def _provider_dependencies() -> tuple[str, ...]:
+    """This provider's runtime requirements, read from pyproject.toml (so they never drift)."""
+    with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
+        return tuple(tomllib.load(handle)["project"]["dependencies"])
+
+
 #: What the stand-in's venv holds: Airflow as the official image pins it, the providers of the
-#: official image that the stack uses, this provider's own dependencies, and the build tools
-#: ./Dockerfile needs to install this provider with ``--no-build-isolation``.
+#: official image that the stack uses, this provider's own dependencies (from pyproject.toml),
+#: and the build tools ./Dockerfile needs to install this provider with ``--no-build-isolation``.
 STANDIN_REQUIREMENTS: tuple[str, ...] = (
     f"apache-airflow=={AIRFLOW_VERSION}",
-    "apache-airflow-providers-cncf-kubernetes>=10.20",
     "apache-airflow-providers-fab",
     "apache-airflow-providers-postgres",
     "psycopg2-binary",
-    "kubernetes>=29",
-    "azure-keyvault-secrets>=4.8",
-    "azure-identity>=1.15",
+    *_provider_dependencies(),
     "setuptools>=77",
     "wheel",
 )
