@@ -136,6 +136,9 @@ def wheelhouse(timings: Timings | None = None, *, python: str = sys.executable) 
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    for old in target.parent.iterdir():  # one generation is enough (~85 MB each)
+        if old.is_dir() and not old.name.startswith(".") and old.name != key:
+            shutil.rmtree(old, ignore_errors=True)
     if timings is not None:
         timings.measure("wheelhouse", started)
     return target
