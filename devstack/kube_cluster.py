@@ -307,7 +307,9 @@ def wait_until_pods_admitted(core: kubernetes.client.CoreV1Api, namespace: str, 
             core.create_namespaced_pod(namespace, probe, dry_run="All")
             return
         except ApiException as exc:
-            # 403 "forbidden: error looking up service account" / "no API token found": not yet.
-            if exc.status != 403 or "service account" not in str(exc.body) or time.monotonic() >= deadline:
+            # 403 "error looking up service account ..." or 500 "No API token found for service
+            # account ..., retry after the token is automatically created": not yet.
+            waiting = exc.status in (403, 500) and "service account" in str(exc.body)
+            if not waiting or time.monotonic() >= deadline:
                 raise
         time.sleep(0.2)

@@ -37,6 +37,12 @@ readonly CACHE_ROOT="${ASP_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airflow-s
 readonly DEB_SRC_FILE=/etc/apt/sources.list.d/airflow-secrets-provider-deb-src.sources
 readonly DEB_SRC_LIST_FILE=/etc/apt/sources.list.d/airflow-secrets-provider-deb-src.list
 readonly BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+# Bump when the build recipe changes what the binaries are; a cached build of another recipe is
+# rebuilt in place (file by file, so running clusters keep their binaries).
+#   2: vendored modern-go/reflect2 replaced by Debian's 1.0.2 (1.0.1 panics under Go >= 1.18 when
+#      the API server encodes a Node as JSON: "apiserver panic'd on GET /api/v1/nodes/...").
+readonly RECIPE=2
+readonly REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
 # stop order: the watchdog first, the kubelet before the engine its containers run on
 readonly PROCESSES=(watchdog kubelet kube-scheduler kube-controller-manager kube-apiserver etcd)
 readonly SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -88,6 +94,7 @@ upstream_version() {
 have_binaries() {
     local dir=$1 b
     for b in "${BINARIES[@]}"; do [ -x "$dir/$b" ] || return 1; done
+    [ "$(cat "$dir/../recipe" 2>/dev/null)" = "$RECIPE" ]
 }
 
 # The bin dir to use: the one for apt's current source version if it is built; failing that
@@ -123,6 +130,7 @@ ensure_packages() {
     command -v dpkg-source >/dev/null 2>&1 || missing+=(dpkg-dev)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+    [ -f "$REFLECT2_SRC/go_above_118.go" ] || missing+=(golang-github-modern-go-reflect2-dev)
     [ ${#missing[@]} -gt 0 ] || return 0
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -236,6 +244,13 @@ do_build() {
         die "unpacking the $SRC_PACKAGE source failed; downloads removed, run the build again"
     fi
 
+    # The vendored reflect2 1.0.1 predates Go 1.18's map layout and panics at run time; Debian's
+    # packaged 1.0.2 is API-compatible.
+    log "replacing vendor/github.com/modern-go/reflect2 with Debian's $(dpkg-query -W -f '${Version}' golang-github-modern-go-reflect2-dev)"
+    rm -rf "$src/vendor/github.com/modern-go/reflect2"
+    mkdir -p "$src/vendor/github.com/modern-go/reflect2"
+    find "$REFLECT2_SRC" -maxdepth 1 -name '*.go' ! -name '*_test.go' -exec cp {} "$src/vendor/github.com/modern-go/reflect2/" \;
+
     # GOPATH mode (module mode wants go.mod updates it cannot download): link the tree where
     # its import path says it lives, and keep GOPATH and the Go build cache in our cache root.
     export GOPATH="$CACHE_ROOT/gopath" GOCACHE="$CACHE_ROOT/go-build"
@@ -285,6 +300,7 @@ do_build() {
     for b in "${BINARIES[@]}"; do mv -f "$staging/$b" "$root/bin/$b"; done
     rmdir "$staging"
     printf '%s\n' "$version" >"$root/debian-version"
+    printf '%s\n' "$RECIPE" >"$root/recipe"
 
     # dpkg-source also leaves a copy of the orig tarball next to the tree: drop the whole work
     # dir (the downloads stay, so a rebuild needs no network).
@@ -382,7 +398,7 @@ apiserver_ready() {
 
 
 api_get() { # api_get DIR TOKEN PORT PATH
-    curl -fsS --cacert "$1/certs/apiserver.crt" -H "Authorization: Bearer $2" "https://127.0.0.1:$3$4"
+    curl --http1.1 -fsS --cacert "$1/certs/apiserver.crt" -H "Authorization: Bearer $2" "https://127.0.0.1:$3$4"
 }
 
 # The node has registered, is Ready, and the node lifecycle controller has lifted the not-ready
@@ -477,8 +493,8 @@ do_start() {
         --logger=zap --log-level=warn
     wait_until etcd 30 "$dir/etcd.pid" "$dir/etcd.log" etcd_healthy "$etcd_client"
 
-    # The API server dials the kubelet at the node's InternalIP (127.0.0.1, see kubelet's
-    # --node-ip): a node name that does not resolve would break logs and exec.
+    # The API server dials the kubelet at the node's InternalIP (see kubelet's --node-ip): a node
+    # name that does not resolve would break logs and exec.
     log "starting kube-apiserver on https://127.0.0.1:$port"
     spawn kube-apiserver "$dir" "$bin/kube-apiserver" \
         --etcd-servers="http://127.0.0.1:$etcd_client" \
@@ -602,14 +618,16 @@ start_node() {
 
     # Flags that let kubelet 1.20 run in a VM whose processes lack CAP_SYS_RESOURCE, without
     # touching the host: no QoS cgroups, no node-allocatable enforcement, no evictions or image
-    # GC, no iptables chains, its own dirs, sockets and ports; loopback only; the API server's
-    # client certificate is the only accepted caller.
+    # GC, no iptables chains, its own dirs, sockets and ports. Its node IP (which the API server
+    # dials for logs) and the only address it listens on is the engine's private bridge address:
+    # kubelet 1.20 refuses a loopback node IP. The API server's client certificate is the only
+    # accepted caller.
     log "starting kubelet (node $NODE_NAME, port $kubelet_port)"
     spawn kubelet "$dir" "$bin/kubelet" \
         --kubeconfig="$dir/kubeconfig" \
         --hostname-override="$NODE_NAME" \
-        --node-ip=127.0.0.1 \
-        --address=127.0.0.1 \
+        --node-ip="$DOCKER_BRIDGE_GATEWAY" \
+        --address="$DOCKER_BRIDGE_GATEWAY" \
         --port="$kubelet_port" \
         --read-only-port=0 \
         --healthz-port=0 \
@@ -622,8 +640,8 @@ start_node() {
         --container-runtime=docker \
         --docker-endpoint="$DOCKER_HOST" \
         --experimental-dockershim-root-directory="$dir/dockershim" \
-        --remote-runtime-endpoint="unix://$dir/dockershim.sock" \
-        --remote-image-endpoint="unix://$dir/dockershim.sock" \
+        --container-runtime-endpoint="unix://$dir/dockershim.sock" \
+        --image-service-endpoint="unix://$dir/dockershim.sock" \
         --pod-infra-container-image="$PAUSE_IMAGE" \
         --fail-swap-on=false \
         --cgroups-per-qos=false \
@@ -697,21 +715,8 @@ do_stop() {
     dir=$(cd "$dir" && pwd)
     stop_process "$dir" watchdog
     stop_process "$dir" kubelet
-    if [ -f "$dir/docker/docker.env" ]; then
-        # The pods' containers (and their sandboxes) first, then the engine itself.
-        local containers
-        containers=$(
-            # shellcheck disable=SC1091
-            . "$dir/docker/docker.env"
-            export DOCKER_HOST
-            "$DOCKER" ps -aq 2>/dev/null || true
-        )
-        if [ -n "$containers" ]; then
-            log "removing $(wc -w <<<"$containers") containers"
-            # shellcheck disable=SC1091,SC2086
-            (. "$dir/docker/docker.env" && export DOCKER_HOST && "$DOCKER" rm -f $containers >/dev/null 2>&1) || true
-        fi
-    fi
+    # The engine's stop removes the pods' containers (kubelet is gone, so none come back),
+    # stops dockerd, unmounts its mounts and removes its directory.
     if [ -d "$dir/docker" ]; then
         "$SCRIPTS_DIR/docker-engine.sh" stop "$dir/docker" >&2 || log "WARNING: docker-engine.sh stop failed"
     fi

@@ -19,10 +19,11 @@ env_file=${1:?usage: node-images.sh DOCKER_ENV}
 export DOCKER_HOST
 scripts_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-tarball=$("$scripts_dir/rootfs.sh" | tail -n 1)
+readonly ROOTFS_NAME=job ROOTFS_PACKAGES=python3,ca-certificates
+tarball=$("$scripts_dir/rootfs.sh" build "$ROOTFS_NAME" "$ROOTFS_PACKAGES")
 [ -f "$tarball" ] || { log "ERROR: scripts/rootfs.sh printed no tarball ($tarball)"; exit 1; }
-# The tarball's name carries its inputs' key; the tag is derived from it.
-tag=$(basename "$tarball" | sha256sum | cut -c1-12)
+# The rootfs' cache key (a hash of everything that shapes it) is the tag.
+tag=$("$scripts_dir/rootfs.sh" key "$ROOTFS_NAME" "$ROOTFS_PACKAGES")
 pause_image="asp-local/pause:$tag"
 job_image="asp-local/job:$tag"
 
@@ -36,10 +37,7 @@ import() {
         return 0
     fi
     local t0=$SECONDS
-    case $tarball in
-    *.zst) zstd -dc "$tarball" | "$DOCKER" import "$@" - "$image" >/dev/null ;;
-    *) "$DOCKER" import "$@" "$tarball" "$image" >/dev/null ;;
-    esac
+    "$DOCKER" import "$@" "$tarball" "$image" >/dev/null
     log "imported $image in $((SECONDS - t0)) s"
 }
 

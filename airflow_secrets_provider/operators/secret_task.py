@@ -239,7 +239,23 @@ class SecretTaskOperator(KubernetesPodOperator):
         unreachable vault fails here, before any pod or Secret exists.
         """
         self.prepare_secrets()
-        return super().execute(context)
+        try:
+            return super().execute(context)
+        except Exception as exc:
+            from airflow_secrets_provider.operators.pod_start import reference_error_in
+
+            reference_error = reference_error_in(exc)
+            if reference_error is None or reference_error is exc:
+                raise
+            raise reference_error from None  # KPO's cleanup error hid the one that says why
+
+    def await_pod_start(self, pod: k8s.V1Pod) -> None:
+        """KPO's start-up wait, ended at once if the kubelet reports a missing Secret or key."""
+        from airflow_secrets_provider.operators.pod_start import failing_fast_on_missing_secrets
+
+        own = task_secret_name(pod.metadata.name) if self._task_secret_values else None
+        with failing_fast_on_missing_secrets(self.pod_manager, own, frozenset(self._task_secret_values)):
+            super().await_pod_start(pod)
 
     def _namespace(self) -> str:
         return self.namespace or self.hook.get_namespace() or "default"
