@@ -713,13 +713,20 @@ do_stop() {
     local dir=${1:?usage: stop DIR} name
     [ -d "$dir" ] || return 0
     dir=$(cd "$dir" && pwd)
-    stop_process "$dir" watchdog
+    # The watchdog is our own polling loop (it would finish its sleep before obeying SIGTERM).
+    if pid_alive "$dir/watchdog.pid"; then kill -KILL "$(cat "$dir/watchdog.pid")" 2>/dev/null || true; fi
+    rm -f "$dir/watchdog.pid"
     stop_process "$dir" kubelet
     # The engine's stop removes the pods' containers (kubelet is gone, so none come back),
     # stops dockerd, unmounts its mounts and removes its directory.
     if [ -d "$dir/docker" ]; then
         "$SCRIPTS_DIR/docker-engine.sh" stop "$dir/docker" >&2 || log "WARNING: docker-engine.sh stop failed"
     fi
+    # The control plane has nothing left to hand over: stop its processes together.
+    for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
+        stop_process "$dir" "$name" &
+    done
+    wait
     for name in "${PROCESSES[@]}"; do stop_process "$dir" "$name"; done
     unmount_all_under "$dir"
     if [ -f "$dir/$MARKER" ]; then

@@ -325,7 +325,11 @@ def test_every_way_a_value_reaches_a_pod(
 
 
 def build_printing_dag(dag_id: str, kubeconfig: str, namespace: str, job_image: str, gate: str = "") -> DAG:
-    """One task whose container prints its project secret and a per-task secret in clear."""
+    """One task whose container prints its project secret and a per-task secret in clear.
+
+    With ``gate`` (a host file path), the container first waits until that file exists.
+    """
+    gate_dir = os.path.dirname(gate)
     with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
         report_operator(
             "printer",
@@ -337,8 +341,9 @@ def build_printing_dag(dag_id: str, kubeconfig: str, namespace: str, job_image: 
             on_finish_action="delete_pod",
             env_vars={"PRINTED": "yes"},
             secrets=[with_secrets("kubernetes", ["DB_PASSWORD"]), with_secrets("env", "API_KEY")],
-            volumes=[k8s.V1Volume(name="gate", host_path=k8s.V1HostPathVolumeSource(path=gate))] if gate else [],
-            volume_mounts=[k8s.V1VolumeMount(name="gate", mount_path=gate)] if gate else [],
+            # The gate file's host directory, shared with the container (which waits for the file).
+            volumes=[k8s.V1Volume(name="gate", host_path=k8s.V1HostPathVolumeSource(path=gate_dir))] if gate else [],
+            volume_mounts=[k8s.V1VolumeMount(name="gate", mount_path=gate_dir)] if gate else [],
         )
     return dag
 
@@ -437,7 +442,10 @@ def test_a_killed_worker_leaves_nothing_behind(
                 return pods[0]
             return None
 
-        pod = wait_for(running_with_secret, "the pod running with its per-task Secret", timeout=300)
+        pod = wait_for(
+            lambda: running_with_secret() or worker.poll() is not None, "the pod running with its Secret", timeout=300
+        )
+        assert worker.poll() is None, worker.communicate()[0][-3000:]  # the worker is still waiting for the pod
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=60)
     finally:
@@ -552,7 +560,8 @@ def test_a_task_with_a_missing_secret_fails_with_the_reason(
     failure = (out + err).split("Task failed with exception", 1)[-1]
     assert "PodSecretReferenceError" in failure and "Secret 'absent'" in failure, failure[-3000:]
     assert "returned a failure" not in failure  # KPO's generic cleanup error does not hide the reason
-    wait_for(lambda: node_core.list_namespaced_pod(node_namespace).items == [], "the failed pod to be deleted")
+    # The operator deleted the pod (the kubelet takes a while to let a never-started pod go).
+    assert all(p.metadata.deletion_timestamp for p in node_core.list_namespaced_pod(node_namespace).items)
 
 
 # ------------------------------------------------------------------------------------------------
