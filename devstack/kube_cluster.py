@@ -86,8 +86,9 @@ class KubeCluster:
     job_image: str | None = None
     #: ``IfNotPresent`` works for both: the local image is never pulled, a public one is.
     image_pull_policy: str = "IfNotPresent"
-    #: ``unix://`` address of our node's Docker engine (None when not ours).
+    #: ``unix://`` address of our node's Docker engine, and its client (None when not ours).
     docker_host: str | None = None
+    docker_cli: str | None = None
 
     @property
     def has_node(self) -> bool:
@@ -235,6 +236,7 @@ def start_local_cluster(workdir: Path, *, node: bool = True) -> KubeCluster:
             node_name=env.get("NODE_NAME") or None,
             job_image=env.get("JOB_IMAGE") or None,
             docker_host=env.get("DOCKER_HOST") or None,
+            docker_cli=env.get("DOCKER") or None,
         )
         _check_reachable(cluster)
     except ClusterUnavailable:

@@ -568,12 +568,12 @@ def test_a_task_with_a_missing_secret_fails_with_the_reason(
 # What the kubelet stand-in fakes, checked against the real kubelet
 
 
-def raw_pod(name: str, image: str, command: str, **spec: Any) -> k8s.V1Pod:
+def raw_pod(name: str, image: str, command: str, pull_policy: str = "IfNotPresent", **spec: Any) -> k8s.V1Pod:
     container_keys = {"env", "env_from", "volume_mounts"}
     container = k8s.V1Container(
         name="base",
         image=image,
-        image_pull_policy="IfNotPresent",
+        image_pull_policy=pull_policy,
         command=["python3", "-c", command],
         **{k: v for k, v in spec.items() if k in container_keys},
     )
@@ -677,3 +677,76 @@ def test_the_kubelet_standin_matches_the_real_kubelet(
         (problem,) = standin.check_references(core.read_namespaced_pod(name, ns))
         assert phase == "Pending"
         assert (waiting_state.waiting.reason, waiting_state.waiting.message) == (problem.reason, problem.message)
+
+
+# ------------------------------------------------------------------------------------------------
+# A private image: the pull secret reaches the kubelet's pull
+
+
+def test_a_private_image_is_pulled_with_the_tasks_pull_secret(
+    our_node: KubeCluster, node_namespace: str, node_core: CoreV1Api, job_image: str, tmp_path: Path
+) -> None:
+    from tests.support.registry import PrivateRegistry
+
+    core, ns = node_core, node_namespace
+    user, password = "puller", canary()
+    registry = PrivateRegistry(tmp_path / "registry", user, password)
+    try:
+        registry.start()
+    except (ImportError, OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        skip_or_fail(f"no private registry (Debian's docker-registry): {exc!r}")
+    try:
+        private_image = f"{registry.host}/private/job:{secrets.token_hex(4)}"
+        docker_env = {**os.environ, "DOCKER_HOST": str(our_node.docker_host), "DOCKER_CONFIG": str(tmp_path / "dc")}
+
+        def docker(*args: str, stdin: str | None = None) -> None:
+            subprocess.run([str(our_node.docker_cli), *args], env=docker_env, input=stdin, text=True, check=True)
+
+        # Push the job image under a private name, then forget that name: the kubelet must pull it.
+        docker("login", registry.host, "-u", user, "--password-stdin", stdin=password)
+        docker("tag", job_image, private_image)
+        docker("push", private_image)
+        docker("rmi", private_image)
+        docker("logout", registry.host)
+
+        auth = {"username": user, "password": password, "auth": b64(f"{user}:{password}")}
+        core.create_namespaced_secret(
+            ns,
+            k8s.V1Secret(
+                metadata=k8s.V1ObjectMeta(name="regcred"),
+                type="kubernetes.io/dockerconfigjson",
+                string_data={".dockerconfigjson": json.dumps({"auths": {registry.host: auth}})},
+            ),
+        )
+        op = report_operator(
+            "private",
+            kubeconfig=str(our_node.kubeconfig),
+            namespace=ns,
+            job_image=private_image,
+            spec={"env": []},
+            image_pull_secrets=[k8s.V1LocalObjectReference(name="regcred")],
+            reattach_on_restart=False,
+        )
+        op.prepare_secrets()
+        pod = op.get_or_create_pod(op.build_pod_request_obj(), context={})  # type: ignore[arg-type]
+        assert [ref.name for ref in pod.spec.image_pull_secrets] == ["regcred"]
+        name = pod.metadata.name
+        wait_for(lambda: core.read_namespaced_pod(name, ns).status.phase in ("Succeeded", "Failed"), "the private pod")
+        assert core.read_namespaced_pod(name, ns).status.phase == "Succeeded"
+        assert pod_report(core, ns, name) == {"env": {}, "files": {}}
+
+        # The same image without the pull secret (pulled again: the node holds it by now): the
+        # registry turns the kubelet away.
+        core.create_namespaced_pod(ns, raw_pod("anonymous", private_image, "print('never')", pull_policy="Always"))
+
+        def pull_refused() -> str | None:
+            statuses = core.read_namespaced_pod("anonymous", ns).status.container_statuses or []
+            waiting = statuses[0].state.waiting if statuses else None
+            if waiting is not None and waiting.reason in ("ErrImagePull", "ImagePullBackOff") and waiting.message:
+                return str(waiting.message)
+            return None
+
+        message = wait_for(pull_refused, "the anonymous pull to be refused")
+        assert "unauthorized" in message.lower() or "no basic auth credentials" in message.lower(), message
+    finally:
+        registry.stop()
