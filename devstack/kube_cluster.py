@@ -15,7 +15,8 @@ The API other code uses:
   starts the control plane only (no kubelet: pods stay Pending unless the kubelet stand-in
   serves them).
 * :class:`KubeCluster`: ``kubeconfig`` (admin), ``server``, ``job_image`` (the image example and
-  test pods should run, with ``image_pull_policy``), ``has_node``, ``api_client()``, ``stop()``.
+  test pods should run, with ``image_pull_policy``), ``has_node``, ``node_name``, ``docker_host``
+  and ``docker_cli`` (the node's engine), ``api_client()``, ``stop()``.
 * :func:`cluster_from_kubeconfig_env` for a cluster ``KUBECONFIG`` names, and
   :func:`create_namespace` for a fresh namespace that admits pods.
 
