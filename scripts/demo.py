@@ -1,6 +1,6 @@
 """Run dags/example_secrets.py end to end on the embedded default: no cluster, no cloud.
 
-"Embedded" means a real kube-apiserver + etcd started on loopback by scripts/kube-apiserver.sh
+"Embedded" means a real kube-apiserver + etcd started on loopback by scripts/kube-node.sh (--no-node)
 (built once per machine), plus the test suite's kubelet stand-in, which plays the kubelet's part
 (checks each pod's secret references resolve, then reports it Succeeded) since no containers
 run here. The DAG runs through real Airflow (`dag.test()`, migrated SQLite metadata DB).
@@ -45,7 +45,7 @@ def main() -> int:
         return 1
 
     print("== starting a local kube-apiserver (the first run builds it: about 8 minutes)", flush=True)
-    cluster = start_local_cluster(Path(tempfile.mkdtemp(prefix="asp-demo-")))
+    cluster = start_local_cluster(Path(tempfile.mkdtemp(prefix="asp-demo-")), node=False)
     standin = None
     try:
         core = CoreV1Api(cluster.api_client())

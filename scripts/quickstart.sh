@@ -14,5 +14,5 @@ export AIRFLOW__CORE__DAGS_FOLDER="$PWD/dags"
 mkdir -p "$AIRFLOW_HOME"
 echo "== the pods example_secrets would create (dry run)"
 airflow-secrets render dags/example_secrets.py
-scripts/kube-apiserver.sh build
+scripts/kube-node.sh build
 python scripts/demo.py

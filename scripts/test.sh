@@ -13,7 +13,9 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy
-echo "== kube-apiserver (built once per machine, cached outside the repo)"
-scripts/kube-apiserver.sh build
+echo "== Kubernetes binaries (built once per machine, cached outside the repo)"
+scripts/kube-node.sh build
+echo "== Docker engine (Debian docker.io; the pods tier starts a private one)"
+scripts/docker-engine.sh install
 echo "== pytest"
 python -m pytest "$@"
