@@ -25,8 +25,8 @@ with DAG(
     @task
     def read_through_backend() -> None:
         conn = BaseHook.get_connection("demo_db")
-        print(f"connection demo_db: host={conn.host} login={conn.login} password={conn.password}")
-        print(f"variable demo_api_token: {Variable.get('demo_api_token')}")
-        print(f"variable feature_store_token: {Variable.get('feature_store_token')}")
+        print(f"connection demo_db: host={conn.host} login={conn.login} password={conn.password}", flush=True)
+        print(f"variable demo_api_token: {Variable.get('demo_api_token')}", flush=True)
+        print(f"variable feature_store_token: {Variable.get('feature_store_token')}", flush=True)
 
     read_through_backend()

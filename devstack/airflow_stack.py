@@ -48,6 +48,7 @@ from devstack.stack_home import (
     InstallSecrets,
     StackHome,
     ensure_install_secrets,
+    read_install_secrets,
     render_airflow_cfg,
     write_private,
 )
@@ -394,7 +395,15 @@ def run_foreground(home: StackHome, port: int) -> int:
         errors = wait_until_ready(stack)
         if errors:
             say(f"WARNING: DAG import errors in {errors}; see the UI's DAG import errors")
-        write_state(home, pid=os.getpid(), tag=tag, port=port, url=stack.url, phase="ready")
+        write_state(
+            home,
+            pid=os.getpid(),
+            tag=tag,
+            port=port,
+            url=stack.url,
+            phase="ready",
+            runs_containers=stack.kube.runs_containers,
+        )
         print(banner(stack), flush=True)
         while True:
             check_services(stack)
@@ -427,7 +436,7 @@ def start_detached(home: StackHome, port: int) -> int:
     while child.poll() is None:
         state = read_state(home)
         if state and state.get("pid") == child.pid and state.get("phase") == "ready":
-            installed = ensure_install_secrets(home)
+            installed = read_install_secrets(home)
             print(
                 banner(Stack(home=home, port=port, tag=str(state["tag"]), installed=installed), detached=True),
                 flush=True,

@@ -215,6 +215,19 @@ def ensure_install_secrets(home: StackHome) -> InstallSecrets:
     )
 
 
+def read_install_secrets(home: StackHome) -> InstallSecrets:
+    """The secrets of an existing install, read without writing anything."""
+    password = json.loads(home.password_file.read_text(encoding="utf-8"))
+    keys = json.loads(home.keys_file.read_text(encoding="utf-8"))
+    return InstallSecrets(
+        admin_password=password[ADMIN_USER],
+        fernet_key=keys["fernet_key"],
+        jwt_secret=keys["jwt_secret"],
+        api_secret_key=keys["api_secret_key"],
+        examples=json.loads(home.example_values_file.read_text(encoding="utf-8")),
+    )
+
+
 def backend_kwargs(home: StackHome, kubeconfig: Path, namespace: str = EXAMPLE_NAMESPACE) -> dict[str, Any]:
     """``ChainedSecretsBackend`` sources: the local files first, then the project's Kubernetes Secret."""
     return {
