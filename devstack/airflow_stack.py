@@ -50,6 +50,7 @@ from devstack.stack_home import (
     ensure_install_secrets,
     read_install_secrets,
     render_airflow_cfg,
+    sqlite_url,
     write_private,
 )
 
@@ -165,8 +166,10 @@ class Stack:
     port: int
     tag: str
     installed: InstallSecrets
+    db: str = "sqlite"
     services: dict[str, Service] = field(default_factory=dict)
     kube: Any = None  # devstack.stack_kube.StackKube once started
+    postgres: Any = None  # devstack.stack_postgres.PostgresServer with --db postgres
 
     @property
     def url(self) -> str:
@@ -326,6 +329,9 @@ def stop_stack(stack: Stack) -> None:
             if name in stack.services:
                 say(f"stopping {name}")
                 stack.services[name].stop()
+        if stack.postgres is not None:
+            say("stopping PostgreSQL")
+            stack.postgres.stop()
         if stack.kube is not None:
             say("stopping Kubernetes")
             stack.kube.stop()
@@ -338,6 +344,16 @@ def stop_stack(stack: Stack) -> None:
             say(f"ended {len(leftovers)} leftover process(es) of this run")
         stack.home.state_file.unlink(missing_ok=True)
         say("stopped; nothing of this run is left running")
+
+
+def free_loopback_port() -> int:
+    """A free port below the ephemeral range, so no outgoing connection takes it meanwhile."""
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 30000)
+        if port_is_free(port):
+            return port
+    raise StackError("no free loopback port in 20000-30000")
 
 
 def port_is_free(port: int) -> bool:
@@ -359,7 +375,7 @@ def refuse_second_stack(home: StackHome) -> None:
         )
 
 
-def run_foreground(home: StackHome, port: int) -> int:
+def run_foreground(home: StackHome, port: int, db: str = "sqlite") -> int:
     """Start everything, supervise until Ctrl-C/SIGTERM or a service dies, then stop everything."""
     refuse_second_stack(home)
     if not port_is_free(port):
@@ -368,7 +384,7 @@ def run_foreground(home: StackHome, port: int) -> int:
     tag = secrets.token_hex(8)
     os.environ[TAG_ENV] = tag  # inherited by the Kubernetes scripts and every service: the sweep finds them
     installed = ensure_install_secrets(home)
-    stack = Stack(home=home, port=port, tag=tag, installed=installed)
+    stack = Stack(home=home, port=port, tag=tag, installed=installed, db=db)
     write_state(home, pid=os.getpid(), tag=tag, port=port, url=stack.url, phase="starting")
     code = 0
     try:
@@ -385,9 +401,20 @@ def run_foreground(home: StackHome, port: int) -> int:
             stack.kube = start_kubernetes(home.kube_dir)
         seed_examples(CoreV1Api(stack.kube.api_client), installed.examples)
         say(f"Kubernetes is up (namespace {EXAMPLE_NAMESPACE}: project secrets and example Secrets created)")
-        write_private(home.airflow_cfg, render_airflow_cfg(home, port, installed, stack.kube.kubeconfig))
+        db_url = sqlite_url(home)
+        if db == "postgres":
+            from devstack.stack_postgres import PostgresUnavailable, start_postgres
+
+            say("starting PostgreSQL (Debian's, its own data directory and loopback port)")
+            try:
+                stack.postgres = start_postgres(home, installed.db_password, free_loopback_port())
+            except PostgresUnavailable as exc:
+                raise StackError(str(exc)) from None
+            db_url = stack.postgres.sqlalchemy_url
+            say(f"PostgreSQL is up on 127.0.0.1:{stack.postgres.port} (data in {stack.postgres.data_dir})")
+        write_private(home.airflow_cfg, render_airflow_cfg(home, port, installed, stack.kube.kubeconfig, db_url))
         env = service_env(stack)
-        say("migrating the metadata DB (SQLite)")
+        say(f"migrating the metadata DB ({'PostgreSQL' if db == 'postgres' else 'SQLite'})")
         migrate_db(stack, env)
         for name in SERVICES:
             stack.services[name] = start_service(stack, name, env)
@@ -418,14 +445,25 @@ def run_foreground(home: StackHome, port: int) -> int:
     return code
 
 
-def start_detached(home: StackHome, port: int) -> int:
+def start_detached(home: StackHome, port: int, db: str = "sqlite") -> int:
     """Run the supervisor in the background (its output in stack.log); return once it is ready."""
     refuse_second_stack(home)
     home.make_dirs()
     home.state_file.unlink(missing_ok=True)
     with open_private_log(home.stack_log) as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "devstack.airflow_stack", "up", "--home", str(home.root), "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "devstack.airflow_stack",
+                "up",
+                "--home",
+                str(home.root),
+                "--port",
+                str(port),
+                "--db",
+                db,
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -480,6 +518,12 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start the stack (foreground unless --detach)")
     up.add_argument("--port", type=int, default=int(os.environ.get("ASP_STACK_PORT", DEFAULT_PORT)))
     up.add_argument("--detach", action="store_true", help="run in the background; stop with the stop command")
+    up.add_argument(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default=os.environ.get("ASP_STACK_DB", "sqlite"),
+        help="metadata DB: SQLite (default) or a PostgreSQL 15 of the stack's own",
+    )
     for command in (up, sub.add_parser("stop", help="stop a detached stack"), sub.add_parser("status")):
         command.add_argument("--home", type=Path, default=Path(os.environ.get("ASP_STACK_HOME", DEFAULT_HOME)))
     args = parser.parse_args(argv)
@@ -493,8 +537,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({**(state or {}), "running": alive}, indent=2))
             return 0 if alive else 3
         if args.detach:
-            return start_detached(home, args.port)
-        return run_foreground(home, args.port)
+            return start_detached(home, args.port, args.db)
+        return run_foreground(home, args.port, args.db)
     except StackError as exc:
         say(f"ERROR: {exc}")
         return 1

@@ -74,6 +74,10 @@ class StackHome:
         return self.secrets_dir / "variables.json"
 
     @property
+    def db_password_file(self) -> Path:
+        return self.secrets_dir / "postgres-password.json"
+
+    @property
     def example_values_file(self) -> Path:
         return self.secrets_dir / "example-values.json"
 
@@ -141,6 +145,8 @@ class InstallSecrets:
     fernet_key: str
     jwt_secret: str
     api_secret_key: str
+    #: Password of the stack's PostgreSQL user (used only with ``--db postgres``).
+    db_password: str
     #: name -> value of everything the example DAGs can reach (see :func:`example_values`).
     examples: dict[str, str]
 
@@ -151,6 +157,7 @@ class InstallSecrets:
             "fernet key": self.fernet_key,
             "jwt secret": self.jwt_secret,
             "api secret key": self.api_secret_key,
+            "postgres password": self.db_password,
             **self.examples,
         }
 
@@ -187,6 +194,7 @@ def ensure_install_secrets(home: StackHome) -> InstallSecrets:
         },
     )
     examples = _load_or_create(home.example_values_file, example_values)
+    db = _load_or_create(home.db_password_file, lambda: {"password": secrets.token_urlsafe(24)})
     # The backend's file source: one connection, one variable (re-written: same values each time).
     write_private(
         home.connections_file,
@@ -211,6 +219,7 @@ def ensure_install_secrets(home: StackHome) -> InstallSecrets:
         fernet_key=keys["fernet_key"],
         jwt_secret=keys["jwt_secret"],
         api_secret_key=keys["api_secret_key"],
+        db_password=db["password"],
         examples=examples,
     )
 
@@ -224,6 +233,7 @@ def read_install_secrets(home: StackHome) -> InstallSecrets:
         fernet_key=keys["fernet_key"],
         jwt_secret=keys["jwt_secret"],
         api_secret_key=keys["api_secret_key"],
+        db_password=json.loads(home.db_password_file.read_text(encoding="utf-8"))["password"],
         examples=json.loads(home.example_values_file.read_text(encoding="utf-8")),
     )
 
@@ -242,8 +252,12 @@ def backend_kwargs(home: StackHome, kubeconfig: Path, namespace: str = EXAMPLE_N
     }
 
 
-def render_airflow_cfg(home: StackHome, port: int, keys: InstallSecrets, kubeconfig: Path) -> str:
-    """The stack's ``airflow.cfg``: LocalExecutor, SQLite, simple auth manager, the chained backend.
+def sqlite_url(home: StackHome) -> str:
+    return f"sqlite:///{home.airflow_home / 'airflow.db'}"
+
+
+def render_airflow_cfg(home: StackHome, port: int, keys: InstallSecrets, kubeconfig: Path, db_url: str) -> str:
+    """The stack's ``airflow.cfg``: LocalExecutor, the metadata DB, simple auth manager, the chained backend.
 
     Airflow fills every option not named here with its default. Keys live in this file (0600)
     rather than in the services' environment, so ``ps e`` shows none of them.
@@ -262,7 +276,7 @@ def render_airflow_cfg(home: StackHome, port: int, keys: InstallSecrets, kubecon
             "simple_auth_manager_passwords_file": str(home.password_file),
             "execution_api_server_url": f"{base_url}/execution/",
         },
-        "database": {"sql_alchemy_conn": f"sqlite:///{home.airflow_home / 'airflow.db'}"},
+        "database": {"sql_alchemy_conn": db_url},
         "api": {
             "host": "127.0.0.1",
             "port": str(port),

@@ -21,7 +21,14 @@ import pytest
 
 from devstack.airflow_api import AirflowApi
 from devstack.stack_home import StackHome
-from tests.support.stack_fixtures import QUICKSTART, REPO, START_TIMEOUT_S, RunningStack, free_port
+from tests.support.stack_fixtures import (
+    QUICKSTART,
+    REPO,
+    START_TIMEOUT_S,
+    RunningStack,
+    free_port,
+    processes_mentioning,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(START_TIMEOUT_S + 300)]
 
@@ -174,3 +181,44 @@ def test_foreground_stack_stops_on_ctrl_c_and_leaves_nothing(tmp_path: Path) -> 
     assert "stopped; nothing of this run is left running" in output
     _assert_no_value(stack, output, "the terminal")
     assert stack.leftovers() == []
+
+
+def test_postgres_option_runs_a_dag_and_stops_clean(tmp_path: Path) -> None:
+    # The documented closer-to-production option: Debian's PostgreSQL 15 of the stack's own.
+    from devstack.stack_postgres import data_dir_for, remove_data
+
+    port = free_port()
+    home = StackHome(tmp_path)
+    result = subprocess.run(
+        ["bash", str(QUICKSTART), "--detach", "--db", "postgres", "--home", str(tmp_path), "--port", str(port)],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+    )
+    state = json.loads(home.state_file.read_text()) if home.state_file.exists() else {"tag": "not-started"}
+    stack = RunningStack(home=home, port=port, output=result.stdout, state=state)
+    try:
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        assert "postgresql+psycopg2://airflow:" in home.airflow_cfg.read_text()
+        assert "PostgreSQL is up on 127.0.0.1:" in home.stack_log.read_text()
+        api = stack.api()
+        assert api.health()["metadatabase"]["status"] == "healthy"
+        run_id = api.trigger("example_backend_lookup")
+        assert api.wait_for_run("example_backend_lookup", run_id) == "success"
+        _assert_no_value(stack, result.stdout + home.stack_log.read_text(), "the terminal and stack.log")
+    finally:
+        stopped = subprocess.run(
+            ["bash", str(QUICKSTART), "stop", "--home", str(tmp_path)],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        data_dir = data_dir_for(home)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert stack.leftovers() == []
+    assert processes_mentioning(str(data_dir)) == []  # the PostgreSQL server is gone too
+    remove_data(home)
