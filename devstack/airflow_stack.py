@@ -381,6 +381,8 @@ def run_foreground(home: StackHome, port: int, db: str = "sqlite") -> int:
     if not port_is_free(port):
         raise StackError(f"port {port} on 127.0.0.1 is in use; choose another with --port")
     signal.signal(signal.SIGTERM, _raise_stop)
+    # Ctrl-C must stop the stack even when started from a shell that ignores SIGINT (`cmd &`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     tag = secrets.token_hex(8)
     os.environ[TAG_ENV] = tag  # inherited by the Kubernetes scripts and every service: the sweep finds them
     installed = ensure_install_secrets(home)
