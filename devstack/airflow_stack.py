@@ -298,7 +298,7 @@ def banner(stack: Stack, *, detached: bool = False) -> str:
             "",
             f"Airflow is running: {stack.url}",
             f"  login      user '{ADMIN_USER}', password in {home.password_file} (JSON, mode 0600)",
-            f"  first DAG  {FIRST_DAG}: trigger it (the > button), open its task's log: the secrets it prints show as ***",
+            f"  first DAG  {FIRST_DAG}: press Trigger on its page, then open its task's log: the secrets it prints show as ***",
             "             the other example_* DAGs run pods on the local Kubernetes (dags/ says what each shows)",
             f"  logs       {home.logs_dir}/ (services; scheduler.log holds unmasked task output, see README)",
             f"  stop       {stop}" if detached else f"  stop       Ctrl-C here (or {stop} from another terminal)",
