@@ -18,6 +18,20 @@ R = TypeVar("R")
 class SecretsProviderError(Exception):
     """Base class for every error this package raises on purpose."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take names (field, key ...), not the message: rebuild from the attributes,
+        # so the error survives pickling (Airflow sends task errors between processes).
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(
+    cls: type[SecretsProviderError], args: tuple[object, ...], state: dict[str, object]
+) -> SecretsProviderError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
 
 class SecretConfigError(SecretsProviderError, ValueError):
     """A secret request, name, path or option is invalid.

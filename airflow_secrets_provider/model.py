@@ -66,13 +66,13 @@ class AttachTarget:
 
     ``project_secret`` is ``None`` when the task has no project; ``task_secret`` is the
     per-task Secret the worker creates for values that live outside the cluster.
-    ``resolved_keys`` maps a value request's position to the keys it resolved to, when the
-    worker already resolved them (so the spec can list them instead of using ``envFrom``).
+    ``resolved_keys`` maps a value request to the keys it resolved to, when the worker already
+    resolved them (so the spec can list them instead of using ``envFrom``).
     """
 
     task_secret: str
     project_secret: str | None = None
-    resolved_keys: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    resolved_keys: Mapping[SecretRequest, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class ValueRequest(SecretRequest):
         """Read the values (worker side). Keys are environment variable names."""
 
     def attachments(self, target: AttachTarget, index: int) -> list[Attachment]:
-        names = target.resolved_keys.get(index)
+        names = target.resolved_keys.get(self)
         if names is None:
             names = self.env_names()
         if names is None:

@@ -23,8 +23,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -32,16 +30,12 @@ from pathlib import Path
 from kubernetes.client import CoreV1Api, V1DeleteOptions, V1ObjectMeta, V1Preconditions, V1Secret
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, drops_original_error
-from airflow_secrets_provider.hooks.kube_retry import (
-    DEFAULT_POLICY,
-    KubernetesConflictError,
-    KubernetesNotFoundError,
-    KubeTarget,
-    RetryPolicy,
-    call_kube,
-)
+from airflow_secrets_provider.hooks.kube_errors import KubernetesConflictError, KubernetesNotFoundError, KubeTarget
+from airflow_secrets_provider.hooks.kube_retry import DEFAULT_POLICY, RetryPolicy
+from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+from airflow_secrets_provider.key_value import parse_key_value_lines
 from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
-from airflow_secrets_provider.providers.file import parse_key_value_lines
+from airflow_secrets_provider.secret_data import decode_data, decode_value, encode_data
 from airflow_secrets_provider.validation import check_label_name, check_secret_key, is_templated
 from airflow_secrets_provider.values import SecretValues
 
@@ -61,15 +55,23 @@ _Mutation = Callable[[dict[str, bytes]], dict[str, bytes]]
 class ProjectSecretsStore:
     """Set, list and delete the keys of project Secrets in one namespace.
 
-    ``core_v1`` is an official-client ``CoreV1Api`` whose identity may get/create/update/delete
-    the project Secrets (the management identity, not a task's launcher, which may only read
-    its own project's Secret; see :mod:`airflow_secrets_provider.rbac`).
+    ``kube`` is a :class:`~airflow_secrets_provider.hooks.kubernetes.SecretsKubernetesHook` (or
+    an official-client ``CoreV1Api``, wrapped in one with ``retry_policy``) whose identity may
+    get/create/update/delete the project Secrets (the management identity, not a task's
+    launcher, which may only read its own project's Secret; see :mod:`airflow_secrets_provider.rbac`).
     """
 
-    def __init__(self, core_v1: CoreV1Api, namespace: str, *, retry_policy: RetryPolicy = DEFAULT_POLICY) -> None:
-        self._api = core_v1
+    def __init__(
+        self,
+        kube: SecretsKubernetesHook | CoreV1Api,
+        namespace: str,
+        *,
+        retry_policy: RetryPolicy = DEFAULT_POLICY,
+    ) -> None:
+        self._hook = (
+            kube if isinstance(kube, SecretsKubernetesHook) else SecretsKubernetesHook.for_client(kube, retry_policy)
+        )
         self.namespace = check_label_name(namespace, "namespace", PROVIDER)
-        self._policy = retry_policy
 
     def __repr__(self) -> str:
         return f"ProjectSecretsStore(namespace={self.namespace!r})"
@@ -152,7 +154,7 @@ class ProjectSecretsStore:
             self._delete(project, secret, with_version=False)
             return True
 
-        return call_kube(once, "delete", target, retry_conflicts=True, policy=self._policy)
+        return self._hook.call(once, "delete", target, retry_conflicts=True)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -191,19 +193,14 @@ class ProjectSecretsStore:
         wanted = None if keys is None else list(dict.fromkeys(keys))
         for key in wanted or ():
             self._check_key(key, "keys")
-        data = _decode(secret.data if secret is not None else None, project)
+        data = self._decode(project, secret)
         if not wanted:
             wanted = sorted(data)
         values: dict[str, str] = {}
         for key in wanted:
             if key not in data:
                 raise self._missing(project, key)
-            try:
-                values[key] = data[key].decode("utf-8")
-            except UnicodeDecodeError:
-                raise SecretConfigError(
-                    key, f"value in project {project!r} is not UTF-8 text", provider=PROVIDER
-                ) from None
+            values[key] = decode_value(key, data[key], f"project {project!r}")
         return SecretValues(values)
 
     # -- internals -------------------------------------------------------------------------
@@ -220,7 +217,7 @@ class ProjectSecretsStore:
                 return []
             if secret is not None:
                 self._check_ours(project, secret)
-            current = _decode(secret.data if secret is not None else None, project)
+            current = self._decode(project, secret)
             updated = mutate(current)
             if secret is not None and not updated:
                 self._delete(project, secret, with_version=True)
@@ -246,17 +243,11 @@ class ProjectSecretsStore:
                     ) from None
             return sorted(updated)
 
-        return call_kube(once, operation, target, retry_conflicts=True, policy=self._policy)
+        return self._hook.call(once, operation, target, retry_conflicts=True)
 
     def _read(self, project: str) -> V1Secret | None:
-        name = project_secret_name(project)
         try:
-            return call_kube(
-                lambda: self._api.read_namespaced_secret(name, self.namespace),
-                "read",
-                self._target(project),
-                policy=self._policy,
-            )
+            return self._hook.read_secret(project_secret_name(project), self.namespace)
         except KubernetesNotFoundError:
             return None
 
@@ -266,27 +257,17 @@ class ProjectSecretsStore:
             kind="Secret",
             type="Opaque",
             metadata=V1ObjectMeta(name=project_secret_name(project), labels=_labels(project)),
-            data=_encode(data),
+            data=encode_data(data),
         )
-        call_kube(
-            lambda: self._api.create_namespaced_secret(self.namespace, body),
-            "create",
-            self._target(project),
-            policy=self._policy,
-        )
+        self._hook.create_secret(body, self.namespace)
 
     def _replace(self, project: str, secret: V1Secret, data: dict[str, bytes]) -> None:
         # The read object is written back whole, so annotations and extra labels survive; its
         # metadata.resourceVersion makes the server refuse (409) if anyone wrote in between.
-        secret.data = _encode(data)
+        secret.data = encode_data(data)
         secret.string_data = None
         secret.metadata.labels = {**(secret.metadata.labels or {}), **_labels(project)}
-        call_kube(
-            lambda: self._api.replace_namespaced_secret(project_secret_name(project), self.namespace, secret),
-            "replace",
-            self._target(project),
-            policy=self._policy,
-        )
+        self._hook.replace_secret(secret, self.namespace)
 
     def _delete(self, project: str, secret: V1Secret, *, with_version: bool) -> None:
         # Preconditions: delete exactly the object that was read (uid), and when the deletion is
@@ -295,17 +276,15 @@ class ProjectSecretsStore:
             uid=secret.metadata.uid,
             resource_version=secret.metadata.resource_version if with_version else None,
         )
-
-        def delete() -> None:
-            self._api.delete_namespaced_secret(
-                project_secret_name(project),
-                self.namespace,
-                body=V1DeleteOptions(preconditions=preconditions),
-            )
-
         # A 404 means someone else deleted it first; the outcome is the same.
         with contextlib.suppress(KubernetesNotFoundError):
-            call_kube(delete, "delete", self._target(project), policy=self._policy)
+            self._hook.delete_secret(
+                project_secret_name(project), self.namespace, V1DeleteOptions(preconditions=preconditions)
+            )
+
+    @staticmethod
+    def _decode(project: str, secret: V1Secret | None) -> dict[str, bytes]:
+        return decode_data(secret.data if secret is not None else None, f"project {project!r}")
 
     def _check_project(self, project: str) -> None:
         check_label_name(project, "project", PROVIDER)
@@ -352,20 +331,3 @@ def secret_size(data: Mapping[str, bytes]) -> int:
 
 def _labels(project: str) -> dict[str, str]:
     return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, PROJECT_LABEL: project}
-
-
-def _encode(data: Mapping[str, bytes]) -> dict[str, str]:
-    return {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}
-
-
-@drops_original_error
-def _decode(data: Mapping[str, str] | None, project: str) -> dict[str, bytes]:
-    decoded: dict[str, bytes] = {}
-    for key, text in (data or {}).items():
-        try:
-            decoded[key] = base64.b64decode(text or "", validate=True)
-        except (binascii.Error, ValueError):
-            raise SecretConfigError(
-                key, f"project {project!r} holds data that is not base64", provider=PROVIDER
-            ) from None
-    return decoded

@@ -126,13 +126,13 @@ def _decode_mounted(raw: bytes, path: Path) -> str:
 
 
 def _azure_vault_name(key: str, listed: list[str]) -> str | None:
-    from airflow_secrets_provider.hooks.azure_vault import is_valid_secret_name
+    from airflow_secrets_provider.validation import is_key_vault_secret_name
 
     if listed:
         wanted = env_name_for_key(key)
         return next((name for name in listed if name == key or env_name_for_key(name) == wanted), None)
     for candidate in (key, key.replace("_", "-")):
-        if is_valid_secret_name(candidate):
+        if is_key_vault_secret_name(candidate):
             return candidate
     return None
 

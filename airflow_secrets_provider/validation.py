@@ -157,6 +157,24 @@ def normalize_mount_path(path: str) -> str:
     return "/" + normalized.lstrip("/") if normalized.startswith("/") else normalized
 
 
+_KEY_VAULT_SECRET_NAME_RE = re.compile(r"[0-9A-Za-z-]{1,127}")
+_KEY_VAULT_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]")
+
+
+def is_key_vault_secret_name(name: str) -> bool:
+    """Key Vault secret names are 1-127 letters, digits and ``-``; the service answers 400 to others.
+
+    The one copy of the rule: requests, the reader, the backend's naming and ``get_secret`` use it.
+    """
+    return _KEY_VAULT_SECRET_NAME_RE.fullmatch(name) is not None
+
+
+def is_key_vault_name(name: str) -> bool:
+    """A vault's own name (``<name>.vault.azure.net``): 3-24 letters, digits and ``-``, starting
+    with a letter and not ending with ``-``."""
+    return _KEY_VAULT_NAME_RE.fullmatch(name) is not None
+
+
 def env_name_for_key(key: str) -> str:
     """The environment variable a secret key is exposed as inside a task.
 

@@ -24,9 +24,12 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME / 'airflow.db'}")
 
 pytest_plugins = [
-    p
-    for p in ("tests.support.kube_fixtures", "tests.support.stack_fixtures")
-    if (Path(__file__).parent / "support" / f"{p.rsplit('.', 1)[1]}.py").exists()
+    *(
+        p
+        for p in ("tests.support.kube_fixtures", "tests.support.stack_fixtures")
+        if (Path(__file__).parent / "support" / f"{p.rsplit('.', 1)[1]}.py").exists()
+    ),
+    "tests.support.keyvault_fixtures",
 ]
 
 
@@ -34,6 +37,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The throw-away Airflow home goes with the session (kept with ASP_KEEP_AIRFLOW_HOME=1 to debug)."""
     if os.environ.get("ASP_KEEP_AIRFLOW_HOME") != "1":
         shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_maskers() -> None:
+    """Every test starts with Airflow's maskers empty, as a fresh task process does.
+
+    Both copies (the task SDK's and core's) are process-wide: without this, a value one test
+    registered would still be masked in the next, and a test that checks a value is *not*
+    masked would pass or fail depending on the order tests run in.
+    """
+    from airflow._shared.secrets_masker import reset_secrets_masker as reset_core_masker
+    from airflow.sdk._shared.secrets_masker import reset_secrets_masker
+
+    reset_secrets_masker()
+    reset_core_masker()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,17 +29,10 @@ from airflow_secrets_provider.model import ResolveContext
 from airflow_secrets_provider.providers import with_secrets
 from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.secrets import ChainedSecretsBackend
+from tests.support.canaries import canary
 from tests.support.keyvault_standin import KeyVaultStandIn
 
 pytestmark = pytest.mark.azure
-
-
-@pytest.fixture
-def vault() -> Iterator[KeyVaultStandIn]:
-    hook.clear_clients()
-    with KeyVaultStandIn() as standin:
-        yield standin
-    hook.clear_clients()
 
 
 def sp_config(vault: KeyVaultStandIn, secret: str | None = None) -> CredentialConfig:
@@ -88,17 +80,13 @@ def test_read_named_secrets_concurrently(vault: KeyVaultStandIn) -> None:
     for name in names:
         vault.set_secret(name, f"value-of-{name}")
     concurrent = reader(vault, max_workers=6)
-    concurrent.get_secrets(vault.url, names[:1])  # authenticate first: time only the fetches
-    vault.inject_latency(0.4)
+    concurrent.get_secrets(vault.url, names[:1])  # authenticate first: gather only the fetches
+    vault.gather_requests(6, path_prefix="/secrets/secret-")
 
-    started = time.monotonic()
     values = concurrent.read(request(vault, names), ResolveContext(environ={}))
-    elapsed = time.monotonic() - started
 
     assert dict(values) == {name: f"value-of-{name}" for name in names}
-    assert elapsed < 0.4 * 6 / 2, f"6 fetches of 0.4 s took {elapsed:.2f} s: not concurrent"
-    starts = sorted(r.time - r.duration for r in vault.request_log if r.path.startswith("/secrets/secret-"))
-    assert starts[-1] - starts[0] < 0.4  # all six were in flight together
+    assert vault.max_in_flight == 6  # all six were in flight together (no clock involved)
 
 
 def test_pool_is_bounded_by_max_workers(vault: KeyVaultStandIn) -> None:
@@ -107,11 +95,10 @@ def test_pool_is_bounded_by_max_workers(vault: KeyVaultStandIn) -> None:
         vault.set_secret(name, "v-" + name)
     serial = reader(vault, max_workers=2)
     serial.get_secrets(vault.url, names[:1])
-    vault.inject_latency(0.3)
+    vault.gather_requests(2, path_prefix="/secrets/bounded-")
 
-    started = time.monotonic()
     serial.get_secrets(vault.url, names)
-    assert time.monotonic() - started >= 0.6  # two waves of two
+    assert vault.max_in_flight == 2  # two waves of two: never more at once, and two together
 
 
 def test_empty_list_reads_every_enabled_secret_across_pages(vault: KeyVaultStandIn) -> None:
@@ -136,11 +123,11 @@ def test_worker_resolution_maps_vault_names_to_env_names(vault: KeyVaultStandIn)
 
 def test_listing_all_rejects_vault_names_that_share_an_env_name(vault: KeyVaultStandIn) -> None:
     """With `[]` the vault picks the names; two that map to one env var must not drop one silently."""
-    vault.set_secret("1a", "collide-value-one")
-    vault.set_secret("-1a", "collide-value-two")
+    vault.set_secret("1a", f"{canary('collide')}-one")
+    vault.set_secret("-1a", f"{canary('collide')}-two")
     with pytest.raises(SecretConfigError) as info:
         request(vault, []).resolve(ResolveContext(environ={}, azure=reader(vault)))
-    assert "'_1a'" in str(info.value) and "collide-value" not in str(info.value)
+    assert "'_1a'" in str(info.value) and canary("collide") not in str(info.value)
 
 
 def test_a_transport_that_cannot_be_set_up_is_named(vault: KeyVaultStandIn) -> None:
@@ -152,12 +139,12 @@ def test_a_transport_that_cannot_be_set_up_is_named(vault: KeyVaultStandIn) -> N
 
 
 def test_missing_secret_names_vault_and_secret(vault: KeyVaultStandIn) -> None:
-    vault.set_secret("present", "present-value")
+    vault.set_secret("present", canary("present"))
     with pytest.raises(SecretNotFoundError) as info:
         reader(vault).read(request(vault, ["present", "absent-secret"]), ResolveContext(environ={}))
     assert "absent-secret" in str(info.value)
     assert vault.url in str(info.value)
-    assert "present-value" not in str(info.value)
+    assert canary("present") not in str(info.value)
 
 
 def test_named_disabled_secret_is_not_found(vault: KeyVaultStandIn) -> None:
@@ -206,11 +193,11 @@ def test_forbidden_is_an_access_error(vault: KeyVaultStandIn) -> None:
 
 def test_wrong_client_secret_is_an_access_error_without_the_secret(vault: KeyVaultStandIn) -> None:
     vault.set_secret("x-secret", "x-value")
-    bad = AzureVaultReader(sp_config(vault, "wrong-client-secret-123"), options(vault, retry_total=0))
+    bad = AzureVaultReader(sp_config(vault, canary("wrong-client-secret")), options(vault, retry_total=0))
     with pytest.raises(SecretAccessError) as info:
         bad.get_secret(vault.url, "x-secret")
-    assert "wrong-client-secret-123" not in str(info.value)
-    assert "wrong-client-secret-123" not in repr(bad)
+    assert canary("wrong-client-secret") not in str(info.value)
+    assert canary("wrong-client-secret") not in repr(bad)
 
 
 def test_service_principal_from_the_k8s_secret_mapping(vault: KeyVaultStandIn) -> None:
@@ -329,12 +316,12 @@ def test_backend_connection_from_vault(vault: KeyVaultStandIn) -> None:
 
 
 def test_backend_access_denied_raises_airflows_exception(vault: KeyVaultStandIn) -> None:
-    vault.set_secret("airflow-variables-guarded", "guarded-value-1")
+    vault.set_secret("airflow-variables-guarded", canary("guarded"))
     vault.deny_all()
     chain = ChainedSecretsBackend(sources=[vault.backend_source(), {"kind": "env"}])
     with pytest.raises(AirflowSecretsBackendAccessDenied) as info:
         chain.get_variable("guarded")
-    assert "guarded-value-1" not in str(info.value)
+    assert canary("guarded") not in str(info.value)
 
 
 def test_backend_unreachable_vault_falls_through(vault: KeyVaultStandIn, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.canaries import canary
 from tests.support.keyvault_standin import KeyVaultStandIn
 from tests.support.tiers import skip_or_fail
 
@@ -28,11 +29,11 @@ DAG_FILE = Path(__file__).parent / "dags" / "asp_backend_chain.py"
 DAG_ID = "asp_backend_chain"
 
 # Values long enough for the masker (>= 5 characters) and unique, so a leak is unambiguous.
-KV_CONN_PASSWORD = "kv-conn-password-91c2"
-KV_VAR = "kv-variable-value-7f3a"
-KV_JSON_TOKEN = "json-leaf-token-5e6f"
-FILE_CONN_PASSWORD = "file-conn-pw-1b2c9"
-FILE_VAR = "file-variable-value-44d"
+KV_CONN_PASSWORD = canary("kv-conn-password")
+KV_VAR = canary("kv-variable")
+KV_JSON_TOKEN = canary("json-leaf-token")
+FILE_CONN_PASSWORD = canary("file-conn-pw")
+FILE_VAR = canary("file-variable")
 ALL_VALUES = (KV_CONN_PASSWORD, KV_VAR, KV_JSON_TOKEN, FILE_CONN_PASSWORD, FILE_VAR)
 
 

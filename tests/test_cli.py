@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from airflow_secrets_provider.cli import main
+from tests.support.canaries import canary
 
 EXAMPLE_DAG = Path(__file__).resolve().parent.parent / "dags" / "example_secrets.py"
 
@@ -49,16 +50,17 @@ def test_render_errors_are_one_line_and_never_quote_the_dag_file(
     assert "does not exist" in capsys.readouterr().err
 
     broken = tmp_path / "broken.py"
-    broken.write_text('TOKEN = "render-canary-77e1"\nthis is not python "render-canary-77e1"\n')
+    value = canary("render")
+    broken.write_text(f'TOKEN = "{value}"\nthis is not python "{value}"\n')
     assert main(["render", str(broken)]) == 2
     err = capsys.readouterr().err
-    assert "line 2: SyntaxError" in err and "render-canary-77e1" not in err and "Traceback" not in err
+    assert "line 2: SyntaxError" in err and value not in err and "Traceback" not in err
 
     failing = tmp_path / "failing.py"
-    failing.write_text('raise RuntimeError("render-canary-77e1")\n')
+    failing.write_text(f'raise RuntimeError("{value}")\n')
     assert main(["render", str(failing)]) == 2
     err = capsys.readouterr().err
-    assert "line 1: RuntimeError" in err and "render-canary-77e1" not in err
+    assert "line 1: RuntimeError" in err and value not in err
 
 
 def test_render_rejects_an_unknown_task_id(capsys: pytest.CaptureFixture[str]) -> None:

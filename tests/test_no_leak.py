@@ -11,11 +11,12 @@ from airflow.sdk import DAG
 from airflow.serialization.serialized_objects import DagSerialization
 
 from airflow_secrets_provider import SecretTaskOperator, with_secrets
+from tests.support.canaries import canary
 from tests.support.pods import pod_dict, validate_pod
 
-INLINE_CANARY = "inline-canary-8c1f"
-ENV_CANARY = "env-canary-41d2"
-FILE_CANARY = "file-canary-77ab"
+INLINE_CANARY = canary("inline")
+ENV_CANARY = canary("env")
+FILE_CANARY = canary("file")
 CANARIES = (INLINE_CANARY, ENV_CANARY, FILE_CANARY)
 
 
@@ -42,8 +43,8 @@ def build_dag(tmp_path: Path) -> tuple[DAG, SecretTaskOperator]:
 
 
 def assert_no_canary(text: str, where: str) -> None:
-    for canary in CANARIES:
-        assert canary not in text, f"a secret value leaked into {where}"
+    for value in CANARIES:
+        assert value not in text, f"a secret value leaked into {where}"
 
 
 def test_canaries_never_reach_serialized_dag_pod_spec_or_repr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

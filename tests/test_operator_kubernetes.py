@@ -1,7 +1,7 @@
 """SecretTaskOperator.execute against a real kube-apiserver, through real Airflow.
 
 The API server, etcd and kube-controller-manager are real (scripts/kube-apiserver.sh). Pods
-cannot run without a kubelet, so the kubelet stand-in (tests/support/kubelet_standin.py)
+cannot run without a kubelet, so the kubelet stand-in (devstack/kubelet_standin.py, fixture ``kubelet_standin``)
 resolves each pod's secret references as a kubelet would and reports the pod's phase.
 """
 
@@ -10,35 +10,40 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pendulum
 import pytest
 from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowException
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider import SecretNotFoundError, SecretTaskOperator, with_secrets
+from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError
 from airflow_secrets_provider.naming import SECRET_ROLE_LABEL, task_secret_name
 from airflow_secrets_provider.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster
 from devstack.kubelet_standin import KubeletStandIn
 from tests.conftest import run_dag_from_module
+from tests.support.canaries import canary
+from tests.support.keyvault_standin import KeyVaultStandIn
 from tests.support.pods import validate_pod
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.airflow]
 
 CANARIES = {
-    "AWS_KEY": "aws-canary-1a2b",
-    "DB_PASSWORD": "db-canary-3c4d",
-    "INLINE_TOKEN": "inline-canary-5e6f",
-    "ENV_TOKEN": "env-canary-7a8b",
-    "FILE_TOKEN": "file-canary-9c0d",
-    "EXTERNAL": "external-canary-1e2f",
+    "AWS_KEY": canary("aws"),
+    "DB_PASSWORD": canary("db"),
+    "INLINE_TOKEN": canary("inline"),
+    "ENV_TOKEN": canary("env"),
+    "FILE_TOKEN": canary("file"),
+    "EXTERNAL": canary("external"),
 }
 
 
@@ -57,14 +62,6 @@ def project(core: CoreV1Api, kube_namespace: str) -> str:
     )
     core.create_namespaced_secret(kube_namespace, external)
     return "fraud"
-
-
-@pytest.fixture
-def kubelet(core: CoreV1Api, kube_namespace: str) -> Iterator[KubeletStandIn]:
-    standin = KubeletStandIn(core)
-    standin.watch_and_run(kube_namespace)
-    yield standin
-    standin.stop()
 
 
 def operator(task_id: str, *, config_file: str, namespace: str, **kwargs: Any) -> SecretTaskOperator:
@@ -147,12 +144,13 @@ def test_dag_with_several_secret_tasks_runs_end_to_end(
     kube_namespace: str,
     core: CoreV1Api,
     project: str,
-    kubelet: KubeletStandIn,
+    kubelet_standin: KubeletStandIn,
     airflow_db: None,
     dags_folder: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    kubelet_standin.watch_and_run(kube_namespace)  # plays the kubelet for this namespace's pods
     monkeypatch.setenv("ENV_TOKEN", CANARIES["ENV_TOKEN"])
     secrets_file = tmp_path / "secrets.txt"
     secrets_file.write_text(f"# from a file\nFILE_TOKEN={CANARIES['FILE_TOKEN']}\n")
@@ -167,15 +165,15 @@ def test_dag_with_several_secret_tasks_runs_end_to_end(
     )
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"train": "success", "report": "success", "external": "success"}, kubelet.errors
+    assert states == {"train": "success", "report": "success", "external": "success"}, kubelet_standin.errors
 
     pods = core.list_namespaced_pod(kube_namespace).items
     assert {p.metadata.labels["task_id"] for p in pods} == {"train", "report", "external"}
     assert all(p.status.phase == "Succeeded" for p in pods)
     for pod in pods:
         stored = json.dumps(ApiClient().sanitize_for_serialization(pod))
-        for canary in CANARIES.values():
-            assert canary not in stored, "a secret value is stored in a pod spec"
+        for value in CANARIES.values():
+            assert value not in stored, "a secret value is stored in a pod spec"
         server_side_dry_run(core, pod)
     train_pod = next(p for p in pods if p.metadata.labels["task_id"] == "train")
     env = {e.name: e.value_from.secret_key_ref for e in train_pod.spec.containers[0].env if e.value_from}
@@ -192,10 +190,11 @@ def test_missing_project_key_fails_before_anything_is_created(
     kube_namespace: str,
     core: CoreV1Api,
     project: str,
-    kubelet: KubeletStandIn,
+    kubelet_standin: KubeletStandIn,
     airflow_db: None,
     dags_folder: Path,
 ) -> None:
+    kubelet_standin.watch_and_run(kube_namespace)  # plays the kubelet for this namespace's pods
     op = task(
         "bad",
         project=project,
@@ -206,7 +205,7 @@ def test_missing_project_key_fails_before_anything_is_created(
         op.prepare_secrets()
     message = str(info.value)
     assert "'NOPE'" in message and "'fraud'" in message and "kubernetes provider" in message
-    assert all(canary not in message for canary in CANARIES.values())
+    assert all(value not in message for value in CANARIES.values())
 
     run: Any = run_dag_from_module(
         dags_folder,
@@ -261,25 +260,37 @@ def test_on_kill_deletes_pod_and_task_secret(task: TaskFactory, kube_namespace: 
     op = task(
         "kill",
         reattach_on_restart=False,
-        secrets=[with_secrets("inline", {"A": "k-v"})],
+        secrets=[with_secrets("inline", {"A": secrets.token_hex(16)})],
     )
-    _start_without_kubelet(op)
+    pod = _start_without_kubelet(op)
     assert len(task_secrets(core, kube_namespace)) == 1
     op.on_kill()
     assert task_secrets(core, kube_namespace) == []
+    # The pod goes too: gone, or being deleted (a pod on a node waits for its kubelet to confirm).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            stored = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+        except ApiException as exc:
+            assert exc.status == 404
+            return
+        if stored.metadata.deletion_timestamp is not None:
+            return
+        time.sleep(0.5)
+    pytest.fail("on_kill left the pod in place")
 
 
 def test_every_resolved_value_is_masked(task: TaskFactory, kube_namespace: str, tmp_path: Path) -> None:
     from airflow.sdk._shared.secrets_masker import redact
 
     path = tmp_path / "s.txt"
-    path.write_text("PLAIN_NAME=masked-file-value-1\n")
+    path.write_text(f"PLAIN_NAME={canary('masked-file')}\n")
     op = task(
         "mask",
-        secrets=[with_secrets("inline", {"HARMLESS": "masked-inline-value-2"}), with_secrets("file", str(path))],
+        secrets=[with_secrets("inline", {"HARMLESS": canary("masked-inline")}), with_secrets("file", str(path))],
     )
     op.prepare_secrets()
-    line = "values: masked-file-value-1 and masked-inline-value-2"
+    line = f"values: {canary('masked-file')} and {canary('masked-inline')}"
     assert redact(line) == "values: *** and ***"
 
 
@@ -305,10 +316,11 @@ def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
     assert len(calls) == 3
     assert task_secrets(core, kube_namespace) == [task_secret_name(pod.metadata.name)]
 
+    denied_value = secrets.token_hex(16)  # never part of a pod name or status text by chance
     op2 = task(
         "denied",
         reattach_on_restart=False,
-        secrets=[with_secrets("inline", {"A": "d-v"})],
+        secrets=[with_secrets("inline", {"A": denied_value})],
     )
     denied: list[int] = []
 
@@ -317,10 +329,10 @@ def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
         raise ApiException(status=403, reason="Forbidden")
 
     monkeypatch.setattr(op2.client, "create_namespaced_secret", forbidden)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(KubernetesAccessError) as info:
         _start_without_kubelet(op2)
     assert len(denied) == 1
-    assert "403" in str(info.value) and "d-v" not in str(info.value)
+    assert "403" in str(info.value) and denied_value not in str(info.value)
     # The pod was created before its Secret failed; it is deleted again rather than left
     # Pending forever for a retry to reattach to.
     assert [p.metadata.name for p in core.list_namespaced_pod(kube_namespace).items] == [pod.metadata.name]
@@ -328,55 +340,55 @@ def test_transient_api_errors_are_retried_and_permanent_ones_fail_at_once(
 
 @pytest.mark.azure
 def test_azure_vault_secrets_reach_the_pod_through_the_task_secret(
-    task: TaskFactory, kube_namespace: str, core: CoreV1Api, kubelet: KubeletStandIn, airflow_db: None
+    task: TaskFactory,
+    kube_namespace: str,
+    core: CoreV1Api,
+    kubelet_standin: KubeletStandIn,
+    airflow_db: None,
+    vault: KeyVaultStandIn,
 ) -> None:
     """Worker mode: the worker reads the vault with the service principal kept in ``k8s_secret``."""
-    from airflow_secrets_provider.hooks import azure_vault as hook
-    from tests.support.keyvault_standin import KeyVaultStandIn
-
-    hook.clear_clients()
-    with KeyVaultStandIn() as vault:
-        vault.set_secret("db-password", "vault-canary-db")
-        vault.set_secret("api-token", "vault-canary-api")
-        creds = {"tenant_id": vault.tenant_id, "client_id": vault.client_id, "secret": vault.client_secret}
-        core.create_namespaced_secret(
-            kube_namespace,
-            k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="azure-creds"), string_data=creds),
-        )
-        op = task(
-            "vault",
-            reattach_on_restart=False,
-            secrets=[
-                with_secrets(
-                    "azure_vault",
-                    {"name": "team-vault", "vault_url": vault.url, "k8s_secret": "azure-creds", "secrets": []},
-                )
-            ],
-            azure_vault_options={
-                "connection_verify": vault.ca_file,
-                "verify_challenge_resource": False,
-                "authority": vault.authority,
-                "disable_instance_discovery": True,
-            },
-        )
-        values = op.prepare_secrets()
-        assert dict(values) == {"db_password": "vault-canary-db", "api_token": "vault-canary-api"}
-        pod = op.get_or_create_pod(op.build_pod_request_obj(), context={})  # type: ignore[arg-type]
-        op.pod = pod
-        stored = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
-        text = json.dumps(ApiClient().sanitize_for_serialization(stored))
-        assert "vault-canary" not in text
-        refs = {e.name: e.value_from.secret_key_ref.name for e in stored.spec.containers[0].env if e.value_from}
-        assert refs == {
-            "api_token": task_secret_name(pod.metadata.name),
-            "db_password": task_secret_name(pod.metadata.name),
-        }
-        op.pod_manager.await_pod_completion(op.pod)
-        status = core.read_namespaced_pod(pod.metadata.name, kube_namespace).status
-        assert status.phase == "Succeeded", (status.reason, status.message)
-        op.cleanup(pod=pod, remote_pod=core.read_namespaced_pod(pod.metadata.name, kube_namespace))
-        assert task_secrets(core, kube_namespace) == []
-    hook.clear_clients()
+    kubelet_standin.watch_and_run(kube_namespace)  # plays the kubelet for this namespace's pods
+    vault.set_secret("db-password", canary("vault-db"))
+    vault.set_secret("api-token", canary("vault-api"))
+    creds = {"tenant_id": vault.tenant_id, "client_id": vault.client_id, "secret": vault.client_secret}
+    core.create_namespaced_secret(
+        kube_namespace,
+        k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="azure-creds"), string_data=creds),
+    )
+    op = task(
+        "vault",
+        reattach_on_restart=False,
+        secrets=[
+            with_secrets(
+                "azure_vault",
+                {"name": "team-vault", "vault_url": vault.url, "k8s_secret": "azure-creds", "secrets": []},
+            )
+        ],
+        azure_vault_options={
+            "connection_verify": vault.ca_file,
+            "verify_challenge_resource": False,
+            "authority": vault.authority,
+            "disable_instance_discovery": True,
+        },
+    )
+    values = op.prepare_secrets()
+    assert dict(values) == {"db_password": canary("vault-db"), "api_token": canary("vault-api")}
+    pod = op.get_or_create_pod(op.build_pod_request_obj(), context={})  # type: ignore[arg-type]
+    op.pod = pod
+    stored = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
+    text = json.dumps(ApiClient().sanitize_for_serialization(stored))
+    assert canary("vault-db") not in text and canary("vault-api") not in text
+    refs = {e.name: e.value_from.secret_key_ref.name for e in stored.spec.containers[0].env if e.value_from}
+    assert refs == {
+        "api_token": task_secret_name(pod.metadata.name),
+        "db_password": task_secret_name(pod.metadata.name),
+    }
+    op.pod_manager.await_pod_completion(op.pod)
+    status = core.read_namespaced_pod(pod.metadata.name, kube_namespace).status
+    assert status.phase == "Succeeded", (status.reason, status.message)
+    op.cleanup(pod=pod, remote_pod=core.read_namespaced_pod(pod.metadata.name, kube_namespace))
+    assert task_secrets(core, kube_namespace) == []
 
 
 def test_backend_kubernetes_source_reads_project_secret(
@@ -418,7 +430,7 @@ def test_a_fresh_instance_cleans_up_after_deferral(task: TaskFactory, kube_names
     assert len(task_secrets(core, kube_namespace)) == 1
     resumed = make()
     remote = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
-    with pytest.raises(Exception, match="returned a failure"):  # the pod never ran: KPO reports it
+    with pytest.raises(AirflowException, match="returned a failure"):  # the pod never ran: KPO reports it
         resumed.cleanup(pod=remote, remote_pod=remote)  # as KPO's _clean passes them after a deferral
     assert task_secrets(core, kube_namespace) == []  # and the Secret is gone all the same
 
@@ -546,7 +558,7 @@ def test_a_failed_secret_delete_does_not_hide_the_tasks_outcome(
     monkeypatch.setattr(op.client, "delete_namespaced_secret", forbidden)
     remote = core.read_namespaced_pod(pod.metadata.name, kube_namespace)
     # KPO's own verdict (the pod never ran) surfaces, not the cleanup's 403.
-    with pytest.raises(Exception, match="returned a failure"):
+    with pytest.raises(AirflowException, match="returned a failure"):
         op.cleanup(pod=remote, remote_pod=remote)
 
 
@@ -555,7 +567,7 @@ def test_values_from_the_project_are_masked_too(task: TaskFactory, kube_namespac
     from airflow.sdk._shared.secrets_masker import redact
 
     ProjectSecretsStore(core, kube_namespace).set_secrets(
-        "masked", {"EXPLICIT": "project-explicit-9d1e", "IMPLICIT": "project-implicit-4b7c"}
+        "masked", {"EXPLICIT": canary("project-explicit"), "IMPLICIT": canary("project-implicit")}
     )
     explicit = task(
         "explicit",
@@ -563,12 +575,12 @@ def test_values_from_the_project_are_masked_too(task: TaskFactory, kube_namespac
         secrets=[with_secrets("kubernetes", ["EXPLICIT"])],
     )
     explicit.prepare_secrets()
-    assert redact("a project-explicit-9d1e b") == "a *** b"
-    assert redact("project-implicit-4b7c") == "project-implicit-4b7c"  # not attached to that pod
+    assert redact(f"a {canary('project-explicit')} b") == "a *** b"
+    assert redact(canary("project-implicit")) == canary("project-implicit")  # not attached to that pod
 
     implicit = task("implicit", project="masked")
     implicit.prepare_secrets()
-    assert redact("project-implicit-4b7c") == "***"
+    assert redact(canary("project-implicit")) == "***"
 
 
 def test_resuming_after_deferral_registers_the_values_again(
@@ -578,15 +590,15 @@ def test_resuming_after_deferral_registers_the_values_again(
     from airflow.sdk._shared.secrets_masker import redact
 
     path = tmp_path / "s.txt"
-    path.write_text("FROM_FILE=resumed-file-value-6c2a\n")
+    path.write_text(f"FROM_FILE={canary('resumed-file')}\n")
     resumed = task(
         "resumed",
         deferrable=True,
-        secrets=[with_secrets("inline", {"A": "resumed-inline-value-3f8e"}), with_secrets("file", str(path))],
+        secrets=[with_secrets("inline", {"A": canary("resumed-inline")}), with_secrets("file", str(path))],
     )
     event = {"name": "already-collected", "namespace": kube_namespace, "status": "success"}
     assert resumed.trigger_reentry(context={}, event=event) is None  # type: ignore[arg-type]
-    assert redact("resumed-inline-value-3f8e resumed-file-value-6c2a") == "*** ***"
+    assert redact(f"{canary('resumed-inline')} {canary('resumed-file')}") == "*** ***"
 
 
 def test_pod_mode_service_principal_secret_is_checked_before_anything_is_created(
@@ -615,3 +627,66 @@ def test_pod_mode_service_principal_secret_is_checked_before_anything_is_created
     core.patch_namespaced_secret("azure-sp", kube_namespace, {"data": {"secret": b64("sp-secret-value")}})
     assert not op.prepare_secrets()  # pod mode: the worker resolves nothing
     assert core.list_namespaced_pod(kube_namespace).items == []
+
+
+def test_without_a_namespace_secrets_are_read_where_kpo_runs_the_pod(
+    kube_cluster: KubeCluster, kube_namespace: str, project: str, airflow_db: None
+) -> None:
+    """In a pod, KPO falls back to the service account's namespace; so must the secret checks."""
+    op = operator(
+        "nsless",
+        config_file=str(kube_cluster.kubeconfig),
+        namespace=None,  # type: ignore[arg-type]
+        project=project,
+        secrets=[with_secrets("kubernetes", ["AWS_KEY"])],
+    )
+    # Stand-in for the service account's namespace file, which only exists inside a pod: the
+    # operator reads it through KPO's own ``_incluster_namespace``.
+    op.__dict__["_incluster_namespace"] = kube_namespace
+    op.prepare_secrets()  # the project's Secret is in kube_namespace, not in "default"
+    assert op.build_pod_request_obj().metadata.namespace == kube_namespace
+
+
+def test_a_missing_project_key_fails_the_task_without_retries_and_an_api_outage_does_not(
+    task: TaskFactory, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_secrets_provider.hooks.kube_retry import KubernetesUnavailableError, RetryPolicy
+
+    op = task("nokey", project=project, secrets=[with_secrets("kubernetes", ["NOPE"])])
+    with pytest.raises(AirflowFailException) as info:
+        op.execute(context={})  # type: ignore[arg-type]
+    assert isinstance(info.value, SecretNotFoundError) and "'NOPE'" in str(info.value)
+
+    outage = task("outage", project=project, secrets=[with_secrets("kubernetes", ["AWS_KEY"])])
+    outage.hook.retry_policy = RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.001)
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise ApiException(status=503, reason="Service Unavailable")
+
+    monkeypatch.setattr(outage.client, "read_namespaced_secret", unavailable)
+    with pytest.raises(KubernetesUnavailableError) as outage_info:
+        outage.execute(context={})  # type: ignore[arg-type]
+    assert not isinstance(outage_info.value, AirflowFailException)  # Airflow retries it
+
+
+def test_a_service_principal_that_is_not_text_is_a_config_error_without_the_value(
+    task: TaskFactory, kube_namespace: str, core: CoreV1Api
+) -> None:
+    from airflow_secrets_provider import SecretConfigError
+
+    raw = b"\xff\xfe" + secrets.token_hex(16).encode()
+    sp = k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(name="azure-sp"),
+        data={"tenant_id": b64("t"), "client_id": b64("c"), "secret": base64.b64encode(raw).decode()},
+    )
+    core.create_namespaced_secret(kube_namespace, sp)
+    op = task(
+        "sp", secrets=[with_secrets("azure_vault", {"name": "team-vault", "k8s_secret": "azure-sp", "secrets": ["db"]})]
+    )
+    with pytest.raises(SecretConfigError) as info:
+        op.prepare_secrets()
+    assert info.value.field == "secret" and "'azure-sp'" in str(info.value)
+    assert info.value.__context__ is None and info.value.__cause__ is None  # UnicodeDecodeError holds the bytes
+    assert raw[2:].decode() not in str(info.value)

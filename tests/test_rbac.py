@@ -20,7 +20,9 @@ from kubernetes.client import (
     AuthorizationV1Api,
     CoreV1Api,
     RbacAuthorizationV1Api,
+    V1ObjectMeta,
     V1ResourceAttributes,
+    V1Secret,
     V1SelfSubjectAccessReview,
     V1SelfSubjectAccessReviewSpec,
 )
@@ -39,9 +41,10 @@ from airflow_secrets_provider.rbac import (
     viewer_rules,
 )
 from devstack.kube_cluster import KubeCluster
+from tests.support.canaries import canary
 
-VALUE_A = "value-of-project-a-Zq81"
-VALUE_B = "value-of-project-b-Kp27"
+VALUE_A = canary("project-a")
+VALUE_B = canary("project-b")
 SECRET_VERBS_THAT_REVEAL_DATA = {"list", "watch", "patch", "update", "*"}
 
 
@@ -269,15 +272,20 @@ def test_launcher_reads_its_project_secret_and_nothing_else(env: Env) -> None:
     # Its own project: readable, through the store too (what the operator's key check does).
     assert _status_of(lambda: alice.read_namespaced_secret(project_secret_name(PROJECT_A), ns)) == 200
     assert ProjectSecretsStore(alice, ns).list_keys(PROJECT_A) == ["TOKEN"]
-    # The other project's Secret: 403 on get, list, watch, patch, update and replace.
+    # The other project's Secret: 403 on get, list, watch, patch and update (replace).
     other = project_secret_name(PROJECT_B)
     assert _status_of(lambda: alice.read_namespaced_secret(other, ns)) == 403
     assert _status_of(lambda: alice.list_namespaced_secret(ns)) == 403
     assert _status_of(lambda: alice.list_namespaced_secret(ns, watch=True, timeout_seconds=1)) == 403
     assert _status_of(lambda: alice.patch_namespaced_secret(other, ns, {"metadata": {"labels": {"x": "y"}}})) == 403
+    # update and replace are one verb ("update", HTTP PUT) in RBAC; the client calls it replace.
+    replacement = V1Secret(metadata=V1ObjectMeta(name=other), string_data={"TOKEN": "x"})
+    assert _status_of(lambda: alice.replace_namespaced_secret(other, ns, replacement)) == 403
     # Not even its own Secret can be written (the store's management identity does that).
     own = project_secret_name(PROJECT_A)
     assert _status_of(lambda: alice.patch_namespaced_secret(own, ns, {"metadata": {"labels": {"x": "y"}}})) == 403
+    own_replacement = V1Secret(metadata=V1ObjectMeta(name=own), string_data={"TOKEN": "x"})
+    assert _status_of(lambda: alice.replace_namespaced_secret(own, ns, own_replacement)) == 403
     assert _status_of(lambda: alice.list_secret_for_all_namespaces()) == 403
 
 

@@ -14,6 +14,7 @@ from airflow_secrets_provider import (
     with_secrets,
 )
 from airflow_secrets_provider.model import ResolveContext, ValueRequest
+from tests.support.canaries import canary
 
 
 def resolve(kind: str, source: object, environ: dict[str, str] | None = None) -> SecretValues:
@@ -73,9 +74,10 @@ def test_a_directory_is_not_a_secrets_file(tmp_path: Path) -> None:
 
 
 def test_secret_values_never_print_values() -> None:
-    values = SecretValues({"A": "very-secret"})
-    assert "very-secret" not in repr(values) and "very-secret" not in str(values) and "very-secret" not in f"{values}"
-    assert values["A"] == "very-secret"
+    value = canary("very-secret")
+    values = SecretValues({"A": value})
+    assert value not in repr(values) and value not in str(values) and value not in f"{values}"
+    assert values["A"] == value
     import pickle
 
     assert pickle.loads(pickle.dumps(values)) == values

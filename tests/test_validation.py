@@ -8,8 +8,9 @@ import pytest
 
 from airflow_secrets_provider import SecretConfigError, SecretTaskOperator, with_secrets
 from airflow_secrets_provider.providers.file import parse_secrets_text
+from tests.support.canaries import canary
 
-CANARY = "canary-value-5f3a9"
+CANARY = canary("validation")
 
 REQUEST_CASES: list[tuple[str, str, object, str]] = [
     # (case id, kind, source, expected text in the message)

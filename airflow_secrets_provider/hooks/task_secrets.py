@@ -6,7 +6,8 @@ on Secrets (a patch or get response would hand it any Secret's data):
 1. the pod is created first (its spec already references the Secret by name);
 2. the Secret is created with ``ownerReferences`` to that pod's UID, so Kubernetes'
    garbage collector deletes it with the pod even if the worker dies mid-task;
-3. the operator deletes it itself when the task ends, fails or is killed.
+3. the operator deletes it itself when the task ends, fails or is killed
+   (:func:`delete_secret`; :func:`create_task_secret` makes it, through the package's hook).
 
 Between 1 and 2 the kubelet may try to start the container and find the Secret missing; it
 reports ``CreateContainerConfigError`` and retries, which the few milliseconds between the two
@@ -15,13 +16,18 @@ calls make rare and harmless.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from kubernetes.client import models as k8s
 
+from airflow_secrets_provider.hooks.kube_errors import KubernetesConflictError, KubernetesNotFoundError
 from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SECRET_ROLE_LABEL, task_secret_name
+from airflow_secrets_provider.secret_data import encode_text
 from airflow_secrets_provider.values import SecretValues
+
+if TYPE_CHECKING:
+    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 
 TASK_ROLE = "task"
 
@@ -42,5 +48,36 @@ def task_secret_body(pod: k8s.V1Pod, values: SecretValues, labels: Mapping[str, 
             labels={**(labels or {}), MANAGED_BY_LABEL: MANAGED_BY_VALUE, SECRET_ROLE_LABEL: TASK_ROLE},
             owner_references=[owner],
         ),
-        data={key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
+        data=encode_text(values),
     )
+
+
+def create_task_secret(
+    hook: SecretsKubernetesHook, pod: k8s.V1Pod, values: SecretValues, *, replace_existing: bool
+) -> bool:
+    """Create ``pod``'s Secret; on a 409 replace it (``replace_existing``) or keep it. True if created.
+
+    A Secret of that name may exist: left by an earlier pod of the same name (a fixed pod name,
+    ``random_name_suffix=False``) that the garbage collector has not reached yet, or made by a
+    retried create whose response was lost. Neither can be trusted to be this pod's (it is
+    immutable and may be owned by the old pod), so a fresh pod replaces it; a reattached pod
+    keeps the one it has.
+    """
+    body = task_secret_body(pod, values, labels=pod.metadata.labels)
+    try:
+        hook.create_secret(body)
+    except KubernetesConflictError:
+        if not replace_existing:
+            return False
+        delete_secret(hook, body.metadata.name, body.metadata.namespace)
+        hook.create_secret(body)
+    return True
+
+
+def delete_secret(hook: SecretsKubernetesHook, name: str, namespace: str) -> bool:
+    """Delete a per-task Secret; False if it was already gone (collected with its pod)."""
+    try:
+        hook.delete_secret(name, namespace)
+    except KubernetesNotFoundError:
+        return False
+    return True

@@ -19,25 +19,32 @@ Where values live:
 from __future__ import annotations
 
 import copy
-import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+import dataclasses
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.secret import Secret
-from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
-from airflow_secrets_provider.hooks.task_secrets import task_secret_body
-from airflow_secrets_provider.model import AttachTarget, ResolveContext, SecretRequest, ValueRequest
+from airflow_secrets_provider.hooks.kube_errors import (
+    KubeTarget,
+)
+from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+from airflow_secrets_provider.hooks.task_secrets import create_task_secret, delete_secret
+from airflow_secrets_provider.model import AttachTarget, SecretRequest, ValueRequest
 from airflow_secrets_provider.naming import project_secret_name, task_secret_name
-from airflow_secrets_provider.pod import apply_pod_secrets, assemble
+from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment
+from airflow_secrets_provider.operators.attach import attachment as build_attachment
+from airflow_secrets_provider.operators.errors import without_retries
+from airflow_secrets_provider.operators.resolve import ResolvedSecrets, resolve_requests
+from airflow_secrets_provider.pod import assemble
 from airflow_secrets_provider.providers import with_secrets as make_request
-from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
-from airflow_secrets_provider.validation import check_label_name, is_templated, normalize_mount_path
+from airflow_secrets_provider.validation import check_label_name, is_templated
 from airflow_secrets_provider.values import SecretValues
 
 if TYPE_CHECKING:
@@ -45,9 +52,6 @@ if TYPE_CHECKING:
     from airflow.sdk.definitions.context import Context
 
 SecretLike = SecretRequest | Secret | Mapping[str, Any]
-T = TypeVar("T")
-
-PLACEHOLDER_POD_NAME = "pod"
 
 
 def split_secrets(secrets: Sequence[SecretLike] | None) -> tuple[list[Secret], list[SecretRequest]]:
@@ -71,28 +75,6 @@ def split_secrets(secrets: Sequence[SecretLike] | None) -> tuple[list[Secret], l
                 f"expected with_secrets(...), a secret dict or a kubernetes Secret, got {type(item).__name__}",
             )
     return native, requests
-
-
-class _AttachRequests:
-    """Handed to KubernetesPodOperator as one more "secret" so that the requests are attached at
-    the point where KPO attaches its own secrets: after the pod is named, before the XCom sidecar
-    and the cluster policy (``pod_mutation_hook``) see the pod."""
-
-    def __init__(self, operator: SecretTaskOperator) -> None:
-        self.operator = operator
-
-    def attach_to_pod(self, pod: k8s.V1Pod) -> k8s.V1Pod:
-        target = self.operator.attach_target(pod.metadata.name)
-        pod_secrets = assemble(self.operator.effective_requests(), target)
-        if self.operator.do_xcom_push:
-            # KPO adds its XCom volume after this point; a secret there would collide with it.
-            xcom_dir = normalize_mount_path(PodDefaults.XCOM_MOUNT_PATH)
-            for mount in pod_secrets.volume_mounts:
-                if normalize_mount_path(mount.mount_path) == xcom_dir:
-                    raise SecretConfigError(
-                        "secrets", f"mount path {mount.mount_path!r} is where do_xcom_push mounts its XCom volume"
-                    )
-        return apply_pod_secrets(pod, pod_secrets, self.operator.base_container_name)
 
 
 class SecretTaskOperator(KubernetesPodOperator):
@@ -133,8 +115,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         self.attach_project_secrets = attach_project_secrets
         self.azure_vault_options = dict(azure_vault_options or {})
         self.secret_requests: list[SecretRequest] = []
-        self.resolved_keys: dict[int, tuple[str, ...]] = {}
-        self._task_secret_values = SecretValues()  # filled by prepare_secrets() on the worker
+        self.resolved: ResolvedSecrets | None = None  # set once by prepare_secrets() on the worker
         self._created_task_secret: str | None = None  # the per-task Secret this instance created
         for request in requests:
             self._add_request(request)
@@ -167,31 +148,34 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     # -- what the pod gets ----------------------------------------------------------------
 
-    def effective_requests(self) -> list[SecretRequest]:
-        """The requests plus the implicit "all project keys" one (MLRun's default)."""
-        requests = list(self.secret_requests)
+    def effective_requests(self, requests: Sequence[SecretRequest] | None = None) -> list[SecretRequest]:
+        """The requests (``secret_requests`` by default) plus the implicit "all project keys" one."""
+        requests = list(self.secret_requests if requests is None else requests)
         wants_project = self.project and self.attach_project_secrets
         if wants_project and not any(isinstance(r, KubernetesSecrets) for r in requests):
             requests.append(KubernetesSecrets(implicit=True))
         return requests
 
-    def attach_target(self, pod_name: str) -> AttachTarget:
+    def attachment(self, requests: Sequence[SecretRequest] | None = None) -> SecretAttachment:
+        """The K8SModel KPO attaches: these requests, and what ``execute()`` resolved for them."""
         project = self.project
-        return AttachTarget(
-            task_secret=task_secret_name(pod_name),
-            project_secret=project_secret_name(project) if project else None,
-            resolved_keys=dict(self.resolved_keys),
+        return build_attachment(
+            self.effective_requests(requests),
+            project_secret_name(project) if project else None,
+            self.base_container_name,
+            xcom=bool(self.do_xcom_push),
+            resolved=self.resolved,
         )
+
+    def attach_target(self, pod_name: str) -> AttachTarget:
+        return self.attachment().target(pod_name)
 
     def _check_requests(self, requests: Sequence[SecretRequest]) -> None:
         """Validate names and find conflicting references now rather than when the pod is built."""
         for request in requests:
             request.validate()
-        saved, self.secret_requests = self.secret_requests, list(requests)
-        try:
-            assemble(self.effective_requests(), self.attach_target(PLACEHOLDER_POD_NAME))
-        finally:
-            self.secret_requests = saved
+        checked = self.attachment(requests)
+        assemble(checked.requests, checked.target(PLACEHOLDER_POD_NAME))
 
     def _do_render_template_fields(
         self,
@@ -218,166 +202,70 @@ class SecretTaskOperator(KubernetesPodOperator):
     def build_pod_request_obj(self, context: Context | None = None, *, dry_run: bool = False) -> k8s.V1Pod:
         """KubernetesPodOperator's pod plus this task's secret references. Pure with ``dry_run``.
 
-        KPO appends its runtime-info env vars to ``self.env_vars`` on every call; the original
-        is restored so that building twice gives the same spec.
+        KPO attaches the K8SModels in ``self.secrets`` at the right point of its build, so the
+        :class:`SecretAttachment` is handed to it for this one build: ``self.secrets`` itself
+        keeps only the user's native ``Secret`` objects (what users and KPO's own code expect
+        to find there). KPO also appends its runtime-info env vars to ``self.env_vars`` on
+        every build; the original is restored so that building twice gives the same spec.
         """
-        saved_env_vars = copy.copy(self.env_vars)
-        saved_secrets = self.secrets
-        self.secrets = [*saved_secrets, _AttachRequests(self)]  # type: ignore[list-item]  # duck-typed like Secret
+        native, saved_env_vars = self.secrets, copy.copy(self.env_vars)
+        self.secrets = [*native, self.attachment()]  # type: ignore[list-item]  # a K8SModel, like Secret
         try:
             return super().build_pod_request_obj(context, dry_run=dry_run)
         finally:
-            self.secrets = saved_secrets
+            self.secrets = native
             self.env_vars = saved_env_vars
 
     # -- execute time (worker) -----------------------------------------------------------
+
+    @cached_property
+    def hook(self) -> SecretsKubernetesHook:  # type: ignore[override]
+        """KPO's hook, with this package's Secret calls and retry policy (one client for both)."""
+        return SecretsKubernetesHook(
+            conn_id=self.kubernetes_conn_id,
+            in_cluster=self.in_cluster,
+            config_file=self.config_file,
+            cluster_context=self.cluster_context,
+        )
 
     def execute(self, context: Context) -> Any:
         """Check and resolve every secret before KubernetesPodOperator creates anything.
 
         A missing project key, a missing env var or file, a malformed secrets file or an
-        unreachable vault fails here, before any pod or Secret exists.
+        unreachable vault fails here, before any pod or Secret exists. Configuration errors
+        fail the task without retries (see :mod:`.errors`); transient ones stay retryable.
         """
-        self.prepare_secrets()
+        failure: SecretsProviderError | None = None
+        try:
+            self.prepare_secrets(context)
+        except (SecretConfigError, SecretNotFoundError) as err:
+            failure = without_retries(err)
+        if failure is not None:
+            raise failure  # outside the except block: nothing chained
         return super().execute(context)
 
-    def _namespace(self) -> str:
-        return self.namespace or self.hook.get_namespace() or "default"
+    def _namespace(self, context: Context | None = None) -> str:
+        """The namespace KPO creates the pod in, taken from the pod it builds (dry run: no API call).
 
-    def _kube(self, what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Every Kubernetes call this operator makes itself goes through the retry policy."""
-        from airflow_secrets_provider.hooks.kube_retry import call_with_retries
-
-        return call_with_retries(what, call, *args, **kwargs)
-
-    def _resolve_context(self, namespace: str) -> ResolveContext:
-        azure = None
-        if any(isinstance(r, AzureVaultSecrets) and r.resolve_in == "worker" for r in self.secret_requests):
-            from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
-
-            azure = AzureVaultReader.from_options(
-                self.azure_vault_options, service_principal_loader=self._load_service_principal
-            )
-        return ResolveContext(environ=dict(os.environ), azure=azure, project=self.project, namespace=namespace)
-
-    def _load_service_principal(self, secret_name: str, context: ResolveContext) -> Mapping[str, str]:
-        """The ``tenant_id``/``client_id``/``secret`` an ``azure_vault`` request's ``k8s_secret`` holds."""
-        import base64
-
-        from airflow.sdk.log import mask_secret
-
-        namespace = context.namespace or self._namespace()
-        secret = self._kube(
-            f"read secret {namespace}/{secret_name}", self.client.read_namespaced_secret, secret_name, namespace
-        )
-        values = {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
-        for value in values.values():
-            mask_secret(value)
-        return values
-
-    def prepare_secrets(self) -> SecretValues:
-        """Verify project keys and resolve value requests; register every value with the masker.
-
-        Keeps (and returns) the values for the per-task Secret (keys are env var names) and
-        records which keys each request resolved to, so the pod spec lists them explicitly.
+        That is KPO's own choice: the operator's ``namespace``, the connection's, a pod template's,
+        the service account's namespace in a pod (``_incluster_namespace``), ``default``.
         """
-        from airflow.sdk.log import mask_secret
+        return str(self.build_pod_request_obj(context, dry_run=True).metadata.namespace)
 
-        namespace = self._namespace()
+    def prepare_secrets(self, context: Context | None = None) -> SecretValues:
+        """Check and resolve every request once; the result is :attr:`resolved` (immutable).
+
+        Returns the per-task Secret's values (keys are env var names). Every value read is
+        registered with the masker; see :mod:`airflow_secrets_provider.operators.resolve`.
+        """
         requests = self.effective_requests()
-        self._check_and_mask_project_keys(requests, namespace)
-        self._check_pod_mode_credentials(requests, namespace)
-        merged: dict[str, str] = {}
-        owner: dict[str, int] = {}
-        resolved_keys: dict[int, tuple[str, ...]] = {}
-        context = self._resolve_context(namespace)
-        for index, request in enumerate(requests):
-            if not isinstance(request, ValueRequest):
-                continue
-            values = request.resolve(context)
-            for key, value in values.items():
-                mask_secret(value)  # whatever the key is called: Airflow only masks "sensitive" names
-                if key in merged:
-                    raise SecretConfigError(
-                        f"secrets[{index}]",
-                        f"environment variable {key!r} is also provided by secrets[{owner[key]}]",
-                        provider=request.kind,
-                    )
-                merged[key] = value
-                owner[key] = index
-            resolved_keys[index] = tuple(values)
-        self.resolved_keys = resolved_keys
+        resolved = resolve_requests(
+            self.hook, self._namespace(context), self.project, requests, self.azure_vault_options
+        )
         # Re-check with the resolved keys: a file key may clash with another request's env var.
-        assemble(requests, self.attach_target(PLACEHOLDER_POD_NAME))
-        self._task_secret_values = SecretValues(merged)
-        return self._task_secret_values
-
-    def _check_and_mask_project_keys(self, requests: Sequence[SecretRequest], namespace: str) -> None:
-        """Every explicitly requested project key must exist (MLRun fails the run the same way).
-
-        The values the pod will get from the project's Secret are registered with the masker
-        too: with ``get_logs=True`` the container's output is copied into the task log, and a
-        program that prints its ``DB_PASSWORD`` must show ``***`` there. One read of the
-        project's Secret serves both.
-        """
-        from airflow.sdk.log import mask_secret
-
-        from airflow_secrets_provider.projects import ProjectSecretsStore
-
-        attached = [r for r in requests if isinstance(r, KubernetesSecrets)]
-        if not attached or not self.project:
-            return
-        values = ProjectSecretsStore(self.client, namespace).read_project(self.project)
-        where = f"project {self.project!r} (Secret {project_secret_name(self.project)!r} in namespace {namespace!r})"
-        for request in attached:
-            if request.implicit:
-                keys: Sequence[str] = list(values or {})
-            elif values is None and not request.keys:
-                raise SecretNotFoundError(KubernetesSecrets.kind, "*", where)
-            else:
-                keys = request.keys or list(values or {})
-            for key in keys:
-                if values is None or key not in values:
-                    raise SecretNotFoundError(KubernetesSecrets.kind, key, where)
-                mask_secret(values[key])
-
-    def _check_pod_mode_credentials(self, requests: Sequence[SecretRequest], namespace: str) -> None:
-        """``azure_vault`` in pod mode: the pod reads its service principal from ``k8s_secret``.
-
-        A missing Secret or key would leave the pod in ``CreateContainerConfigError`` until
-        ``startup_timeout_seconds``; checked here instead, before anything is created. Only key
-        names are looked at. A launcher without ``get`` on that Secret cannot check: it warns.
-        """
-        from airflow_secrets_provider.hooks.azure_vault import SERVICE_PRINCIPAL_KEYS
-        from airflow_secrets_provider.hooks.kube_retry import KubernetesAccessError, KubernetesNotFoundError
-
-        for index, request in enumerate(requests):
-            if not isinstance(request, AzureVaultSecrets) or request.resolve_in != "pod" or not request.k8s_secret:
-                continue
-            name, field = request.k8s_secret, f"secrets[{index}].k8s_secret"
-            try:
-                secret = self._kube(
-                    f"read secret {namespace}/{name}", self.client.read_namespaced_secret, name, namespace
-                )
-            except KubernetesNotFoundError:
-                raise SecretConfigError(
-                    field, f"Secret {name!r} does not exist in namespace {namespace!r}", provider=request.kind
-                ) from None
-            except KubernetesAccessError:
-                self.log.warning(
-                    "Cannot read Secret %s to check its keys %s (no get permission); the pod will not start "
-                    "if it lacks them",
-                    name,
-                    list(SERVICE_PRINCIPAL_KEYS),
-                )
-                continue
-            missing = [key for key in SERVICE_PRINCIPAL_KEYS if key not in (secret.data or {})]
-            if missing:
-                raise SecretConfigError(
-                    field,
-                    f"Secret {name!r} has no key {missing[0]!r} (needs {list(SERVICE_PRINCIPAL_KEYS)})",
-                    provider=request.kind,
-                )
+        dataclasses.replace(self.attachment(requests), resolved=resolved).pod_secrets()
+        self.resolved = resolved
+        return resolved.values
 
     def _has_task_secret(self) -> bool:
         return any(isinstance(r, ValueRequest) for r in self.secret_requests)
@@ -389,8 +277,15 @@ class SecretTaskOperator(KubernetesPodOperator):
         retry never reattaches to a pod that can never start. A pod reattached from an earlier
         try gets its Secret back if it is missing (a try may have died between the two creates).
         """
+        resolved = self.resolved
+        if resolved is not None and pod_request_obj.metadata.namespace != resolved.namespace:
+            raise SecretConfigError(
+                "namespace",
+                f"the pod is for namespace {pod_request_obj.metadata.namespace!r} but its secrets were "
+                f"checked in {resolved.namespace!r}",
+            )
         pod = super().get_or_create_pod(pod_request_obj, context)
-        values = self._task_secret_values
+        values = resolved.values if resolved is not None else SecretValues()
         if not values:
             return pod
         name, namespace = pod.metadata.name, pod.metadata.namespace
@@ -398,61 +293,39 @@ class SecretTaskOperator(KubernetesPodOperator):
             self._ensure_task_secret(pod, values)
             return pod
         try:
-            created = self._kube(f"read pod {namespace}/{name}", self.client.read_namespaced_pod, name, namespace)
+            created = self.hook.translate(
+                lambda: self.pod_manager.read_pod(pod), "read", KubeTarget("Pod", name, namespace)
+            )
             self._create_task_secret(created, values, replace_existing=True)
         except BaseException:
-            self._delete_unstartable_pod(name, namespace)
+            self._delete_unstartable_pod(pod)
             raise
         return pod
 
     def _create_task_secret(self, pod: k8s.V1Pod, values: SecretValues, *, replace_existing: bool) -> bool:
-        """Create ``pod``'s Secret; on 409 replace it (``replace_existing``) or keep it. True if created."""
-        from airflow_secrets_provider.hooks.kube_retry import KubernetesConflictError
-
-        body = task_secret_body(pod, values, labels=pod.metadata.labels)
-        name, namespace = body.metadata.name, body.metadata.namespace
-        create = self.client.create_namespaced_secret
-        try:
-            self._kube(f"create secret {namespace}/{name}", create, namespace, body)
-        except KubernetesConflictError:
-            if not replace_existing:
-                return False
-            # A Secret of this name exists: left by an earlier pod of the same name (a fixed pod
-            # name, random_name_suffix=False) that the garbage collector has not reached yet, or
-            # made by a retried create of ours whose response was lost. Neither can be trusted to
-            # be this pod's (it is immutable and may be owned by the old pod), so replace it.
-            self._delete_secret(name, namespace)
-            self._kube(f"create secret {namespace}/{name}", create, namespace, body)
-        self._created_task_secret = name
-        self.log.info("Created per-task Secret %s with keys %s", name, sorted(values))
+        """Create ``pod``'s Secret (see :func:`~airflow_secrets_provider.hooks.task_secrets.create_task_secret`)."""
+        if not create_task_secret(self.hook, pod, values, replace_existing=replace_existing):
+            return False
+        self._created_task_secret = task_secret_name(pod.metadata.name)
+        self.log.info("Created per-task Secret %s with keys %s", self._created_task_secret, sorted(values))
         return True
 
     def _ensure_task_secret(self, pod: k8s.V1Pod, values: SecretValues) -> None:
         if self._create_task_secret(pod, values, replace_existing=False):
             self.log.info("Reattached pod %s had lost its per-task Secret; created it again", pod.metadata.name)
 
-    def _delete_unstartable_pod(self, name: str, namespace: str) -> None:
+    def _delete_unstartable_pod(self, pod: k8s.V1Pod) -> None:
         """Best effort: the Secret could not be created, so the pod would wait for it forever."""
+        name, namespace = pod.metadata.name, pod.metadata.namespace
         try:
-            self._kube(
-                f"delete pod {namespace}/{name}",
-                self.client.delete_namespaced_pod,
-                name,
-                namespace,
-                grace_period_seconds=0,
-            )
+            self.hook.translate(lambda: self.pod_manager.delete_pod(pod), "delete", KubeTarget("Pod", name, namespace))
             self.log.info("Deleted pod %s: its per-task Secret could not be created", name)
         except Exception as err:  # the original error matters more; this one is logged
             self.log.warning("Could not delete pod %s after its Secret failed: %s", name, type(err).__name__)
 
     def _delete_secret(self, name: str, namespace: str) -> None:
-        from airflow_secrets_provider.hooks.kube_retry import KubernetesNotFoundError
-
-        try:
-            self._kube(f"delete secret {namespace}/{name}", self.client.delete_namespaced_secret, name, namespace)
+        if delete_secret(self.hook, name, namespace):
             self.log.info("Deleted per-task Secret %s", name)
-        except KubernetesNotFoundError:
-            pass  # already collected with its pod
 
     def _delete_task_secret(self, pod: k8s.V1Pod | None) -> None:
         """Delete ``pod``'s per-task Secret, if the task has one and ``pod`` is known to own it.
@@ -494,7 +367,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         """
         if self._has_task_secret() or self.project:
             try:
-                self.prepare_secrets()
+                self.prepare_secrets(context)
             except Exception as err:
                 self.log.warning(
                     "Could not re-register secret values with the log masker after resuming: %s",

@@ -3,25 +3,17 @@
 Each provider module exposes ``KIND`` and ``parse(source) -> SecretRequest``; its request type
 knows how it attaches to a pod (references only) and, for providers whose values live outside
 the cluster, how the worker resolves them. Adding a provider means adding a module and a line
-to ``_PARSERS``.
+to :mod:`airflow_secrets_provider.kinds` (the registry the backend shares).
 """
 
 from __future__ import annotations
 
 from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.model import RequestParser, SecretRequest
-from airflow_secrets_provider.providers import azure_vault, env, file, inline, kubernetes
+from airflow_secrets_provider.kinds import KINDS, REQUEST_KINDS
+from airflow_secrets_provider.model import SecretRequest
 from airflow_secrets_provider.validation import shown
 
-_PARSERS: dict[str, RequestParser] = {
-    inline.KIND: inline.parse,
-    env.KIND: env.parse,
-    file.KIND: file.parse,
-    kubernetes.KIND: kubernetes.parse,
-    azure_vault.KIND: azure_vault.parse,
-}
-
-PROVIDER_KINDS: tuple[str, ...] = tuple(_PARSERS)
+PROVIDER_KINDS: tuple[str, ...] = REQUEST_KINDS
 
 
 def with_secrets(kind: str, source: object) -> SecretRequest:
@@ -33,11 +25,11 @@ def with_secrets(kind: str, source: object) -> SecretRequest:
     * ``("kubernetes", ["K1", "K2"])``: keys of the task's project; ``[]`` means all
     * ``("azure_vault", {"name": ..., "k8s_secret": ..., "secrets": [...]})``: ``[]`` means all
     """
-    parser = _PARSERS.get(kind) if isinstance(kind, str) else None
-    if parser is None:
+    entry = KINDS.get(kind) if isinstance(kind, str) else None
+    if entry is None or entry.request_parser is None:
         given = shown(kind) if isinstance(kind, str) else f"of type {type(kind).__name__}"
         raise SecretConfigError("kind", f"unknown secret provider {given}; expected one of {list(PROVIDER_KINDS)}")
-    return parser(source)
+    return entry.parser()(source)
 
 
 __all__ = ["PROVIDER_KINDS", "with_secrets"]

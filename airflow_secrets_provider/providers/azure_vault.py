@@ -21,7 +21,6 @@ exposed as :func:`~airflow_secrets_provider.validation.env_name_for_key` of its 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,14 @@ from airflow_secrets_provider.model import (
     SecretKeyEnv,
     ValueRequest,
 )
-from airflow_secrets_provider.validation import check_secret_name, env_name_for_key, is_templated, shown
+from airflow_secrets_provider.validation import (
+    check_secret_name,
+    env_name_for_key,
+    is_key_vault_name,
+    is_key_vault_secret_name,
+    is_templated,
+    shown,
+)
 from airflow_secrets_provider.values import SecretValues
 
 KIND = "azure_vault"
@@ -45,9 +51,6 @@ RESOLVE_IN = ("worker", "pod")
 ENV_VAULT_URL = "AIRFLOW_SECRETS_AZURE_VAULT_URL"
 ENV_VAULT_SECRETS = "AIRFLOW_SECRETS_AZURE_VAULT_SECRETS"
 CREDENTIAL_ENV = (("AZURE_TENANT_ID", "tenant_id"), ("AZURE_CLIENT_ID", "client_id"), ("AZURE_CLIENT_SECRET", "secret"))
-
-_VAULT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
-_SECRET_NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 
 
 def default_vault_url(name: str) -> str:
@@ -70,7 +73,7 @@ class AzureVaultSecrets(ValueRequest):
         return self.vault_url or default_vault_url(self.vault_name)
 
     def validate(self) -> None:
-        if not is_templated(self.vault_name) and not _VAULT_NAME_RE.fullmatch(self.vault_name):
+        if not is_templated(self.vault_name) and not is_key_vault_name(self.vault_name):
             raise SecretConfigError(
                 "source.name",
                 f"{shown(self.vault_name)} is not a valid Key Vault name (3-24 letters, digits and '-')",
@@ -92,7 +95,7 @@ class AzureVaultSecrets(ValueRequest):
         for i, name in enumerate(self.secrets):
             if is_templated(name):
                 continue
-            if not _SECRET_NAME_RE.fullmatch(name):
+            if not is_key_vault_secret_name(name):
                 raise SecretConfigError(
                     f"source.secrets[{i}]",
                     f"{shown(name)} is not a valid Key Vault secret name (letters, digits and '-')",

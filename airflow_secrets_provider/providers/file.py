@@ -8,7 +8,6 @@ never by content (it may hold a value).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from airflow_secrets_provider.exceptions import (
@@ -17,51 +16,12 @@ from airflow_secrets_provider.exceptions import (
     SecretNotFoundError,
     drops_original_error,
 )
+from airflow_secrets_provider.key_value import parse_key_value_lines
 from airflow_secrets_provider.model import ResolveContext, ValueRequest
 from airflow_secrets_provider.validation import check_env_name, is_templated
 from airflow_secrets_provider.values import SecretValues
 
 KIND = "file"
-
-
-def parse_key_value_lines(
-    text: str, origin: str, *, provider: str, check_key: Callable[[str, str, str], object]
-) -> dict[str, str]:
-    """Parse ``KEY=VALUE`` text; ``check_key(key, field, provider)`` validates each key.
-
-    Errors name ``origin`` and the line number only, never the line (it may hold a value).
-    """
-    values: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        field = f"{origin} line {number}"
-        if not sep or not key:
-            raise SecretConfigError(field, "expected KEY=VALUE", provider=provider)
-        if not _key_is_valid(key, check_key):
-            # The text before '=' is not shown: on a malformed line it may be part of a value.
-            raise SecretConfigError(
-                field, "the key before '=' is not a valid name (expected KEY=VALUE)", provider=provider
-            )
-        if key in values:
-            raise SecretConfigError(
-                field, f"repeats the key of line {first_line[key]} (each key once)", provider=provider
-            )
-        values[key] = value.strip()
-        first_line[key] = number
-    return values
-
-
-def _key_is_valid(key: str, check_key: Callable[[str, str, str], object]) -> bool:
-    try:
-        check_key(key, "key", KIND)
-    except SecretConfigError:
-        return False
-    return True
 
 
 def parse_secrets_text(text: str, origin: str, *, provider: str = KIND) -> SecretValues:

@@ -16,55 +16,69 @@ Options are the reader's (see :func:`~airflow_secrets_provider.hooks.azure_vault
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from typing_extensions import Unpack
 
 from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.hooks.azure_vault import (
-    READER_OPTIONS,
-    AzureVaultReader,
-    is_valid_secret_name,
-    reader_settings_from_options,
-)
-from airflow_secrets_provider.secrets.sources import Naming, Source, check_options, parse_naming, require_str
+from airflow_secrets_provider.hooks.azure_options import READER_OPTIONS, ReaderOptions, reader_settings_from_options
+from airflow_secrets_provider.secrets.sources import NamingOptions, Source, parse_naming, require_str
+from airflow_secrets_provider.validation import is_key_vault_secret_name
+
+if TYPE_CHECKING:
+    from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
 
 KIND = "azure_vault"
 DEFAULT_PREFIXES = {"connections": "airflow-connections", "variables": "airflow-variables", "config": "airflow-config"}
 
 
+class AzureVaultSourceOptions(NamingOptions, ReaderOptions, total=False):
+    """Naming and Key Vault client options of an ``azure_vault`` source."""
+
+
 class AzureVaultSource(Source):
+    """Secrets of one Azure Key Vault, named as the Microsoft provider's ``KeyVaultBackend`` names them.
+
+    :param vault_url: the vault, ``https://<name>.vault.azure.net`` (or a sovereign cloud's).
+    :param field: where this configuration came from, for error messages (``sources[0]``).
+    :param options: :class:`~airflow_secrets_provider.secrets.sources.NamingOptions` (``sep``
+        defaults to ``-``) and :class:`~airflow_secrets_provider.hooks.azure_options.ReaderOptions`.
+    """
+
     kind = KIND
-    OPTIONS = frozenset({"vault_url"})
+    EXTRA_OPTIONS = frozenset(AzureVaultSourceOptions.__optional_keys__)
 
-    def __init__(self, naming: Naming, label: str, vault_url: str, reader: AzureVaultReader) -> None:
-        super().__init__(naming, label)
-        self.vault_url = vault_url
-        self.reader = reader
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], field: str) -> AzureVaultSource:
-        check_options(config, field, cls.OPTIONS | READER_OPTIONS)
-        vault_url = require_str(config, "vault_url", field)
-        assert vault_url is not None
-        if not vault_url.startswith("https://"):
+    def __init__(
+        self, *, vault_url: str | None = None, field: str = "source", **options: Unpack[AzureVaultSourceOptions]
+    ) -> None:
+        url = require_str({"vault_url": vault_url}, "vault_url", field)
+        assert url is not None
+        if not url.startswith("https://"):
             raise SecretConfigError(f"{field}.vault_url", "must be an https:// URL", provider=KIND)
-        sep = config.get("sep", "-")
+        sep = options.get("sep", "-")
         if not isinstance(sep, str):
             raise SecretConfigError(f"{field}.sep", "must be a string", provider=KIND)
 
         def spell(name: str) -> str | None:
             name = name.replace("_", sep)
-            return name if is_valid_secret_name(name) else None
+            return name if is_key_vault_secret_name(name) else None
 
-        reader_options = {k: v for k, v in config.items() if k in READER_OPTIONS}
-        credential, options = reader_settings_from_options(reader_options, f"{field}.")
-        return cls(
-            parse_naming(config, field, DEFAULT_PREFIXES, sep, spell),
-            f"{field} (azure_vault {vault_url})",
-            vault_url,
-            AzureVaultReader(credential, options),
+        reader_options = {key: value for key, value in options.items() if key in READER_OPTIONS}
+        self.credential, self.options = reader_settings_from_options(reader_options, f"{field}.")
+        naming = {key: value for key, value in options.items() if key not in READER_OPTIONS}
+        super().__init__(
+            parse_naming(naming, field, DEFAULT_PREFIXES, sep, spell),  # type: ignore[arg-type]
+            f"{field} (azure_vault {url})",
         )
+        self.vault_url = url
+
+    @cached_property
+    def reader(self) -> AzureVaultReader:
+        """Built on first use; its clients come from the process-wide registry (one per configuration)."""
+        from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
+
+        return AzureVaultReader(self.credential, self.options)
 
     def read(self, kind: str, name: str) -> str | None:
-        # Clients are created lazily by the reader's process-wide registry, on first lookup.
         return self.reader.find_secret(self.vault_url, name)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 
 from airflow.sdk.bases.secrets_backend import BaseSecretsBackend
@@ -58,6 +59,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_TTL_SECONDS = 300.0
 DEFAULT_NEGATIVE_CACHE_TTL_SECONDS = 60.0
+
+TEAM_SEP = "___"
+_TEAM_SCOPED_ID_RE = re.compile(rf"_[^_]+{TEAM_SEP}.+")
+"""Airflow's spelling of a team's own id, ``_<team>___<id>`` (``AIRFLOW_CONN__<TEAM>___<ID>``)."""
+
+
+def team_scoped_id(team_name: str, identifier: str) -> str:
+    """The id a team's own connection or variable is stored under, as Airflow's env backend spells it."""
+    return f"_{team_name}{TEAM_SEP}{identifier}"
 
 
 @drops_original_error
@@ -122,12 +132,12 @@ class ChainedSecretsBackend(BaseSecretsBackend):
     # -- Airflow's interface -----------------------------------------------------------------
 
     def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
-        """A connection as a URI or JSON string. ``team_name`` is accepted and not used."""
-        return self.lookup("connections", conn_id)
+        """A connection as a URI or JSON string; a team's own connection first (see :meth:`lookup`)."""
+        return self.lookup("connections", conn_id, team_name)
 
     def get_variable(self, key: str, team_name: str | None = None) -> str | None:
-        """A variable's value (masked whatever its key is called)."""
-        return self.lookup("variables", key)
+        """A variable's value (masked whatever its key is called); a team's own variable first."""
+        return self.lookup("variables", key, team_name)
 
     def get_config(self, key: str) -> str | None:
         """The value behind a ``*_secret`` config option (e.g. ``sql_alchemy_conn_secret``)."""
@@ -135,8 +145,23 @@ class ChainedSecretsBackend(BaseSecretsBackend):
 
     # -- the chain ---------------------------------------------------------------------------
 
-    def lookup(self, kind: str, identifier: str) -> str | None:
-        """``kind`` is ``connections``, ``variables`` or ``config``; cached, single flight, masked."""
+    def lookup(self, kind: str, identifier: str, team_name: str | None = None) -> str | None:
+        """``kind`` is ``connections``, ``variables`` or ``config``; cached, single flight, masked.
+
+        Scoped by team as Airflow's own backends are: with a ``team_name`` the team's own id
+        (``_<team>___<id>``, e.g. ``AIRFLOW_VAR__ML___REGION``) is asked first, then the global
+        one. An id spelled as a team's own is never served by a plain lookup, so no task reaches
+        another team's secrets by naming them.
+        """
+        if _TEAM_SCOPED_ID_RE.fullmatch(identifier):
+            return None
+        if team_name:
+            value = self._lookup_id(kind, team_scoped_id(team_name, identifier))
+            if value is not None:
+                return value
+        return self._lookup_id(kind, identifier)
+
+    def _lookup_id(self, kind: str, identifier: str) -> str | None:
         value = self.cache.get((kind, identifier), lambda: self._load(kind, identifier))
         if value is not None:
             # Again on cache hits: a task process may have reset its masker since the first hit.

@@ -9,8 +9,10 @@ transactions per 10 s per vault, and a busy deployment looks the same ids up aga
   secret created after a miss shows up soon). Either is off at 0.
 * **Single flight**: concurrent lookups of one key wait for the one in progress instead of
   each calling the store; the leader's result (or exception) is handed to all of them.
-* A lookup may declare its miss not cacheable (a source failed and so the miss may be wrong);
-  such misses are retried next time instead of being remembered.
+* A lookup may declare its answer not cacheable (a source failed, so a miss may be wrong and a
+  later source's hit may be shadowed once it recovers); such answers are asked again next time.
+* Storage is ``cachetools.TLRUCache``: per-entry lifetimes, bounded size, least recently used
+  out first.
 
 Values are kept in memory only, never logged, and the cache's ``repr`` shows sizes only.
 """
@@ -22,6 +24,8 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+import cachetools
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -40,12 +44,13 @@ class LoadResult(Generic[V]):
 
 
 class _Call(Generic[V]):
-    __slots__ = ("done", "error", "result")
+    __slots__ = ("done", "error", "followers", "result")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.result: V | None = None
         self.error: BaseException | None = None
+        self.followers = 0
 
 
 class SingleFlight(Generic[K, V]):
@@ -61,6 +66,8 @@ class SingleFlight(Generic[K, V]):
             leader = call is None
             if call is None:
                 call = self._calls[key] = _Call()
+            else:
+                call.followers += 1
         if not leader:
             call.done.wait()
             if call.error is not None:
@@ -77,13 +84,26 @@ class SingleFlight(Generic[K, V]):
                 del self._calls[key]
             call.done.set()
 
+    def followers(self, key: K) -> int:
+        """How many callers wait for the call in progress for ``key`` (tests synchronise on it)."""
+        with self._lock:
+            call = self._calls.get(key)
+            return call.followers if call is not None else 0
+
     def in_flight(self) -> int:
         with self._lock:
             return len(self._calls)
 
 
 class LookupCache(Generic[K, V]):
-    """``get(key, load)``: a cached value, or ``load()`` once (single flight) and remember it."""
+    """``get(key, load)``: a cached value, or ``load()`` once (single flight) and remember it.
+
+    The storage is ``cachetools.TLRUCache`` (installed with Airflow): each entry's lifetime is
+    chosen when it is stored (``ttl`` for a hit, ``negative_ttl`` for a miss; a lifetime of 0
+    is never stored), expired entries go first and then the least recently used, so the cache
+    holds at most ``max_entries``. cachetools is not thread-safe; one lock guards it, and is
+    never held while a store is called.
+    """
 
     def __init__(
         self,
@@ -98,62 +118,56 @@ class LookupCache(Generic[K, V]):
         self.ttl = ttl
         self.negative_ttl = negative_ttl
         self.max_entries = max_entries
-        self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[K, tuple[float, V | None]] = {}
+        self._entries: cachetools.TLRUCache[K, _Entry[V]] = cachetools.TLRUCache(
+            maxsize=max_entries, ttu=self._expires, timer=clock
+        )
         self._flight: SingleFlight[K, V | None] = SingleFlight()
+
+    def _expires(self, key: K, entry: _Entry[V], now: float) -> float:
+        return now + (self.ttl if entry.value is not None else self.negative_ttl)
 
     def __repr__(self) -> str:
         return f"LookupCache(ttl={self.ttl}, negative_ttl={self.negative_ttl}, entries={len(self)})"
 
     def __len__(self) -> int:
         with self._lock:
+            self._entries.expire()
             return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
 
-    def _cached(self, key: K) -> tuple[bool, V | None]:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return False, None
-            expires, value = entry
-            if self._clock() >= expires:
-                del self._entries[key]
-                return False, None
-            return True, value
+    def followers(self, key: K) -> int:
+        """Callers waiting for the lookup of ``key`` in progress (see :meth:`SingleFlight.followers`)."""
+        return self._flight.followers(key)
 
-    def _store(self, key: K, value: V | None, ttl: float) -> None:
-        if ttl <= 0:
-            return
-        now = self._clock()
+    def _cached(self, key: K) -> _Entry[V] | None:
         with self._lock:
-            if key not in self._entries and len(self._entries) >= self.max_entries:
-                for stale in [k for k, (expires, _) in self._entries.items() if expires <= now]:
-                    del self._entries[stale]
-                while len(self._entries) >= self.max_entries:
-                    del self._entries[next(iter(self._entries))]  # oldest inserted first
-            self._entries[key] = (now + ttl, value)
+            return self._entries.get(key)
 
     def get(self, key: K, load: Callable[[], LoadResult[V]]) -> V | None:
-        found, value = self._cached(key)
-        if found:
-            return value
+        entry = self._cached(key)
+        if entry is not None:
+            return entry.value
 
         def lead() -> V | None:
             # A flight that finished between our cache check and now may have filled it.
-            found, value = self._cached(key)
-            if found:
-                return value
+            entry = self._cached(key)
+            if entry is not None:
+                return entry.value
             result = load()
-            if not result.cacheable:
-                pass
-            elif result.value is not None:
-                self._store(key, result.value, self.ttl)
-            else:
-                self._store(key, None, self.negative_ttl)
+            if result.cacheable:
+                with self._lock:
+                    self._entries[key] = _Entry(result.value)
             return result.value
 
         return self._flight.do(key, lead)
+
+
+@dataclass(frozen=True)
+class _Entry(Generic[V]):
+    """A stored answer; ``None`` is a remembered miss."""
+
+    value: V | None = field(repr=False)

@@ -16,17 +16,17 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
-from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import Unpack
+
 from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, drops_original_error
-from airflow_secrets_provider.providers.file import parse_key_value_lines
+from airflow_secrets_provider.key_value import parse_key_value_lines
 from airflow_secrets_provider.secrets.sources import (
     LOOKUP_KINDS,
+    LookupPatterns,
     Naming,
     Source,
-    check_options,
     parse_patterns,
     spell_as_is,
 )
@@ -116,28 +116,31 @@ def read_file_values(path: str, fmt: str) -> dict[str, Any]:
 
 
 class FileSource(Source):
+    """One file per kind, keyed by the Airflow id (no prefixes); a kind without a file is off.
+
+    :param connections_file: JSON, YAML or ``KEY=VALUE`` file of connections (URI or object).
+    :param variables_file: the same for variables.
+    :param config_file: the same for config values.
+    :param format: ``env``, ``json`` or ``yaml``; by default each file's extension decides.
+    :param field: where this configuration came from, for error messages (``sources[0]``).
+    :param patterns: :class:`~airflow_secrets_provider.secrets.sources.LookupPatterns`.
+    """
+
     kind = KIND
-    OPTIONS = frozenset({f"{kind}_file" for kind in LOOKUP_KINDS} | {"format"})
+    EXTRA_OPTIONS = frozenset(LookupPatterns.__annotations__)
 
     def __init__(
         self,
-        files: Mapping[str, str],
-        label: str,
-        fmt: str | None = None,
-        patterns: Mapping[str, re.Pattern[str] | None] | None = None,
+        *,
+        connections_file: str | None = None,
+        variables_file: str | None = None,
+        config_file: str | None = None,
+        format: str | None = None,
+        field: str = "source",
+        **patterns: Unpack[LookupPatterns],
     ) -> None:
-        # One file per kind, keyed by id: no prefix; a kind without a file is off.
-        prefixes = {kind: ("" if kind in files else None) for kind in LOOKUP_KINDS}
-        super().__init__(Naming(prefixes, "", patterns or {}, spell_as_is), label)
-        self.files = dict(files)
-        self.format = fmt
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], field: str) -> FileSource:
-        check_options(config, field, cls.OPTIONS, naming=False)
         files: dict[str, str] = {}
-        for kind in LOOKUP_KINDS:
-            path = config.get(f"{kind}_file")
+        for kind, path in zip(LOOKUP_KINDS, (connections_file, variables_file, config_file), strict=True):
             if path is None:
                 continue
             if not isinstance(path, str) or not path:
@@ -145,10 +148,13 @@ class FileSource(Source):
             files[kind] = path
         if not files:
             raise SecretConfigError(field, "needs at least one of connections_file, variables_file, config_file")
-        fmt = config.get("format")
-        if fmt is not None and fmt not in FORMATS:
+        if format is not None and format not in FORMATS:
             raise SecretConfigError(f"{field}.format", f"must be one of {list(FORMATS)}")
-        return cls(files, f"{field} (file)", fmt, parse_patterns(config, field))
+        # One file per kind, keyed by id: no prefix; a kind without a file is off.
+        prefixes = {kind: ("" if kind in files else None) for kind in LOOKUP_KINDS}
+        super().__init__(Naming(prefixes, "", parse_patterns(patterns, field), spell_as_is), f"{field} (file)")
+        self.files = files
+        self.format = format
 
     def read(self, kind: str, name: str) -> str | None:
         path = self.files[kind]

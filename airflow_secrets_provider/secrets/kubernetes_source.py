@@ -9,127 +9,141 @@ own environment lookup inside a pod that gets the project's secrets.
 
 Authentication: in-cluster (service account) when ``KUBERNETES_SERVICE_HOST`` is set, else a
 kube config (``kube_config`` / ``context``, default ``$KUBECONFIG`` or ``~/.kube/config``);
-``in_cluster`` forces either. The API client is built on first lookup, once per configuration
-per process, with the official ``kubernetes`` client.
+``in_cluster`` forces either. The client is cncf.kubernetes' (``SecretsKubernetesHook``, with a
+request timeout), built on first lookup, once per configuration per process; reads follow the
+package's retry policy.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import threading
-from collections.abc import Callable, Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_secrets_provider.exceptions import (
-    SecretAccessError,
-    SecretConfigError,
-    SecretsProviderError,
-    drops_original_error,
-)
+from typing_extensions import Unpack
+
+from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError, drops_original_error
 from airflow_secrets_provider.naming import project_secret_name
 from airflow_secrets_provider.secrets.sources import (
-    Naming,
+    NamingOptions,
     Source,
-    check_options,
     parse_naming,
     require_str,
     spell_secret_key,
 )
 
+if TYPE_CHECKING:
+    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+
 KIND = "kubernetes"
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+DEFAULT_REQUEST_TIMEOUT = 30.0
+"""Seconds a request may take before it fails (and is retried): a lookup never hangs."""
 
-_clients_lock = threading.Lock()
-_clients: dict[tuple[Any, ...], Any] = {}
+_hooks_lock = threading.Lock()
+_hooks: dict[tuple[Any, ...], SecretsKubernetesHook] = {}
 
 
-def core_v1_api(kube_config: str | None, context: str | None, in_cluster: bool | None) -> Any:
-    """A ``CoreV1Api`` shared by every source with the same connection settings in this process."""
+def kube_hook(
+    kube_config: str | None, context: str | None, in_cluster: bool | None, request_timeout: float
+) -> SecretsKubernetesHook:
+    """A hook shared by every source with the same connection settings in this process.
+
+    Built on cncf.kubernetes' ``KubernetesHook`` with no Airflow connection (the backend must
+    not look a connection up through itself): its client has a request timeout, and every read
+    goes through the package's retry policy.
+    """
+    from kubernetes import client
+
+    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+
     if in_cluster is None:
         in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ and kube_config is None
-    key = (os.getpid(), kube_config, context, in_cluster)
-    with _clients_lock:
-        api = _clients.get(key)
-        if api is None:
-            from kubernetes import client, config
-
-            if in_cluster:
-                configuration = client.Configuration()
-                config.load_incluster_config(client_configuration=configuration)
-                api_client = client.ApiClient(configuration)
-            else:
-                api_client = config.new_client_from_config(config_file=kube_config, context=context)
-            api = _clients[key] = client.CoreV1Api(api_client)
-        return api
-
-
-@drops_original_error
-def _decode(data: Mapping[str, str] | None, secret: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, encoded in (data or {}).items():
-        try:
-            out[key] = base64.b64decode(encoded).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise SecretsProviderError(f"{KIND} source: key {key!r} of Secret {secret!r} is not UTF-8 text") from None
-    return out
+    if not in_cluster and kube_config is None:
+        # KubernetesHook with no file would try in-cluster first; "not in-cluster" means the
+        # kube config the official client reads by default ($KUBECONFIG, else ~/.kube/config).
+        kube_config = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config"))
+    key = (os.getpid(), kube_config, context, in_cluster, request_timeout)
+    with _hooks_lock:
+        hook = _hooks.get(key)
+        if hook is None:
+            hook = _hooks[key] = SecretsKubernetesHook(
+                kubernetes_conn_id=None,
+                config_file=kube_config,
+                cluster_context=context,
+                in_cluster=in_cluster,
+                # Loaded into a configuration of its own, not the process-wide default (which
+                # KubernetesHook's in-cluster branch needs, so it keeps it).
+                client_configuration=None if in_cluster else client.Configuration(),
+                request_timeout=request_timeout,
+            )
+        return hook
 
 
 class KubernetesSource(Source):
+    """Keys of one Kubernetes Secret, or of every Secret matching a label selector.
+
+    Exactly one of ``project``, ``secret`` and ``label_selector``.
+
+    :param project: read the project's Secret, ``airflow-project-secrets-<project>``.
+    :param secret: read the Secret of this name.
+    :param label_selector: read every Secret matching it (the name that sorts first wins a key).
+    :param namespace: the Secrets' namespace; by default the pod's own (in-cluster).
+    :param prefix: what every key starts with (``AIRFLOW_``): ``<prefix>CONN_<ID>`` ...
+    :param kube_config: a kube config file; by default ``$KUBECONFIG`` or ``~/.kube/config``.
+    :param context: the kube config context; by default its current one.
+    :param in_cluster: use the pod's service account; by default when ``KUBERNETES_SERVICE_HOST``
+        is set and no ``kube_config`` is given.
+    :param request_timeout: seconds a request may take before it fails (and is retried).
+    :param field: where this configuration came from, for error messages (``sources[0]``).
+    :param naming: :class:`~airflow_secrets_provider.secrets.sources.NamingOptions`.
+    """
+
     kind = KIND
-    OPTIONS = frozenset(
-        {"namespace", "project", "secret", "label_selector", "kube_config", "context", "in_cluster", "prefix"}
-    )
 
     def __init__(
         self,
-        naming: Naming,
-        label: str,
         *,
-        namespace: str | None,
+        project: str | None = None,
         secret: str | None = None,
         label_selector: str | None = None,
-        api_factory: Callable[[], Any],
+        namespace: str | None = None,
+        prefix: str = "AIRFLOW_",
+        kube_config: str | None = None,
+        context: str | None = None,
+        in_cluster: bool | None = None,
+        request_timeout: float | str = DEFAULT_REQUEST_TIMEOUT,
+        field: str = "source",
+        **naming: Unpack[NamingOptions],
     ) -> None:
-        if (secret is None) == (label_selector is None):
-            raise SecretConfigError(label, "needs exactly one of project, secret or label_selector", provider=KIND)
-        super().__init__(naming, label)
-        self._namespace = namespace
-        self.secret = secret
-        self.label_selector = label_selector
-        self._api_factory = api_factory
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], field: str) -> KubernetesSource:
-        check_options(config, field, cls.OPTIONS)
-        chosen = [key for key in ("project", "secret", "label_selector") if config.get(key) is not None]
+        given = {"project": project, "secret": secret, "label_selector": label_selector}
+        chosen = [key for key, value in given.items() if value is not None]
         if len(chosen) != 1:
             raise SecretConfigError(field, "needs exactly one of project, secret or label_selector", provider=KIND)
-        value = require_str(config, chosen[0], field)
+        value = require_str(given, chosen[0], field)
         assert value is not None
-        secret = project_secret_name(value) if chosen[0] == "project" else value if chosen[0] == "secret" else None
-        selector = value if chosen[0] == "label_selector" else None
-        prefix = config.get("prefix", "AIRFLOW_")
+        self.secret = project_secret_name(value) if chosen[0] == "project" else secret
+        self.label_selector = label_selector
         if not isinstance(prefix, str):
             raise SecretConfigError(f"{field}.prefix", "must be a string", provider=KIND)
-        defaults = {"connections": f"{prefix}CONN", "variables": f"{prefix}VAR", "config": f"{prefix}CONFIG"}
-        kube_config = require_str(config, "kube_config", field, optional=True)
-        context = require_str(config, "context", field, optional=True)
-        in_cluster = config.get("in_cluster")
+        options = {"kube_config": kube_config, "context": context, "namespace": namespace}
+        for key in options:
+            require_str(options, key, field, optional=True)
         if in_cluster is not None and not isinstance(in_cluster, bool):
             raise SecretConfigError(f"{field}.in_cluster", "must be true, false or null (auto)", provider=KIND)
-        namespace = require_str(config, "namespace", field, optional=True)
-        what = f"Secret {secret!r}" if secret else f"Secrets labelled {selector!r}"
-        return cls(
-            parse_naming(config, field, defaults, "_", spell_secret_key),
-            f"{field} (kubernetes, {what})",
-            namespace=namespace,
-            secret=secret,
-            label_selector=selector,
-            api_factory=lambda: core_v1_api(kube_config, context, in_cluster),
-        )
+        self.request_timeout = _seconds(request_timeout, f"{field}.request_timeout")
+        self.kube_config, self.context, self.in_cluster = kube_config, context, in_cluster
+        self._namespace = namespace
+        defaults = {"connections": f"{prefix}CONN", "variables": f"{prefix}VAR", "config": f"{prefix}CONFIG"}
+        what = f"Secret {self.secret!r}" if self.secret else f"Secrets labelled {label_selector!r}"
+        super().__init__(parse_naming(naming, field, defaults, "_", spell_secret_key), f"{field} (kubernetes, {what})")
+
+    @cached_property
+    def hook(self) -> SecretsKubernetesHook:
+        """Built on first lookup; shared with every source of the same settings in this process."""
+        return kube_hook(self.kube_config, self.context, self.in_cluster, self.request_timeout)
 
     @property
     @drops_original_error
@@ -147,35 +161,36 @@ class KubernetesSource(Source):
     def read(self, kind: str, name: str) -> str | None:
         return self.data().get(name)
 
-    @drops_original_error
     def data(self) -> dict[str, str]:
-        """Every key the source holds, decoded (one API call)."""
-        from kubernetes.client.exceptions import ApiException
+        """Every key the source holds, decoded (one API call, retried if transient)."""
+        from airflow_secrets_provider.hooks.kube_errors import KubernetesNotFoundError
+        from airflow_secrets_provider.secret_data import decode_text
 
-        from airflow_secrets_provider.hooks.kube_logging import withhold_secret_bodies
-
-        withhold_secret_bodies()
-
-        api = self._api_factory()
+        hook = self.hook
         namespace = self.namespace
-        where = f"Secret {self.secret!r}" if self.secret else f"Secrets labelled {self.label_selector!r}"
         try:
             if self.secret is not None:
-                found = api.read_namespaced_secret(self.secret, namespace)
-                return _decode(found.data, self.secret)
-            listed = api.list_namespaced_secret(namespace, label_selector=self.label_selector)
-        except ApiException as err:
-            if err.status == 404:
-                return {}
-            if err.status in (401, 403):
-                raise SecretAccessError(
-                    KIND, f"{where} in namespace {namespace!r}", f"access denied (HTTP {err.status})"
-                ) from None
-            raise SecretsProviderError(
-                f"{KIND} source: reading {where} in namespace {namespace!r} failed with HTTP {err.status}"
-            ) from None
+                found = hook.read_secret(self.secret, namespace)
+                return decode_text(found.data, f"Secret {self.secret!r}")
+            assert self.label_selector is not None  # __init__ checked
+            listed = hook.list_secrets(namespace, self.label_selector)
+        except KubernetesNotFoundError:
+            return {}
         merged: dict[str, str] = {}
         for item in sorted(listed.items, key=lambda s: s.metadata.name):
-            for key, value in _decode(item.data, item.metadata.name).items():
+            for key, value in decode_text(item.data, f"Secret {item.metadata.name!r}").items():
                 merged.setdefault(key, value)
         return merged
+
+
+@drops_original_error
+def _seconds(value: object, field: str) -> float:
+    """A positive number of seconds; per-key overrides arrive as strings."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise SecretConfigError(field, "must be a positive number of seconds", provider=KIND) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise SecretConfigError(field, "must be a positive number of seconds", provider=KIND)
+    return float(value)

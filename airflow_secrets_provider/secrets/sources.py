@@ -13,19 +13,51 @@ access, any other exception for failures, and never a value in a message.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
+
+from typing_extensions import Self, Unpack
 
 from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
+from airflow_secrets_provider.kinds import KINDS, SOURCE_KINDS
 from airflow_secrets_provider.validation import is_secret_key
 
 LOOKUP_KINDS = ("connections", "variables", "config")
-_PATTERN_OPTIONS = frozenset(f"{kind}_lookup_pattern" for kind in LOOKUP_KINDS)
-_NAMING_OPTIONS = _PATTERN_OPTIONS | {f"{kind}_prefix" for kind in LOOKUP_KINDS} | {"sep"}
+
+
+class LookupPatterns(TypedDict, total=False):
+    """Options every source takes: which ids it is asked for at all.
+
+    :param connections_lookup_pattern: a regular expression a connection id must match (from
+        its start) for the source to be asked; unset, every id is.
+    :param variables_lookup_pattern: the same for variable keys.
+    :param config_lookup_pattern: the same for config keys.
+    """
+
+    connections_lookup_pattern: str | None
+    variables_lookup_pattern: str | None
+    config_lookup_pattern: str | None
+
+
+class NamingOptions(LookupPatterns, total=False):
+    """Options of every source that stores all kinds in one namespace of names.
+
+    :param connections_prefix: prefix of connection names (``None`` stops the source serving
+        connections, ``""`` means no prefix); each kind has its default.
+    :param variables_prefix: the same for variables.
+    :param config_prefix: the same for config.
+    :param sep: what joins prefix and id; a prefix given with a trailing ``sep`` is not doubled.
+    """
+
+    connections_prefix: str | None
+    variables_prefix: str | None
+    config_prefix: str | None
+    sep: str
 
 
 @dataclass(frozen=True)
@@ -112,14 +144,6 @@ def parse_naming(
     return Naming(prefixes, sep_value, parse_patterns(config, field), spell)
 
 
-def check_options(config: Mapping[str, Any], field: str, allowed: frozenset[str], *, naming: bool = True) -> None:
-    """Unknown options are errors: a typo must not silently mean "use the default"."""
-    shared = _NAMING_OPTIONS if naming else _PATTERN_OPTIONS
-    unknown = sorted(set(config) - allowed - shared - {"kind"})
-    if unknown:
-        raise SecretConfigError(f"{field}.{unknown[0]}", "is not a known option for this source kind")
-
-
 def require_str(config: Mapping[str, Any], key: str, field: str, *, optional: bool = False) -> str | None:
     value = config.get(key)
     if value is None and optional:
@@ -141,6 +165,30 @@ class Source(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label}>"
 
+    # Options a ``**options`` parameter of ``__init__`` stands for (a TypedDict's keys).
+    EXTRA_OPTIONS: ClassVar[frozenset[str]] = frozenset(NamingOptions.__annotations__)
+
+    @classmethod
+    def option_names(cls) -> frozenset[str]:
+        """The options this kind takes: its keyword arguments (``field`` is not an option)."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        names = {p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "field"}
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            names |= cls.EXTRA_OPTIONS
+        return frozenset(names)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], field: str) -> Self:
+        """The source for one ``sources[i]`` object; an unknown option is an error naming it.
+
+        A typo must not silently mean "use the default".
+        """
+        options = {key: value for key, value in config.items() if key != "kind"}
+        unknown = sorted(set(options) - cls.option_names())
+        if unknown:
+            raise SecretConfigError(f"{field}.{unknown[0]}", "is not a known option for this source kind")
+        return cls(field=field, **options)  # type: ignore[call-arg]  # subclasses take keywords
+
     def lookup(self, kind: str, identifier: str) -> str | None:
         name = self.naming.name_for(kind, identifier)
         if name is None:
@@ -158,27 +206,23 @@ class EnvSource(Source):
     ``{"kind": "env"}`` reads ``AIRFLOW_CONN_<ID>``, ``AIRFLOW_VAR_<KEY>``, ``AIRFLOW_CONFIG_<KEY>``;
     ``{"kind": "env", "prefix": "MYCO_"}`` reads ``MYCO_CONN_<ID>`` ... Unlike Airflow's own
     environment backend, what it returns is cached and masked whatever the variable's name.
+
+    :param prefix: what every variable name starts with (``AIRFLOW_``); the kinds' prefixes are
+        ``<prefix>CONN``, ``<prefix>VAR`` and ``<prefix>CONFIG``.
+    :param field: where this configuration came from, for error messages (``sources[0]``).
+    :param naming: :class:`NamingOptions`.
     """
 
     kind = "env"
-    OPTIONS = frozenset({"prefix"})
 
-    def __init__(self, naming: Naming, label: str, environ: Mapping[str, str] | None = None) -> None:
-        super().__init__(naming, label)
-        self._environ = environ
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], field: str) -> EnvSource:
-        check_options(config, field, cls.OPTIONS)
-        prefix = config.get("prefix", "AIRFLOW_")
+    def __init__(self, *, prefix: str = "AIRFLOW_", field: str = "source", **naming: Unpack[NamingOptions]) -> None:
         if not isinstance(prefix, str):
             raise SecretConfigError(f"{field}.prefix", "must be a string")
         defaults = {"connections": f"{prefix}CONN", "variables": f"{prefix}VAR", "config": f"{prefix}CONFIG"}
-        return cls(parse_naming(config, field, defaults, "_", spell_env), f"{field} (env, prefix {prefix!r})")
+        super().__init__(parse_naming(naming, field, defaults, "_", spell_env), f"{field} (env, prefix {prefix!r})")
 
     def read(self, kind: str, name: str) -> str | None:
-        environ = self._environ if self._environ is not None else os.environ
-        return environ.get(name)
+        return os.environ.get(name)
 
 
 def build_source(config: object, index: int) -> Source:
@@ -189,20 +233,7 @@ def build_source(config: object, index: int) -> Source:
     if not isinstance(config, Mapping):
         raise SecretConfigError(field, f"must be an object with a 'kind', got {type(config).__name__}")
     kind = config.get("kind")
-    if kind == "env":
-        return EnvSource.from_config(config, field)
-    if kind == "file":
-        from airflow_secrets_provider.secrets.file_source import FileSource
-
-        return FileSource.from_config(config, field)
-    if kind == "kubernetes":
-        from airflow_secrets_provider.secrets.kubernetes_source import KubernetesSource
-
-        return KubernetesSource.from_config(config, field)
-    if kind == "azure_vault":
-        from airflow_secrets_provider.secrets.azure_source import AzureVaultSource
-
-        return AzureVaultSource.from_config(config, field)
-    raise SecretConfigError(
-        f"{field}.kind", f"must be one of ['env', 'file', 'kubernetes', 'azure_vault'], got {kind!r}"
-    )
+    entry = KINDS.get(kind) if isinstance(kind, str) else None
+    if entry is None or entry.backend_source is None:
+        raise SecretConfigError(f"{field}.kind", f"must be one of {list(SOURCE_KINDS)}, got {kind!r}")
+    return entry.source_class().from_config(config, field)

@@ -249,6 +249,12 @@ class RequestRecord:
     """Seconds spent handling the request, including injected latency."""
 
 
+@dataclass
+class _Gather:
+    barrier: threading.Barrier
+    path_prefix: str | None
+
+
 @dataclass(frozen=True)
 class _Fault:
     status: int
@@ -507,6 +513,10 @@ class KeyVaultStandIn:
         self._tokens: dict[str, _IssuedToken] = {}
         self._faults: deque[_Fault] = deque()
         self._latency: tuple[float, str | None] = (0.0, None)
+        self._gather: _Gather | None = None
+        self._in_flight = 0
+        self.max_in_flight = 0
+        """Most gathered requests (see :meth:`gather_requests`) handled at one time."""
         self._deny_status: int | None = None
         self._log: list[RequestRecord] = []
 
@@ -704,6 +714,19 @@ class KeyVaultStandIn:
         with self._lock:
             self._latency = (max(0.0, seconds), path_prefix)
 
+    def gather_requests(self, n: int, *, path_prefix: str | None = None, timeout: float = 30.0) -> None:
+        """Hold matching requests until ``n`` are in the handler together, then release them.
+
+        Proves concurrency without timing anything: with a client that sends ``n`` requests
+        at once, :attr:`max_in_flight` reaches ``n``; with a serial one the first request
+        waits ``timeout`` (a bounded wait), every later one passes, and it stays lower.
+        ``path_prefix=None`` means vault API requests only.
+        """
+        with self._lock:
+            self._gather = _Gather(threading.Barrier(n, timeout=timeout), path_prefix)
+            self._in_flight = 0
+            self.max_in_flight = 0
+
     def fail_next(
         self,
         n: int = 1,
@@ -743,6 +766,7 @@ class KeyVaultStandIn:
         with self._lock:
             self._faults.clear()
             self._latency = (0.0, None)
+            self._gather = None
             self._deny_status = None
 
     def revoke_tokens(self) -> None:
@@ -830,8 +854,31 @@ class KeyVaultStandIn:
         """Answer one request; ``headers`` has lower-cased names."""
         with self._lock:
             latency, latency_prefix = self._latency
+            gather = self._gather
         if latency and self._in_scope(path, latency_prefix):
             time.sleep(latency)
+        if gather is not None and self._in_scope(path, gather.path_prefix):
+            with self._lock:
+                self._in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            with contextlib.suppress(threading.BrokenBarrierError):  # fewer than n came: let it through
+                gather.barrier.wait()
+            try:
+                return self._dispatch(listener, method, path, query, headers, body)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+        return self._dispatch(listener, method, path, query, headers, body)
+
+    def _dispatch(
+        self,
+        listener: str,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> _Response:
 
         if listener == "identity":
             fault = self._take_fault(method, path)

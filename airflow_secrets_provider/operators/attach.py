@@ -1,0 +1,80 @@
+"""``SecretAttachment``: the K8SModel that puts a task's secret references into its pod.
+
+KubernetesPodOperator attaches its ``secrets`` (``K8SModel`` objects) after the pod is named
+and before the XCom sidecar and the cluster policy (``pod_mutation_hook``) see it, which is
+where this provider's references belong too. The attachment is an immutable value: the
+(rendered) requests, the project's Secret and, on the worker, the
+:class:`~airflow_secrets_provider.operators.resolve.ResolvedSecrets` of this execution. It reads
+nothing from the operator and changes nothing but the pod it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from airflow.providers.cncf.kubernetes.k8s_model import K8SModel
+from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
+from kubernetes.client import models as k8s
+
+from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.model import AttachTarget, SecretRequest
+from airflow_secrets_provider.naming import task_secret_name
+from airflow_secrets_provider.operators.resolve import ResolvedSecrets
+from airflow_secrets_provider.pod import PodSecrets, apply_pod_secrets, assemble
+from airflow_secrets_provider.validation import normalize_mount_path
+
+PLACEHOLDER_POD_NAME = "pod"
+"""Pod name used to check requests before a pod exists (names derived from it are not used)."""
+
+
+@dataclass(frozen=True)
+class SecretAttachment(K8SModel):
+    """A task's secret references, ready to attach to the pod KPO builds.
+
+    :param requests: the task's requests (the implicit project one included), rendered.
+    :param project_secret: the project's Secret name, ``None`` without a project.
+    :param container_name: the main container, which gets the references.
+    :param xcom: whether KPO will mount its XCom volume (``do_xcom_push``), whose path is reserved.
+    :param resolved: what ``execute()`` resolved; ``None`` at parse time and in dry runs.
+    """
+
+    requests: tuple[SecretRequest, ...]
+    project_secret: str | None
+    container_name: str
+    xcom: bool = False
+    resolved: ResolvedSecrets | None = field(default=None)
+
+    def target(self, pod_name: str) -> AttachTarget:
+        return AttachTarget(
+            task_secret=task_secret_name(pod_name),
+            project_secret=self.project_secret,
+            resolved_keys=self.resolved.keys if self.resolved is not None else {},
+        )
+
+    def pod_secrets(self, pod_name: str = PLACEHOLDER_POD_NAME) -> PodSecrets:
+        """The env vars, volumes and mounts; raises :class:`SecretConfigError` on any conflict."""
+        pod_secrets = assemble(self.requests, self.target(pod_name))
+        if self.xcom:
+            # KPO adds its XCom volume after this point; a secret there would collide with it.
+            xcom_dir = normalize_mount_path(PodDefaults.XCOM_MOUNT_PATH)
+            for mount in pod_secrets.volume_mounts:
+                if normalize_mount_path(mount.mount_path) == xcom_dir:
+                    raise SecretConfigError(
+                        "secrets", f"mount path {mount.mount_path!r} is where do_xcom_push mounts its XCom volume"
+                    )
+        return pod_secrets
+
+    def attach_to_pod(self, pod: k8s.V1Pod) -> k8s.V1Pod:
+        return apply_pod_secrets(pod, self.pod_secrets(pod.metadata.name), self.container_name)
+
+
+def attachment(
+    requests: Sequence[SecretRequest],
+    project_secret: str | None,
+    container_name: str,
+    *,
+    xcom: bool,
+    resolved: ResolvedSecrets | None = None,
+) -> SecretAttachment:
+    return SecretAttachment(tuple(requests), project_secret, container_name, xcom, resolved)
