@@ -37,9 +37,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import IO, Any
 
-from devstack.airflow_api import AirflowApi
+from devstack.airflow_api import AirflowApi, ApiError
 from devstack.stack_home import (
     ADMIN_USER,
     DAGS_FOLDER,
@@ -62,6 +62,8 @@ DEFAULT_PORT = 8080
 #: Which DAG the banner suggests first: its log shows *** where it prints secrets.
 FIRST_DAG = "example_backend_lookup"
 SERVICE_STOP_TIMEOUT_S = 30.0
+#: Bound on waiting for health and parsing once the services run (about 30 s is usual).
+READY_TIMEOUT_S = 600.0
 TAG_ENV = "ASP_STACK_TAG"
 
 
@@ -139,7 +141,7 @@ class Service:
 
     name: str
     process: subprocess.Popen[bytes]
-    log: TextIO
+    log: IO[bytes]
 
     def exited(self) -> int | None:
         return self.process.poll()
@@ -232,10 +234,10 @@ def start_service(stack: Stack, name: str, env: dict[str, str]) -> Service:
         start_new_session=True,
         preexec_fn=_die_with_parent,
     )
-    return Service(name, process, log)  # type: ignore[arg-type]
+    return Service(name, process, log)
 
 
-def open_private_log(path: Path) -> Any:
+def open_private_log(path: Path) -> IO[bytes]:
     """Service logs are 0600: Airflow copies task output (unmasked) into the scheduler's."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
 
@@ -270,18 +272,25 @@ def wait_until_ready(stack: Stack) -> list[str]:
     """Wait for every component to be healthy and every example DAG parsed; return import errors."""
     api = stack.api()
     say("waiting for the API server, scheduler, dag-processor and triggerer to report healthy")
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    health: dict[str, Any] = {}
     while True:
         check_services(stack)
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, ApiError):  # not up yet, or up but not ready
             health = api.health()
             if all(health.get(c, {}).get("status") == "healthy" for c in HEALTH_COMPONENTS):
                 break
+        if time.monotonic() > deadline:
+            unhealthy = [c for c in HEALTH_COMPONENTS if health.get(c, {}).get("status") != "healthy"]
+            raise StackError(f"not healthy after {READY_TIMEOUT_S:.0f} s: {unhealthy}; see {stack.home.logs_dir}/")
         time.sleep(1)
     expected = expected_dag_ids()
     say(f"waiting for the {len(expected)} example DAGs to be parsed")
     while True:
         check_services(stack)
-        with contextlib.suppress(OSError, ValueError):
+        if time.monotonic() > deadline:
+            raise StackError(f"example DAGs not parsed after {READY_TIMEOUT_S:.0f} s; see dag-processor.log")
+        with contextlib.suppress(OSError, ValueError, ApiError):
             errors = api.import_errors()
             if errors:
                 return [str(e.get("filename")) for e in errors]
