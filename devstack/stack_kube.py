@@ -1,10 +1,11 @@
 """The quickstart stack's Kubernetes: where the example DAGs' pods go, and what they reference.
 
 :func:`start_kubernetes` is the one place that decides which Kubernetes the stack runs on, so
-switching to another (the real single node) means changing that function only. Today it is the
-local control plane of :mod:`devstack.kube_cluster` plus the **kubelet stand-in**
-(:mod:`devstack.kubelet_standin`): pods are admitted, their Secret references checked and their
-phase reported, but no container runs, so pods have no logs.
+switching to another means changing that function only. It is the real single node of
+:mod:`devstack.kube_cluster` (``scripts/kube-node.sh``: etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler and a kubelet driving a private Docker engine), so the
+example DAGs' containers really run, on the local job image (Debian with Python 3), and their
+output reaches the task log through the API server.
 
 :func:`seed_examples` creates what the example DAGs in ``dags/`` reference: the namespace, the
 project Secret and the externally managed Secrets, filled with the install's generated values.
@@ -24,8 +25,7 @@ from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider.projects import ProjectSecretsStore
-from devstack.kube_cluster import SCRIPT, start_local_cluster
-from devstack.kubelet_standin import KubeletStandIn
+from devstack.kube_cluster import SCRIPT, start_local_cluster, wait_until_pods_admitted
 from devstack.stack_home import EXAMPLE_NAMESPACE, EXAMPLE_PROJECT
 
 #: Registry host named by the example pull secret (nothing is pulled from it).
@@ -49,7 +49,7 @@ class StackKube:
         self._stop()
 
 
-def start_kubernetes(workdir: Path, namespace: str = EXAMPLE_NAMESPACE) -> StackKube:
+def start_kubernetes(workdir: Path) -> StackKube:
     """Start the stack's Kubernetes in ``workdir``; the single switch point for the real node.
 
     If this is interrupted (Ctrl-C during a long first build), whatever was started in
@@ -61,15 +61,12 @@ def start_kubernetes(workdir: Path, namespace: str = EXAMPLE_NAMESPACE) -> Stack
         stop_leftover_cluster(workdir)
         raise
     client = cluster.api_client()
-    standin = KubeletStandIn(CoreV1Api(client))
-    standin.watch_and_run(namespace)
-
-    def stop() -> None:
-        standin.stop()
-        cluster.stop()
-
     return StackKube(
-        kubeconfig=cluster.kubeconfig, runs_containers=False, example_image=None, api_client=client, _stop=stop
+        kubeconfig=cluster.kubeconfig,
+        runs_containers=cluster.has_node,
+        example_image=cluster.job_image,
+        api_client=client,
+        _stop=cluster.stop,
     )
 
 
@@ -127,3 +124,6 @@ def seed_examples(core: CoreV1Api, values: dict[str, str], namespace: str = EXAM
             if exc.status != 409:
                 raise
             core.replace_namespaced_secret(name, namespace, body)
+    # ServiceAccount admission is on: pods are refused until the token controller has made the
+    # namespace's default service account, so the first DAG run must not race it.
+    wait_until_pods_admitted(core, namespace)
