@@ -8,6 +8,7 @@ the serialized DAG, the rendered template fields or the pod spec. Prefer project
 from __future__ import annotations
 
 import pendulum
+from _asp_examples import IMAGE, NAMESPACE, PULL_POLICY, TAGS
 from airflow.sdk import DAG
 
 from airflow_secrets_provider import SecretTaskOperator, with_secrets
@@ -18,14 +19,16 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     params={"env": "dev"},
-    tags=["airflow-secrets-provider", "example"],
+    tags=[*TAGS, "tour"],
+    doc_md=__doc__,
 ) as dag:
     train = SecretTaskOperator(
         task_id="train",
-        image="python:3.12-slim",
-        namespace="ml",
+        image=IMAGE,
+        image_pull_policy=PULL_POLICY,
+        namespace=NAMESPACE,
         project="fraud",
-        cmds=["python", "-c"],
+        cmds=["python3", "-c"],
         arguments=["import os; print(sorted(k for k in os.environ if k.isupper()))"],
         env_vars={"DB_URL": "postgresql://app:$(DB_PASSWORD)@db/app"},
         # Kept so that `kubectl get pod -o yaml` shows what Kubernetes stores: references only.
@@ -45,8 +48,9 @@ with DAG(
 
     report = SecretTaskOperator(
         task_id="report",
-        image="python:3.12-slim",
-        namespace="ml",
+        image=IMAGE,
+        image_pull_policy=PULL_POLICY,
+        namespace=NAMESPACE,
         project="fraud",  # no kubernetes request: every key of the project, as in MLRun
         cmds=["sh", "-c", "echo report"],
     )

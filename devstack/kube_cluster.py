@@ -1,14 +1,28 @@
-"""A real Kubernetes API for tests: a local control plane, or the cluster ``KUBECONFIG`` names.
+"""A real Kubernetes for tests and the quickstart: a local single node, or ``KUBECONFIG``'s cluster.
 
 Why: our code talks to Kubernetes through the real ``kubernetes`` client, and the behaviour we
 depend on (RBAC 403s, ``Status`` errors, ownerReferences garbage collection, server-side
-validation) only exists in a real API server. No package ships one and there is no Docker, so
-``scripts/kube-apiserver.sh`` builds kube-apiserver + kube-controller-manager from Debian's
-``kubernetes`` source package once per machine (cached) and runs them with etcd on loopback.
-See ``/work/shared/notes/kube-apiserver.md``.
+validation, a kubelet resolving Secret references and streaming logs) only exists in real
+components. No package ships them and no image registry is reachable, so ``scripts/kube-node.sh``
+builds kube-apiserver, kube-controller-manager, kube-scheduler and kubelet from Debian's
+``kubernetes`` source package once per machine (cached), and runs them with etcd and a Docker
+engine on loopback; pods run from local images (``scripts/node-images.sh``).
+See ``/work/shared/notes/kube-apiserver.md`` and ``real-pods.md``.
 
-If ``KUBECONFIG`` points at a reachable cluster (kind, k3s, ...), that cluster is used instead;
-then no ordinary-user tokens are known and RBAC tests cannot run.
+The API other code uses:
+
+* :func:`start_local_cluster` ``(workdir, *, node=True)`` -> :class:`KubeCluster`; ``node=False``
+  starts the control plane only (no kubelet: pods stay Pending unless the kubelet stand-in
+  serves them).
+* :class:`KubeCluster`: ``kubeconfig`` (admin), ``server``, ``job_image`` (the image example and
+  test pods should run, with ``image_pull_policy``), ``has_node``, ``node_name``, ``docker_host``
+  and ``docker_cli`` (the node's engine), ``api_client()``, ``stop()``.
+* :func:`cluster_from_kubeconfig_env` for a cluster ``KUBECONFIG`` names, and
+  :func:`create_namespace` for a fresh namespace that admits pods.
+
+If ``KUBECONFIG`` points at a reachable cluster (kind, k3s, ...), callers may use that cluster
+instead; then no ordinary-user tokens are known and RBAC tests cannot run, and pods run
+``ASP_JOB_IMAGE`` (default ``python:3.12-slim``).
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +43,18 @@ from pathlib import Path
 import kubernetes.client
 import kubernetes.config
 from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = REPO_ROOT / "scripts" / "kube-apiserver.sh"
+SCRIPT = REPO_ROOT / "scripts" / "kube-node.sh"
+#: The image pods run on a cluster we did not start (it can pull from a registry).
+DEFAULT_JOB_IMAGE = "python:3.12-slim"
 
 #: A cold build takes ~10 minutes on 2 cores; leave generous headroom for slower CI machines.
 BUILD_TIMEOUT_S = 45 * 60
-START_TIMEOUT_S = 4 * 60
+#: A node's first start also builds its Debian rootfs (about a minute) and imports it.
+START_TIMEOUT_S = 15 * 60
+STOP_TIMEOUT_S = 180
 
 
 class ClusterUnavailable(RuntimeError):
@@ -59,6 +79,22 @@ class KubeCluster:
     workdir: Path | None = None
     #: The raw ``KUBECONFIG`` value (may list several files) when the cluster came from it.
     kubeconfig_env: str | None = None
+    #: The node pods run on (None: a control plane without kubelet, or a cluster not ours).
+    node_name: str | None = None
+    #: The image pods should run: Debian with Python 3 and coreutils, imported locally for our
+    #: node; ``ASP_JOB_IMAGE`` or ``python:3.12-slim`` for a ``KUBECONFIG`` cluster; None for a
+    #: control plane without a node.
+    job_image: str | None = None
+    #: ``IfNotPresent`` works for both: the local image is never pulled, a public one is.
+    image_pull_policy: str = "IfNotPresent"
+    #: ``unix://`` address of our node's Docker engine, and its client (None when not ours).
+    docker_host: str | None = None
+    docker_cli: str | None = None
+
+    @property
+    def has_node(self) -> bool:
+        """Whether pods run here: our node, or a ``KUBECONFIG`` cluster (assumed to have nodes)."""
+        return self.node_name is not None or self.kubeconfig_env is not None
 
     def api_client(self, token: str | None = None) -> ApiClient:
         """Return a fresh ``ApiClient`` (admin when ``token`` is None, else that bearer token).
@@ -84,13 +120,16 @@ class KubeCluster:
         return ApiClient(cfg)
 
     def stop(self) -> None:
-        """Stop the control plane if we started it; a ``KUBECONFIG`` cluster is left alone."""
+        """Stop the cluster if we started it (processes, containers, mounts, its workdir).
+
+        A ``KUBECONFIG`` cluster is left alone.
+        """
         if self.workdir is None:
             return
         subprocess.run(
             ["bash", str(SCRIPT), "stop", str(self.workdir)],
             check=False,
-            timeout=120,
+            timeout=STOP_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
         )
 
@@ -102,7 +141,7 @@ def _run_script(args: list[str], *, timeout: float, env: dict[str, str] | None =
     someone watching ``pytest -s`` should see why. The last lines go into the exception.
     """
     if sys.platform != "linux" or shutil.which("bash") is None:
-        raise ClusterUnavailable("a local kube-apiserver needs Linux with bash")
+        raise ClusterUnavailable("a local Kubernetes node needs Linux with bash")
     tail: collections.deque[str] = collections.deque(maxlen=25)
     proc = subprocess.Popen(
         ["bash", str(SCRIPT), *args],
@@ -123,10 +162,10 @@ def _run_script(args: list[str], *, timeout: float, env: dict[str, str] | None =
     except subprocess.TimeoutExpired as exc:
         proc.kill()
         proc.wait()
-        raise ClusterUnavailable(f"scripts/kube-apiserver.sh {args[0]} timed out") from exc
+        raise ClusterUnavailable(f"scripts/kube-node.sh {args[0]} timed out") from exc
     if rc != 0:
         details = "\n".join(tail)
-        raise ClusterUnavailable(f"scripts/kube-apiserver.sh {args[0]} failed (exit {rc}):\n{details}")
+        raise ClusterUnavailable(f"scripts/kube-node.sh {args[0]} failed (exit {rc}):\n{details}")
     return out
 
 
@@ -163,17 +202,25 @@ def _check_reachable(cluster: KubeCluster) -> None:
         kubernetes.client.VersionApi(client).get_code(_request_timeout=10)
 
 
-def start_local_cluster(workdir: Path) -> KubeCluster:
-    """Build (or reuse the cached) binaries and start etcd + apiserver + controller-manager.
+def build_binaries() -> Path:
+    """Build (or find cached) the Kubernetes binaries; return their directory."""
+    return Path(_run_script(["build"], timeout=BUILD_TIMEOUT_S).strip().splitlines()[-1])
 
-    The control plane is stopped automatically if this Python process dies without calling
-    :meth:`KubeCluster.stop` (the script's watchdog follows our pid).
+
+def start_local_cluster(workdir: Path, *, node: bool = True) -> KubeCluster:
+    """Build (or reuse the cached) binaries and start a local cluster in ``workdir``.
+
+    ``node=True``: etcd, kube-apiserver, kube-controller-manager, a Docker engine, kube-scheduler
+    and a kubelet; returns once the node is Ready, with :attr:`KubeCluster.job_image` imported.
+    ``node=False``: the control plane only. Either way the cluster is stopped automatically if
+    this Python process dies without calling :meth:`KubeCluster.stop` (the script's watchdog
+    follows our pid), and ``stop()`` removes ``workdir``.
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    _run_script(["build"], timeout=BUILD_TIMEOUT_S)
+    build_binaries()
     _run_script(
-        ["start", str(workdir)],
+        ["start", *([] if node else ["--no-node"]), str(workdir)],
         timeout=START_TIMEOUT_S,
         env={"ASP_KUBE_OWNER_PID": str(os.getpid())},
     )
@@ -187,13 +234,17 @@ def start_local_cluster(workdir: Path) -> KubeCluster:
             admin_token=admin,
             user_tokens=users,
             workdir=workdir,
+            node_name=env.get("NODE_NAME") or None,
+            job_image=env.get("JOB_IMAGE") or None,
+            docker_host=env.get("DOCKER_HOST") or None,
+            docker_cli=env.get("DOCKER") or None,
         )
         _check_reachable(cluster)
     except ClusterUnavailable:
-        _run_script(["stop", str(workdir)], timeout=120)
+        _run_script(["stop", str(workdir)], timeout=STOP_TIMEOUT_S)
         raise
     except Exception as exc:
-        _run_script(["stop", str(workdir)], timeout=120)
+        _run_script(["stop", str(workdir)], timeout=STOP_TIMEOUT_S)
         raise ClusterUnavailable(f"local cluster started but is not usable: {exc!r}") from exc
     return cluster
 
@@ -218,6 +269,7 @@ def cluster_from_kubeconfig_env() -> KubeCluster | None:
         user_tokens={},
         workdir=None,
         kubeconfig_env=raw,
+        job_image=os.environ.get("ASP_JOB_IMAGE") or DEFAULT_JOB_IMAGE,
     )
     try:
         _check_reachable(cluster)
@@ -227,16 +279,40 @@ def cluster_from_kubeconfig_env() -> KubeCluster | None:
     return cluster
 
 
-def create_namespace(api_client: ApiClient, prefix: str) -> str:
-    """Create a namespace with a random suffix and return its name.
+def create_namespace(api_client: ApiClient, prefix: str, *, timeout: float = 60) -> str:
+    """Create a namespace with a random suffix and return its name once it admits pods.
 
     A fresh namespace per test keeps tests independent, and matters here because a deleted
-    namespace can stay Terminating for a while.
+    namespace can stay Terminating for a while. With the ServiceAccount admission plugin on (as
+    on any real cluster), a pod is rejected until the namespace's ``default`` account (and, before
+    Kubernetes 1.24, its token Secret) exists, so this waits for a dry-run pod to be admitted.
     """
     base = re.sub(r"[^a-z0-9-]+", "-", prefix.lower()).strip("-")[:50] or "test"
     name = f"{base}-{secrets.token_hex(4)}"
     body = kubernetes.client.V1Namespace(
         metadata=kubernetes.client.V1ObjectMeta(name=name, labels={"airflow-secrets-provider/test": "true"})
     )
-    kubernetes.client.CoreV1Api(api_client).create_namespace(body)
+    core = kubernetes.client.CoreV1Api(api_client)
+    core.create_namespace(body)
+    wait_until_pods_admitted(core, name, timeout=timeout)
     return name
+
+
+def wait_until_pods_admitted(core: kubernetes.client.CoreV1Api, namespace: str, *, timeout: float = 60) -> None:
+    """Wait until the API server admits a pod in ``namespace`` (checked by a dry-run create)."""
+    probe = kubernetes.client.V1Pod(
+        metadata=kubernetes.client.V1ObjectMeta(name="admission-probe"),
+        spec=kubernetes.client.V1PodSpec(containers=[kubernetes.client.V1Container(name="probe", image="probe")]),
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            core.create_namespaced_pod(namespace, probe, dry_run="All")
+            return
+        except ApiException as exc:
+            # 403 "error looking up service account ..." or 500 "No API token found for service
+            # account ..., retry after the token is automatically created": not yet.
+            waiting = exc.status in (403, 500) and "service account" in str(exc.body)
+            if not waiting or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.2)

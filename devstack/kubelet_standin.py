@@ -1,8 +1,10 @@
 """A kubelet stand-in: plays the kubelet's part for pods on an API server that has no nodes.
 
-Why: our test control plane (``scripts/kube-apiserver.sh``) is a real kube-apiserver, but there is
-no kubelet, so pods stay ``Pending`` forever and anything that waits for a pod (an operator's
-``execute()``, Airflow's ``PodManager``) would hang. This module is **not** a kubelet: it runs
+Why: the ``kubernetes`` test tier's control plane (``scripts/kube-node.sh start --no-node``) is a
+real kube-apiserver, but there is no kubelet, so pods stay ``Pending`` forever and anything that
+waits for a pod (an operator's ``execute()``, Airflow's ``PodManager``) would hang. The stand-in
+keeps those many tests fast; the ``pods`` tier runs pods on a real kubelet and checks what the
+stand-in fakes against it (``tests/test_pods.py``). This module is **not** a kubelet: it runs
 no containers. It does the two things of a kubelet's job that our tests depend on:
 
 1. resolve the pod's Secret references the way a kubelet does before starting containers

@@ -24,7 +24,11 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME / 'airflow.db'}")
 
 pytest_plugins = [
-    *(p for p in ("tests.support.kube_fixtures",) if (Path(__file__).parent / "support" / "kube_fixtures.py").exists()),
+    *(
+        p
+        for p in ("tests.support.kube_fixtures", "tests.support.stack_fixtures")
+        if (Path(__file__).parent / "support" / f"{p.rsplit('.', 1)[1]}.py").exists()
+    ),
     "tests.support.keyvault_fixtures",
 ]
 

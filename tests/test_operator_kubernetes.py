@@ -1,7 +1,8 @@
 """SecretTaskOperator.execute against a real kube-apiserver, through real Airflow.
 
-The API server, etcd and kube-controller-manager are real (scripts/kube-apiserver.sh). Pods
-cannot run without a kubelet, so the kubelet stand-in (devstack/kubelet_standin.py, fixture ``kubelet_standin``)
+The API server, etcd and kube-controller-manager are real (scripts/kube-node.sh start
+--no-node). That control plane has no kubelet, so the kubelet stand-in (devstack/kubelet_standin.py,
+fixture ``kubelet_standin``)
 resolves each pod's secret references as a kubelet would and reports the pod's phase.
 """
 

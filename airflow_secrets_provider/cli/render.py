@@ -30,10 +30,18 @@ def _load_dags(path: Path) -> Iterator[Any]:
         raise SecretsProviderError(f"cannot import DAG file {path}")
     module = importlib.util.module_from_spec(spec)
     failure: SecretsProviderError | None = None
+    # Airflow puts the DAG folder on sys.path, so DAG files may import modules next to them.
+    folder = str(path.resolve().parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.append(folder)
     try:
         spec.loader.exec_module(module)
     except Exception as err:
         failure = _import_failure(path, err)
+    finally:
+        if added:
+            sys.path.remove(folder)
     if failure is not None:
         raise failure  # outside the except block: the original (it may quote a line) is not chained
     for value in vars(module).values():

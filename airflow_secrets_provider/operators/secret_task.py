@@ -245,7 +245,24 @@ class SecretTaskOperator(KubernetesPodOperator):
             failure = without_retries(err)
         if failure is not None:
             raise failure  # outside the except block: nothing chained
-        return super().execute(context)
+        try:
+            return super().execute(context)
+        except Exception as exc:
+            from airflow_secrets_provider.operators.pod_start import reference_error_in
+
+            reference_error = reference_error_in(exc)
+            if reference_error is None or reference_error is exc:
+                raise
+            raise reference_error from None  # KPO's cleanup error hid the one that says why
+
+    def await_pod_start(self, pod: k8s.V1Pod) -> None:
+        """KPO's start-up wait, ended at once if the kubelet reports a missing Secret or key."""
+        from airflow_secrets_provider.operators.pod_start import failing_fast_on_missing_secrets
+
+        values = self.resolved.values if self.resolved is not None else {}
+        own = task_secret_name(pod.metadata.name) if values else None
+        with failing_fast_on_missing_secrets(self.pod_manager, own, frozenset(values)):
+            super().await_pod_start(pod)
 
     def prepare_secrets(self, context: Context | None = None) -> SecretValues:
         """Check and resolve every request once; the result is :attr:`resolved` (immutable).

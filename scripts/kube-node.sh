@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# A real Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager) for tests.
+# A real single-node Kubernetes for tests and the quickstart: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler and a kubelet driving Debian's docker.io engine through
+# kubelet 1.20's built-in dockershim.
 #
-# Why this exists: no PyPI, npm or Debian binary package ships kube-apiserver, and the machines
-# that run our tests have no Docker. Debian's `kubernetes` *source* package (upstream 1.20.x with
-# its vendor/ tree) does build with Debian's Go, so we build it once per machine, cache the
-# binaries outside the repo (keyed by the Debian source version) and run them on loopback.
-# See /work/shared/notes/kube-apiserver.md for the facts this script relies on.
+# Why this exists: no PyPI, npm or Debian binary package ships Kubernetes binaries, and no image
+# registry is reachable. Debian's `kubernetes` *source* package (upstream 1.20.x with its vendor/
+# tree) builds with Debian's Go, so we build it once per machine, cache the binaries outside the
+# repo (keyed by the Debian source version) and run them on loopback; images are imported from a
+# debootstrap rootfs (scripts/node-images.sh). See /work/shared/notes/kube-apiserver.md and
+# real-pods.md for the facts this script relies on.
 #
 # Usage:
-#   scripts/kube-apiserver.sh build [--force]  build (or find cached) binaries; prints bin dir
-#   scripts/kube-apiserver.sh path             print the cached bin dir (exit 1 if not built)
-#   scripts/kube-apiserver.sh start DIR [PORT] start etcd, kube-apiserver, kube-controller-manager
-#   scripts/kube-apiserver.sh stop DIR         stop them (waits until they are gone)
+#   scripts/kube-node.sh build [--force]              build (or find cached) binaries; prints bin dir
+#   scripts/kube-node.sh path                         print the cached bin dir (exit 1 if not built)
+#   scripts/kube-node.sh start [--no-node] DIR [PORT] start the node (control plane only: --no-node)
+#   scripts/kube-node.sh stop DIR                     stop everything and remove DIR
+#
+# `start` runs etcd, kube-apiserver (ServiceAccount admission on), kube-controller-manager
+# (garbagecollector, namespace, nodelifecycle, serviceaccount, serviceaccount-token) and, unless
+# --no-node, a Docker engine (scripts/docker-engine.sh), the local pause and job images,
+# kube-scheduler and kubelet; it returns once the node is Ready and schedulable. DIR/cluster.env
+# then says how to reach it (SERVER, KUBECONFIG, JOB_IMAGE, DOCKER_HOST, ...).
+# `stop` stops every process, removes the pods' containers, unmounts what kubelet and dockerd
+# mounted under DIR, and removes DIR (ASP_KUBE_KEEP_LOGS=1 keeps DIR/*.log for debugging).
 #
 # Environment:
 #   ASP_KUBE_CACHE       cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/airflow-secrets-provider)
 #   ASP_KUBE_OWNER_PID   (start) stop the cluster automatically once this process has exited,
-#                        so a crashed test run cannot leave a control plane behind.
+#                        so a crashed test run cannot leave a node behind.
 #
 # Progress goes to stderr; the only stdout of `build`/`path` is the bin dir.
 set -euo pipefail
@@ -26,9 +37,19 @@ readonly CACHE_ROOT="${ASP_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airflow-s
 readonly DEB_SRC_FILE=/etc/apt/sources.list.d/airflow-secrets-provider-deb-src.sources
 readonly DEB_SRC_LIST_FILE=/etc/apt/sources.list.d/airflow-secrets-provider-deb-src.list
 readonly BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
-readonly PROCESSES=(watchdog kube-controller-manager kube-apiserver etcd) # stop order
+# Bump when the build recipe changes what the binaries are; a cached build of another recipe is
+# rebuilt in place (file by file, so running clusters keep their binaries).
+#   2: vendored modern-go/reflect2 replaced by Debian's 1.0.2 (1.0.1 panics under Go >= 1.18 when
+#      the API server encodes a Node as JSON: "apiserver panic'd on GET /api/v1/nodes/...").
+readonly RECIPE=2
+readonly REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
+# stop order: the watchdog first, the kubelet before the engine its containers run on
+readonly PROCESSES=(watchdog kubelet kube-scheduler kube-controller-manager kube-apiserver etcd)
+readonly SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly NODE_NAME=asp-node
+readonly MARKER=.asp-kube-node
 
-log() { printf '[kube-apiserver.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+log() { printf '[kube-node.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
     log "ERROR: $*"
     exit 1
@@ -73,6 +94,7 @@ upstream_version() {
 have_binaries() {
     local dir=$1 b
     for b in "${BINARIES[@]}"; do [ -x "$dir/$b" ] || return 1; done
+    [ "$(cat "$dir/../recipe" 2>/dev/null)" = "$RECIPE" ]
 }
 
 # The bin dir to use: the one for apt's current source version if it is built; failing that
@@ -108,6 +130,7 @@ ensure_packages() {
     command -v dpkg-source >/dev/null 2>&1 || missing+=(dpkg-dev)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+    [ -f "$REFLECT2_SRC/go_above_118.go" ] || missing+=(golang-github-modern-go-reflect2-dev)
     [ ${#missing[@]} -gt 0 ] || return 0
     log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -221,6 +244,13 @@ do_build() {
         die "unpacking the $SRC_PACKAGE source failed; downloads removed, run the build again"
     fi
 
+    # The vendored reflect2 1.0.1 predates Go 1.18's map layout and panics at run time; Debian's
+    # packaged 1.0.2 is API-compatible.
+    log "replacing vendor/github.com/modern-go/reflect2 with Debian's $(dpkg-query -W -f '${Version}' golang-github-modern-go-reflect2-dev)"
+    rm -rf "$src/vendor/github.com/modern-go/reflect2"
+    mkdir -p "$src/vendor/github.com/modern-go/reflect2"
+    find "$REFLECT2_SRC" -maxdepth 1 -name '*.go' ! -name '*_test.go' -exec cp {} "$src/vendor/github.com/modern-go/reflect2/" \;
+
     # GOPATH mode (module mode wants go.mod updates it cannot download): link the tree where
     # its import path says it lives, and keep GOPATH and the Go build cache in our cache root.
     export GOPATH="$CACHE_ROOT/gopath" GOCACHE="$CACHE_ROOT/go-build"
@@ -270,6 +300,7 @@ do_build() {
     for b in "${BINARIES[@]}"; do mv -f "$staging/$b" "$root/bin/$b"; done
     rmdir "$staging"
     printf '%s\n' "$version" >"$root/debian-version"
+    printf '%s\n' "$RECIPE" >"$root/recipe"
 
     # dpkg-source also leaves a copy of the orig tarball next to the tree: drop the whole work
     # dir (the downloads stay, so a rebuild needs no network).
@@ -283,7 +314,7 @@ do_build() {
 
 do_path() {
     cached_bin_dir || {
-        log "kube-apiserver is not built; run: $0 build"
+        log "kubernetes is not built; run: $0 build"
         exit 1
     }
 }
@@ -365,11 +396,56 @@ apiserver_ready() {
         "https://127.0.0.1:$3/readyz")" = ok ]
 }
 
+
+api_get() { # api_get DIR TOKEN PORT PATH
+    curl --http1.1 -fsS --cacert "$1/certs/apiserver.crt" -H "Authorization: Bearer $2" "https://127.0.0.1:$3$4"
+}
+
+# The node has registered, is Ready, and the node lifecycle controller has lifted the not-ready
+# taints, so the scheduler will place pods on it.
+node_schedulable() {
+    api_get "$1" "$2" "$3" "/api/v1/nodes/$NODE_NAME" | python3 -c '
+import json, sys
+node = json.load(sys.stdin)
+ready = any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+taints = [t["key"] for t in node["spec"].get("taints") or [] if t["key"].startswith("node.kubernetes.io/")]
+sys.exit(0 if ready and not taints and not node["spec"].get("unschedulable") else 1)'
+}
+
+# The token controller has given `default/default` its token Secret: from then on the
+# ServiceAccount admission plugin admits pods (in namespaces whose account also exists).
+default_account_ready() {
+    api_get "$1" "$2" "$3" /api/v1/namespaces/default/serviceaccounts/default | python3 -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin).get("secrets") else 1)'
+}
+
+# A CA whose client certificate kube-apiserver presents to the kubelet (logs, exec): the kubelet
+# accepts only certificates from it (no anonymous access, even on loopback).
+make_kubelet_client_certs() {
+    local certs=$1
+    mkdir -p "$certs"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=asp-kubelet-client-ca \
+        -keyout "$certs/kubelet-ca.key" -out "$certs/kubelet-ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
+        -keyout "$certs/kubelet-client.key" -out "$certs/kubelet-client.csr" 2>/dev/null
+    openssl x509 -req -days 7 -in "$certs/kubelet-client.csr" -CA "$certs/kubelet-ca.crt" \
+        -CAkey "$certs/kubelet-ca.key" -CAcreateserial -out "$certs/kubelet-client.crt" \
+        -extfile <(printf 'extendedKeyUsage=clientAuth\n') 2>/dev/null
+    rm -f "$certs/kubelet-client.csr" "$certs/kubelet-ca.key"
+    chmod 600 "$certs"/*.key
+}
+
 do_start() {
-    local dir=${1:?usage: start DIR [PORT]} port=${2:-}
+    local with_node=1
+    if [ "${1:-}" = --no-node ]; then
+        with_node=0
+        shift
+    fi
+    local dir=${1:?usage: start [--no-node] DIR [PORT]} port=${2:-}
     [[ -z $port || $port =~ ^[0-9]+$ ]] || die "PORT must be a number, got: $port"
     local bin
-    bin=$(cached_bin_dir) || die "kube-apiserver is not built; run: $0 build"
+    bin=$(cached_bin_dir) || die "kubernetes is not built; run: $0 build"
     command -v etcd >/dev/null || die "etcd not installed; run: $0 build"
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
@@ -377,14 +453,16 @@ do_start() {
     for name in "${PROCESSES[@]}"; do
         pid_alive "$dir/$name.pid" && die "$name already running for $dir (pid $(cat "$dir/$name.pid"))"
     done
+    touch "$dir/$MARKER" # stop removes only directories that carry it
 
     # On any failure below, take down whatever did start.
     START_OK=0 START_DIR=$dir
-    trap 'if [ "$START_OK" = 0 ]; then log "start failed; stopping what started"; do_stop "$START_DIR" || true; fi' EXIT
+    trap 'if [ "$START_OK" = 0 ]; then log "start failed; stopping what started"; ASP_KUBE_KEEP_LOGS=1 do_stop "$START_DIR" || true; fi' EXIT
 
-    local etcd_client etcd_peer
+    local etcd_client etcd_peer kubelet_port
     free_port etcd_client
     free_port etcd_peer
+    free_port kubelet_port
     [ -n "$port" ] || free_port port
     port_in_use "$port" && die "port $port is already in use"
 
@@ -397,9 +475,10 @@ do_start() {
     } >"$dir/tokens.csv"
     chmod 600 "$dir/tokens.csv"
 
-    # Service account signing key (required flags since 1.20).
+    # Service account signing key (required flags since 1.20; the token controller signs with it).
     [ -f "$dir/sa.key" ] || openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
     mkdir -p "$dir/certs"
+    make_kubelet_client_certs "$dir/certs"
 
     log "starting etcd on 127.0.0.1:$etcd_client"
     spawn etcd "$dir" etcd \
@@ -414,6 +493,8 @@ do_start() {
         --logger=zap --log-level=warn
     wait_until etcd 30 "$dir/etcd.pid" "$dir/etcd.log" etcd_healthy "$etcd_client"
 
+    # The API server dials the kubelet at the node's InternalIP (see kubelet's --node-ip): a node
+    # name that does not resolve would break logs and exec.
     log "starting kube-apiserver on https://127.0.0.1:$port"
     spawn kube-apiserver "$dir" "$bin/kube-apiserver" \
         --etcd-servers="http://127.0.0.1:$etcd_client" \
@@ -428,7 +509,9 @@ do_start() {
         --service-account-signing-key-file="$dir/sa.key" \
         --service-account-issuer=https://kubernetes.default.svc.cluster.local \
         --service-cluster-ip-range=10.0.0.0/24 \
-        --disable-admission-plugins=ServiceAccount \
+        --kubelet-client-certificate="$dir/certs/kubelet-client.crt" \
+        --kubelet-client-key="$dir/certs/kubelet-client.key" \
+        --kubelet-preferred-address-types=InternalIP \
         --profiling=false
     wait_until kube-apiserver 120 "$dir/kube-apiserver.pid" "$dir/kube-apiserver.log" \
         apiserver_ready "$dir" "$admin_token" "$port"
@@ -437,7 +520,7 @@ do_start() {
     # certificate-authority-data so clients verify TLS instead of skipping verification.
     local ca_data
     ca_data=$(base64 -w0 <"$dir/certs/apiserver.crt")
-    cat >"$dir/kubeconfig" <<EOF
+    cat >"$dir/kubeconfig" <<KUBECONFIG
 apiVersion: v1
 kind: Config
 clusters:
@@ -455,34 +538,51 @@ contexts:
     cluster: asp-local
     user: admin
 current-context: asp-local
-EOF
+KUBECONFIG
     chmod 600 "$dir/kubeconfig"
 
     # garbagecollector: deletes objects whose ownerReferences point at deleted owners;
-    # namespace: finishes namespace deletion (otherwise namespaces stay Terminating).
-    log "starting kube-controller-manager (garbagecollector,namespace)"
+    # namespace: finishes namespace deletion (otherwise namespaces stay Terminating);
+    # nodelifecycle: lifts the node's not-ready taint once it is Ready;
+    # serviceaccount, serviceaccount-token: each namespace's `default` account and its token
+    # Secret, which the ServiceAccount admission plugin requires of every pod.
+    log "starting kube-controller-manager"
     spawn kube-controller-manager "$dir" "$bin/kube-controller-manager" \
         --kubeconfig="$dir/kubeconfig" \
-        --controllers=garbagecollector,namespace \
+        --controllers=garbagecollector,namespace,nodelifecycle,serviceaccount,serviceaccount-token \
+        --service-account-private-key-file="$dir/sa.key" \
+        --root-ca-file="$dir/certs/apiserver.crt" \
         --use-service-account-credentials=false \
         --leader-elect=false \
         --port=0 \
         --secure-port=0 \
         --profiling=false
-    sleep 1
-    pid_alive "$dir/kube-controller-manager.pid" || {
-        tail -n 30 "$dir/kube-controller-manager.log" >&2 || true
-        die "kube-controller-manager exited during startup"
-    }
+    wait_until "service account controllers" 60 "$dir/kube-controller-manager.pid" \
+        "$dir/kube-controller-manager.log" default_account_ready "$dir" "$admin_token" "$port"
 
-    cat >"$dir/cluster.env" <<EOF
+    local pause_image="" job_image="" docker_host="" docker_bin=""
+    if [ "$with_node" = 1 ]; then
+        start_node "$dir" "$bin" "$admin_token" "$port" "$kubelet_port"
+        # shellcheck disable=SC1091
+        . "$dir/images.env"
+        # shellcheck disable=SC1091
+        . "$dir/docker/docker.env"
+        pause_image=$PAUSE_IMAGE job_image=$JOB_IMAGE docker_host=$DOCKER_HOST docker_bin=$DOCKER
+    fi
+
+    cat >"$dir/cluster.env" <<ENV
 SERVER=https://127.0.0.1:$port
 CA_FILE=$dir/certs/apiserver.crt
 KUBECONFIG=$dir/kubeconfig
 TOKENS_FILE=$dir/tokens.csv
 ETCD_SERVER=http://127.0.0.1:$etcd_client
 BIN_DIR=$bin
-EOF
+NODE_NAME=$([ "$with_node" = 1 ] && printf '%s' "$NODE_NAME")
+PAUSE_IMAGE=$pause_image
+JOB_IMAGE=$job_image
+DOCKER_HOST=$docker_host
+DOCKER=$docker_bin
+ENV
 
     if [ -n "${ASP_KUBE_OWNER_PID:-}" ]; then
         # Watchdog: stop the cluster when its owner (the test process) is gone.
@@ -490,11 +590,76 @@ EOF
         spawn watchdog "$dir" bash -c '
             while kill -0 "$1" 2>/dev/null && [ -f "$3/kube-apiserver.pid" ]; do sleep 2; done
             rm -f "$3/watchdog.pid"; exec "$2" stop "$3"' watchdog "$ASP_KUBE_OWNER_PID" \
-            "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$dir"
+            "$SCRIPTS_DIR/$(basename "$0")" "$dir"
     fi
 
     START_OK=1
     log "cluster up: https://127.0.0.1:$port (kubeconfig: $dir/kubeconfig)"
+}
+
+# start_node DIR BIN ADMIN_TOKEN PORT KUBELET_PORT: the Docker engine, images, scheduler, kubelet.
+start_node() {
+    local dir=$1 bin=$2 admin_token=$3 port=$4 kubelet_port=$5
+    log "starting the Docker engine"
+    "$SCRIPTS_DIR/docker-engine.sh" start "$dir/docker" >&2
+    # shellcheck disable=SC1091
+    . "$dir/docker/docker.env"
+    "$SCRIPTS_DIR/node-images.sh" "$dir/docker/docker.env" >"$dir/images.env"
+    # shellcheck disable=SC1091
+    . "$dir/images.env"
+
+    log "starting kube-scheduler"
+    spawn kube-scheduler "$dir" "$bin/kube-scheduler" \
+        --kubeconfig="$dir/kubeconfig" \
+        --leader-elect=false \
+        --port=0 \
+        --secure-port=0 \
+        --profiling=false
+
+    # Flags that let kubelet 1.20 run in a VM whose processes lack CAP_SYS_RESOURCE, without
+    # touching the host: no QoS cgroups, no node-allocatable enforcement, no evictions or image
+    # GC, no iptables chains, its own dirs, sockets and ports. Its node IP (which the API server
+    # dials for logs) and the only address it listens on is the engine's private bridge address:
+    # kubelet 1.20 refuses a loopback node IP. The API server's client certificate is the only
+    # accepted caller.
+    log "starting kubelet (node $NODE_NAME, port $kubelet_port)"
+    spawn kubelet "$dir" "$bin/kubelet" \
+        --kubeconfig="$dir/kubeconfig" \
+        --hostname-override="$NODE_NAME" \
+        --node-ip="$DOCKER_BRIDGE_GATEWAY" \
+        --address="$DOCKER_BRIDGE_GATEWAY" \
+        --port="$kubelet_port" \
+        --read-only-port=0 \
+        --healthz-port=0 \
+        --anonymous-auth=false \
+        --client-ca-file="$dir/certs/kubelet-ca.crt" \
+        --authorization-mode=AlwaysAllow \
+        --root-dir="$dir/kubelet" \
+        --cert-dir="$dir/kubelet-pki" \
+        --volume-plugin-dir="$dir/kubelet-plugins" \
+        --container-runtime=docker \
+        --docker-endpoint="$DOCKER_HOST" \
+        --experimental-dockershim-root-directory="$dir/dockershim" \
+        --container-runtime-endpoint="unix://$dir/dockershim.sock" \
+        --image-service-endpoint="unix://$dir/dockershim.sock" \
+        --pod-infra-container-image="$PAUSE_IMAGE" \
+        --fail-swap-on=false \
+        --cgroups-per-qos=false \
+        --enforce-node-allocatable= \
+        --cgroup-driver=cgroupfs \
+        --eviction-hard= \
+        --image-gc-high-threshold=100 \
+        --image-gc-low-threshold=99 \
+        --make-iptables-util-chains=false \
+        --oom-score-adj=0 \
+        --register-node=true \
+        --v=1
+    wait_until "node $NODE_NAME" 120 "$dir/kubelet.pid" "$dir/kubelet.log" \
+        node_schedulable "$dir" "$admin_token" "$port"
+    pid_alive "$dir/kube-scheduler.pid" || {
+        tail -n 30 "$dir/kube-scheduler.log" >&2 || true
+        die "kube-scheduler exited during startup"
+    }
 }
 
 # wait_gone PID TENTHS: wait up to TENTHS/10 seconds for PID to exit; fails if it is still there.
@@ -507,24 +672,71 @@ wait_gone() {
     ! kill -0 "$1" 2>/dev/null
 }
 
-do_stop() {
-    local dir=${1:?usage: stop DIR} name pid
-    [ -d "$dir" ] || return 0
-    for name in "${PROCESSES[@]}"; do
-        local pidfile="$dir/$name.pid"
-        [ -f "$pidfile" ] || continue
-        pid=$(cat "$pidfile")
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-            log "stopping $name (pid $pid)"
-            kill -TERM "$pid" 2>/dev/null || true
-            if ! wait_gone "$pid" 100; then
-                log "$name did not exit after SIGTERM; SIGKILL"
-                kill -KILL "$pid" 2>/dev/null || true
-                wait_gone "$pid" 50 || true
-            fi
+stop_process() {
+    local dir=$1 name=$2 pid pidfile="$1/$2.pid"
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        log "stopping $name (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_gone "$pid" 100; then
+            log "$name did not exit after SIGTERM; SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            wait_gone "$pid" 50 || true
         fi
-        rm -f "$pidfile"
+    fi
+    rm -f "$pidfile"
+}
+
+# Every mount point under DIR, deepest first (kubelet's secret tmpfs mounts, its bind mount of
+# its own root dir, dockerd's overlay and nsfs mounts).
+mounts_under() {
+    local dir=$1
+    findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0, d) == 1' | awk '{ print length($0) " " $0 }' |
+        sort -rn | cut -d' ' -f2-
+}
+
+unmount_all_under() {
+    local dir=$1 target _
+    for _ in 1 2 3 4 5; do
+        [ -n "$(mounts_under "$dir")" ] || return 0
+        while read -r target; do
+            [ -n "$target" ] || continue
+            umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
+        done < <(mounts_under "$dir")
+        sleep 0.2
     done
+    [ -z "$(mounts_under "$dir")" ] || log "WARNING: still mounted under $dir: $(mounts_under "$dir" | tr '\n' ' ')"
+}
+
+do_stop() {
+    local dir=${1:?usage: stop DIR} name
+    [ -d "$dir" ] || return 0
+    dir=$(cd "$dir" && pwd)
+    # The watchdog is our own polling loop (it would finish its sleep before obeying SIGTERM).
+    if pid_alive "$dir/watchdog.pid"; then kill -KILL "$(cat "$dir/watchdog.pid")" 2>/dev/null || true; fi
+    rm -f "$dir/watchdog.pid"
+    stop_process "$dir" kubelet
+    # The engine's stop removes the pods' containers (kubelet is gone, so none come back),
+    # stops dockerd, unmounts its mounts and removes its directory.
+    if [ -d "$dir/docker" ]; then
+        "$SCRIPTS_DIR/docker-engine.sh" stop "$dir/docker" >&2 || log "WARNING: docker-engine.sh stop failed"
+    fi
+    # The control plane has nothing left to hand over: stop its processes together.
+    for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
+        stop_process "$dir" "$name" &
+    done
+    wait
+    for name in "${PROCESSES[@]}"; do stop_process "$dir" "$name"; done
+    unmount_all_under "$dir"
+    if [ -f "$dir/$MARKER" ]; then
+        if [ "${ASP_KUBE_KEEP_LOGS:-0}" = 1 ]; then
+            find "$dir" -mindepth 1 -maxdepth 1 ! -name '*.log' -exec rm -rf --one-file-system {} +
+            log "kept logs in $dir"
+        else
+            rm -rf --one-file-system "$dir"
+        fi
+    fi
 }
 
 main() {
