@@ -130,6 +130,14 @@ EOF
     chmod 755 "$path"
 }
 
+# A short exec root per DIR (sockets live there; a deep DIR would push them past 107 bytes).
+exec_root_for() {
+    local base=/run/asp-docker
+    mkdir -p "$base" 2>/dev/null && [ -w "$base" ] || base=/tmp/asp-docker-exec
+    mkdir -p "$base"
+    printf '%s/%s' "$base" "$(printf '%s' "$1" | sha256sum | cut -c1-12)"
+}
+
 engine_ready() { "$DOCKER_CLIENT" -H "unix://$1/docker.sock" version >/dev/null 2>&1; }
 
 do_start() {
@@ -137,8 +145,9 @@ do_start() {
     do_install
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    # A unix socket path is limited to 107 bytes.
-    [ ${#dir} -le 80 ] || die "DIR path too long for a unix socket (${#dir} > 80 chars): $dir"
+    # A unix socket path is limited to 107 bytes: DIR/docker.sock must fit. The exec root (where
+    # containerd puts containerd.sock.ttrpc, 38 bytes deeper) lives at a short path of its own.
+    [ ${#dir} -le 90 ] || die "DIR path too long for a unix socket (${#dir} > 90 chars): $dir"
     if [ -f "$dir/dockerd.pid" ] && pid_alive "$(cat "$dir/dockerd.pid")"; then
         die "an engine is already running for $dir (pid $(cat "$dir/dockerd.pid"))"
     fi
@@ -155,12 +164,15 @@ do_start() {
     ip addr add "10.231.$slot.1/24" dev "$bridge"
     ip link set "$bridge" up
 
-    mkdir -p "$dir/data" "$dir/exec"
+    local exec_root
+    exec_root=$(exec_root_for "$dir")
+    printf '%s\n' "$exec_root" >"$dir/exec-root"
+    mkdir -p "$dir/data" "$exec_root"
     write_runtime_wrapper "$dir/runc-wrapper"
     cat >"$dir/daemon.json" <<EOF
 {
   "data-root": "$dir/data",
-  "exec-root": "$dir/exec",
+  "exec-root": "$exec_root",
   "pidfile": "$dir/dockerd.pid",
   "hosts": ["unix://$dir/docker.sock"],
   "bridge": "$bridge",
@@ -242,14 +254,24 @@ do_stop() {
     [ -f "$dir/watchdog.pid" ] && { kill "$(cat "$dir/watchdog.pid")" 2>/dev/null || true; rm -f "$dir/watchdog.pid"; }
     [ -f "$dir/dockerd.pid" ] && terminate "$(cat "$dir/dockerd.pid")" dockerd
     # Whatever is left (a shim of a container dockerd could not remove, a managed containerd).
-    for pid in $(processes_under "$dir"); do
-        [ "$pid" = $$ ] || terminate "$pid" "leftover process"
+    local exec_root="" root
+    [ -f "$dir/exec-root" ] && exec_root=$(cat "$dir/exec-root")
+    for root in "$dir" ${exec_root:+"$exec_root"}; do
+        for pid in $(processes_under "$root"); do
+            [ "$pid" = $$ ] || terminate "$pid" "leftover process"
+        done
     done
     local m
-    while read -r m; do
-        [ -n "$m" ] || continue
-        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"
-    done < <(mounts_under "$dir")
+    for root in "$dir" ${exec_root:+"$exec_root"}; do
+        while read -r m; do
+            [ -n "$m" ] || continue
+            umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"
+        done < <(mounts_under "$root")
+    done
+    if [ -n "$exec_root" ] && [ -d "$exec_root" ]; then
+        [ -z "$(mounts_under "$exec_root")" ] || die "mounts remain under $exec_root"
+        rm -rf "$exec_root"
+    fi
     if [ -f "$dir/bridge" ]; then
         ip link del "$(cat "$dir/bridge")" 2>/dev/null || true
     fi
