@@ -127,7 +127,8 @@ def test_pod_example_dag_succeeds_without_leaking(airflow_stack: RunningStack, d
         assert airflow_stack.runs_containers, "the quickstart stack runs on the real node"
         for name, value_name in POD_PROOFS[dag_id][task_id]:
             digest = hashlib.sha256(values[value_name].encode()).hexdigest()[:12]
-            assert f"{name} received: sha256 {digest} length {len(values[value_name])}" in log, (task_id, name)
+            # On failure, show the log (already checked to hold no value) to say why the line is missing.
+            assert f"{name} received: sha256 {digest} length {len(values[value_name])}" in log, (task_id, name, log)
     if dag_id == "example_project_key_subset":
         assert "AWS_KEY not received" in logs["evaluate"][1]
 
