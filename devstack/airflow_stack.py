@@ -45,6 +45,7 @@ from devstack.stack_home import (
     DAGS_FOLDER,
     DEFAULT_HOME,
     EXAMPLE_NAMESPACE,
+    EXTRA_DAGS_ENV,
     InstallSecrets,
     StackHome,
     ensure_install_secrets,
@@ -423,7 +424,9 @@ def run_foreground(home: StackHome, port: int, db: str = "sqlite") -> int:
                 raise StackError(str(exc)) from None
             db_url = stack.postgres.sqlalchemy_url
             say(f"PostgreSQL is up on 127.0.0.1:{stack.postgres.port} (data in {stack.postgres.data_dir})")
-        write_private(home.airflow_cfg, render_airflow_cfg(home, port, installed, stack.kube.kubeconfig, db_url))
+        extra = os.environ.get(EXTRA_DAGS_ENV)
+        cfg = render_airflow_cfg(home, port, installed, stack.kube.kubeconfig, db_url, Path(extra) if extra else None)
+        write_private(home.airflow_cfg, cfg)
         env = service_env(stack)
         say(f"migrating the metadata DB ({'PostgreSQL' if db == 'postgres' else 'SQLite'})")
         migrate_db(stack, env)
