@@ -31,7 +31,10 @@ EXPECTED_STATES = {
 }
 
 #: The container of every pod task: print each named variable's value (the "leaky job").
-_PRINT = "import os, sys\nfor n in sys.argv[2:]:\n    print(n, '=', os.environ.get(n))\nsys.exit(int(sys.argv[1]))\n"
+_PRINT = (
+    "import os, sys, time\nfor n in sys.argv[3:]:\n    print(n, '=', os.environ.get(n))\n"
+    "time.sleep(float(sys.argv[2]))\nsys.exit(int(sys.argv[1]))\n"
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ IMAGE = os.environ.get("ASP_EXAMPLE_IMAGE", "python:3.12-slim")  # the stack set
 PRINT = {_PRINT!r}
 
 
-def printing(task_id, exit_code, names, **kwargs):
+def printing(task_id, exit_code, names, sleep=0, **kwargs):
+    kwargs.setdefault("retries", 0)
     return SecretTaskOperator(
         task_id=task_id,
         image=IMAGE,
@@ -71,9 +75,8 @@ def printing(task_id, exit_code, names, **kwargs):
         namespace=NS,
         project={AUDIT_PROJECT!r},
         cmds=["python3", "-c", PRINT],
-        arguments=[str(exit_code), *names],
+        arguments=[str(exit_code), str(sleep), *names],
         get_logs=True,
-        retries=0,
         startup_timeout_seconds=300,
         **kwargs,
     )
@@ -104,6 +107,13 @@ with DAG({AUDIT_DAG!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1),
         ["PROJECT_TOKEN", "DEFERRED_TOKEN"],
         deferrable=True,
         poll_interval=2,
+        # Airflow 3.3 race: a trigger that fires before the scheduler has handled the deferring
+        # process's exit gets the task marked failed ("executor reported ... success, but the task
+        # instance's state attribute is scheduled"). A pod that outlives that moment avoids it;
+        # the retry covers a machine too busy for that.
+        sleep=15,
+        retries=1,
+        retry_delay=1,
         secrets=[
             with_secrets("kubernetes", ["PROJECT_TOKEN"]),
             with_secrets("inline", {{"DEFERRED_TOKEN": {setup.deferred_inline_value!r}}}),
