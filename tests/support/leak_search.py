@@ -91,21 +91,29 @@ class Findings:
         """
         if count:
             self.searched[sink] += 1
-        for text in expand(data, fernet=fernet):
-            for canary in self.canaries:
-                for needle in canary.needles:
-                    index = text.find(needle)
-                    if index >= 0:
-                        self.hits.append(Hit(canary.name, sink, where, self._context(text, index, needle)))
-                        break
+        texts = expand(data, fernet=fernet)
+        for canary in self.canaries:  # one hit per canary and item, in whichever form it was found
+            found = next(
+                (
+                    (text, index, needle)
+                    for text in texts
+                    for needle in canary.needles
+                    if (index := text.find(needle)) >= 0
+                ),
+                None,
+            )
+            if found is not None:
+                self.hits.append(Hit(canary.name, sink, where, self._context(*found)))
 
     def _context(self, text: bytes, index: int, needle: bytes) -> str:
         """The line holding the hit and the next one (a logged value may end in a newline), bounded."""
         start = max(text.rfind(b"\n", 0, index) + 1, index - 300)
-        end = index + len(needle)
-        for _ in range(2):
-            newline = text.find(b"\n", end + 1)
-            end = len(text) if newline < 0 else newline
+        end = text.find(b"\n", index + len(needle))
+        if end >= 0:
+            following = text.find(b"\n", end + 1)
+            end = len(text) if following < 0 else following
+        else:
+            end = len(text)
         return self.blank(text[start : min(end, index + len(needle) + 300)])
 
     def blank(self, text: bytes) -> str:
