@@ -108,7 +108,7 @@ class StackHome:
     def make_dirs(self) -> None:
         for path in (self.root, self.airflow_home):
             path.mkdir(parents=True, exist_ok=True)
-        # Private: secrets/ holds the keys; logs/ holds the scheduler's unmasked copy of task output.
+        # Private: secrets/ holds the keys; logs/ holds the scheduler's (masked) copy of task output.
         for private in (self.secrets_dir, self.logs_dir):
             private.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(private, 0o700)

@@ -25,13 +25,19 @@ from tests.support.leak_search import Fernetish, Findings
 # ----------------------------------------------------------------------------- metadata DB
 
 
-def scan_sqlite(findings: Findings, db_path: Path, fernet: Fernetish) -> None:
-    """Every cell of every table, decoded (compressed, pickled, Fernet-encrypted), read-only."""
+def scan_sqlite(
+    findings: Findings, db_path: Path, fernet: Fernetish, *, only: set[str] | None = None, suffix: str = ""
+) -> None:
+    """Every cell of every table (or of the tables ``only`` names), decoded, read-only.
+
+    Cells are searched as stored and decompressed, unpickled or Fernet-decrypted. Sinks are
+    ``db:<table><suffix>``.
+    """
     connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     try:
         tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in sorted(tables):
-            sink = f"db:{table}"
+        for table in sorted(t for t in tables if only is None or t in only):
+            sink = f"db:{table}{suffix}"
             findings.searched[sink] += 0  # an empty table was still searched
             cursor = connection.execute(f'SELECT * FROM "{table}"')
             columns = [d[0] for d in cursor.description]
