@@ -64,7 +64,8 @@ from airflow_secrets_provider.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster, create_namespace, wait_until_pods_admitted
 from devstack.kubelet_standin import KubeletStandIn
 from tests.support.canaries import canary
-from tests.support.isolation import CLOSED, EXPECTED, LAYOUTS, OPEN, PER_PROJECT, markdown_table
+from tests.support.isolation import CLOSED, EXPECTED, LAYOUTS, OPEN, PER_PROJECT, SHARED, markdown_table
+from tests.support.tiers import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = "iso-{project}"
@@ -526,3 +527,107 @@ def test_mask_external_secrets_is_opt_in_and_needs_get(
     assert unreadable_value not in str(info.value)
     # Explicitly off wins over the config.
     task(mask_external_secrets=False).mount_secret(unreadable, "/etc/ext").prepare_secrets()
+
+
+# -- on the real kubelet -------------------------------------------------------------------------
+
+PRINT_SHA = "import hashlib, os; print('SHA', hashlib.sha256(os.environ.get('TOKEN', '').encode()).hexdigest())"
+
+
+def _wait(condition: Callable[[], Any], what: str, timeout: float = 180) -> Any:
+    """A bounded wait for a condition (not a time limit on the behaviour)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.mark.pods
+def test_on_the_real_kubelet_only_the_shared_namespace_hands_betas_secret_to_alphas_pod(
+    kube_node: KubeCluster, node_namespace: str
+) -> None:
+    """The matrix's "alpha's pods get beta's project Secret", with containers that really run.
+
+    Shared namespace: a pod created with alpha's launcher token receives beta's value (its
+    container prints the SHA-256 of what it got). One namespace per project: the same pod is
+    refused in beta's namespace, and in alpha's own the kubelet finds no such Secret.
+    """
+    import hashlib
+
+    if not kube_node.user_tokens:
+        skip_or_fail("needs the local node (a KUBECONFIG cluster has no known ordinary users)")
+    assert kube_node.job_image
+    suffix = secrets.token_hex(3)
+    alpha, beta = f"alpha-{suffix}", f"beta-{suffix}"
+    value = canary("beta-real")
+    created: list[str] = []
+    with kube_node.api_client() as admin_client:
+        admin = CoreV1Api(admin_client)
+
+        def pod(name: str) -> dict[str, Any]:
+            body = _pod(name, project_secret_name(beta), "TOKEN", "envFrom")
+            container = body["spec"]["containers"][0]
+            container.update(
+                image=kube_node.job_image, imagePullPolicy="IfNotPresent", command=["python3", "-c", PRINT_SHA]
+            )
+            return body
+
+        try:
+            # Shared namespace: both projects in node_namespace, alpha with the printed Role.
+            shared = node_namespace
+            docs = _rbac(
+                "launcher",
+                "--layout",
+                SHARED,
+                "--namespace",
+                shared,
+                "--project",
+                alpha,
+                "--service-account",
+                f"{shared}/alpha-launcher",
+            )
+            _apply(admin, docs, created)
+            ProjectSecretsStore(admin, shared).set_secrets(beta, {"TOKEN": value})
+            with kube_node.api_client(_token(admin, shared, "alpha-launcher")) as alpha_client:
+                as_alpha = CoreV1Api(alpha_client)
+                _eventually_allowed(lambda: as_alpha.create_namespaced_pod(shared, pod("steal")), "alpha's pod")
+            _wait(lambda: admin.read_namespaced_pod("steal", shared).status.phase in ("Succeeded", "Failed"), "the pod")
+            log = admin.read_namespaced_pod_log("steal", shared, _preload_content=False).data.decode()
+            assert f"SHA {hashlib.sha256(value.encode()).hexdigest()}" in log
+
+            # One namespace per project: beta's Secret in beta's namespace, alpha's Role in alpha's.
+            docs = _rbac(
+                "launcher",
+                "--project",
+                alpha,
+                "--namespace-template",
+                TEMPLATE,
+                "--service-account",
+                f"{project_namespace(alpha, TEMPLATE)}/alpha-launcher",
+            )
+            docs += [_rbac("viewer", "--project", beta, "--namespace-template", TEMPLATE, "--user", "nobody")[0]]
+            _apply(admin, docs, created)
+            alpha_ns, beta_ns = project_namespace(alpha, TEMPLATE), project_namespace(beta, TEMPLATE)
+            ProjectSecretsStore(admin, beta_ns).set_secrets(beta, {"TOKEN": value})
+            with kube_node.api_client(_token(admin, alpha_ns, "alpha-launcher")) as alpha_client:
+                as_alpha = CoreV1Api(alpha_client)
+                _eventually_allowed(lambda: as_alpha.create_namespaced_pod(alpha_ns, pod("steal")), "alpha's pod")
+                assert _status(lambda: as_alpha.create_namespaced_pod(beta_ns, pod("steal"))) == 403
+
+            def waiting_message() -> str:
+                statuses = admin.read_namespaced_pod("steal", alpha_ns).status.container_statuses or []
+                waiting = statuses[0].state.waiting if statuses else None
+                return (waiting.message or "") if waiting else ""
+
+            message = _wait(waiting_message, "the kubelet's verdict on alpha's pod")
+            assert message == f'secret "{project_secret_name(beta)}" not found'
+            assert admin.read_namespaced_pod("steal", alpha_ns).status.phase == "Pending"
+        finally:
+            for name in created:
+                with contextlib.suppress(ApiException):
+                    admin.delete_namespace(name)
