@@ -703,3 +703,24 @@ def test_a_container_printing_the_client_secret_and_an_external_value_shows_star
         if streamed:
             break
     assert streamed == ["***", "***"], "the container's two lines must reach the task log, masked"
+
+
+@pytest.mark.kubernetes
+def test_cli_project_commands_find_the_projects_namespace(
+    world: World, beta_kubeconfig: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``keys PROJECT`` without ``-n`` uses the project's namespace; an ``-n`` naming another is refused."""
+    import json
+
+    if world.layout != PER_PROJECT:
+        monkeypatch.delenv("AIRFLOW__SECRETS_PROVIDER__PROJECT_NAMESPACE", raising=False)
+        assert cli_main(["keys", world.beta, "-n", world.beta_ns, "--kubeconfig", beta_kubeconfig, "-o", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["namespace"] == world.beta_ns
+        return
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__PROJECT_NAMESPACE", TEMPLATE)
+    assert cli_main(["keys", world.beta, "--kubeconfig", beta_kubeconfig, "-o", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["namespace"] == world.beta_ns and [k["key"] for k in listed["keys"]] == ["TOKEN"]
+    assert cli_main(["keys", world.beta, "-n", world.alpha_ns, "--kubeconfig", beta_kubeconfig]) == 1
+    err = capsys.readouterr().err
+    assert f"project {world.beta!r} runs in namespace {world.beta_ns!r}" in err
