@@ -176,3 +176,20 @@ def test_referenced_secrets_covers_every_form() -> None:
         "vol-items": frozenset({"x"}),
         "proj": frozenset({"p"}),
     }
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", False), ("False", False), ("true", True), ("1", True)])
+def test_mask_external_secrets_config(raw: str, expected: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_secrets_provider.operators.external_masking import configured_mask_external_secrets
+
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__MASK_EXTERNAL_SECRETS", raw)
+    assert configured_mask_external_secrets() is expected
+
+
+def test_a_bad_mask_external_secrets_value_names_the_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_secrets_provider.operators.external_masking import configured_mask_external_secrets
+
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__MASK_EXTERNAL_SECRETS", "maybe")
+    with pytest.raises(SecretConfigError) as info:
+        configured_mask_external_secrets()
+    assert info.value.field == "[secrets_provider] mask_external_secrets"

@@ -77,7 +77,12 @@ def configured_mask_external_secrets() -> bool:
     """Airflow's ``[secrets_provider] mask_external_secrets`` (default ``False``)."""
     from airflow.configuration import conf
 
-    return conf.getboolean(CONFIG_SECTION, CONFIG_OPTION, fallback=False)
+    raw = str(conf.get(CONFIG_SECTION, CONFIG_OPTION, fallback="") or "").strip().lower()
+    if raw in ("", "false", "0", "no", "off"):
+        return False
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    raise SecretConfigError(f"[{CONFIG_SECTION}] {CONFIG_OPTION}", "must be True or False")
 
 
 def mask_referenced_secrets(

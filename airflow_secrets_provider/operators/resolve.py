@@ -86,9 +86,6 @@ def register_value(value: str) -> None:
     mask_secret(value)  # whatever the key is called: Airflow only masks "sensitive" names
 
 
-_mask = register_value
-
-
 def check_project_keys(
     hook: SecretsKubernetesHook, namespace: str, project: str | None, requests: Sequence[SecretRequest]
 ) -> None:
@@ -113,7 +110,7 @@ def check_project_keys(
         for key in keys:
             if values is None or key not in values:
                 raise SecretNotFoundError(KubernetesSecrets.kind, key, where)
-            _mask(values[key])
+            register_value(values[key])
 
 
 def check_pod_mode_credentials(hook: SecretsKubernetesHook, namespace: str, requests: Sequence[SecretRequest]) -> None:
@@ -167,7 +164,7 @@ def service_principal_loader(hook: SecretsKubernetesHook, namespace: str) -> Any
             secret.data, f"Secret {secret_name!r} in namespace {where_ns!r}", provider=AzureVaultSecrets.kind
         )
         for value in values.values():
-            _mask(value)
+            register_value(value)
         return values
 
     return load
@@ -183,7 +180,7 @@ def resolve_values(requests: Sequence[SecretRequest], context: ResolveContext) -
             continue
         values = request.resolve(context)
         for key, value in values.items():
-            _mask(value)
+            register_value(value)
             if key in merged:
                 raise SecretConfigError(
                     f"secrets[{index}]",
