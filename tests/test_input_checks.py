@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 import pytest
 
 from airflow_secrets_provider import SecretConfigError, SecretNotFoundError, SecretTaskOperator, with_secrets
-from airflow_secrets_provider.exceptions import SecretsProviderError
 from airflow_secrets_provider.hooks.azure_options import reader_settings_from_options
 from airflow_secrets_provider.key_value import parse_key_value_lines
 from airflow_secrets_provider.model import ResolveContext
@@ -62,16 +60,6 @@ def _op(**kwargs: Any) -> SecretTaskOperator:
     return SecretTaskOperator(task_id="t", image="busybox", namespace="ns", **kwargs)
 
 
-class _NoApi:
-    """Stands in for a Kubernetes client where the check must fail before any call (test double)."""
-
-    calls = 0
-
-    def __getattr__(self, name: str) -> Any:
-        _NoApi.calls += 1
-        raise AssertionError(f"an API call ({name}) was made before the input was checked")
-
-
 def _store() -> ProjectSecretsStore:
     from kubernetes.client import CoreV1Api
 
@@ -81,7 +69,7 @@ def _store() -> ProjectSecretsStore:
                 raise AssertionError(f"an API call ({name}) was made before the input was checked")
             return super().__getattribute__(name)
 
-    return ProjectSecretsStore(NoApi(), "ns", audit=False)
+    return ProjectSecretsStore(NoApi(), "ns", audit=False)  # a client that fails any call: a test double
 
 
 # -- names quoted in messages and field names ------------------------------------------------------
@@ -152,7 +140,7 @@ def _render(op: SecretTaskOperator, **params: str) -> None:
         (lambda: _op().set_env_from_secret("E", "{{ params.name }}", "k"), "secret"),
         (lambda: _op().mount_secret("s", "/m/{{ params.name }}"), "mount_path"),
         (lambda: _op(project="{{ params.name }}"), "project"),
-        (lambda: _op().with_secrets("kubernetes", ["{{ params.name }}"]), "source[0]"),
+        (lambda: _op(project="p").with_secrets("kubernetes", ["{{ params.name }}"]), "source[0]"),
     ],
     ids=["secret name", "mount path", "project", "kubernetes key"],
 )
@@ -254,7 +242,9 @@ def test_backend_file_source_refuses_special_and_huge_files(kind: str, tmp_path:
     assert err.field == "sources.variables_file" or err.field.endswith("variables_file")
 
 
-def test_backend_file_source_does_not_reparse_an_unchanged_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backend_file_source_does_not_reparse_an_unchanged_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from airflow_secrets_provider.secrets import file_source
 
     path = tmp_path / "vars.env"
@@ -262,7 +252,9 @@ def test_backend_file_source_does_not_reparse_an_unchanged_file(tmp_path: Path, 
     source = FileSource(variables_file=str(path))
     parses: list[str] = []
     real = file_source.parse_key_value_text
-    monkeypatch.setattr(file_source, "parse_key_value_text", lambda text, origin: parses.append(origin) or real(text, origin))
+    monkeypatch.setattr(
+        file_source, "parse_key_value_text", lambda text, origin: parses.append(origin) or real(text, origin)
+    )
     assert source.lookup("variables", "A") == CANARY
     assert source.lookup("variables", "B") == "2"
     assert len(parses) == 1
@@ -272,7 +264,7 @@ def test_backend_file_source_does_not_reparse_an_unchanged_file(tmp_path: Path, 
 
 
 def test_values_are_split_on_newlines_only() -> None:
-    text = f"A=one\u2028B=two\r\nC=three\x0bD\nE=4"
+    text = "A=one\u2028B=two\r\nC=three\x0bD\nE=4"
     values = parse_key_value_lines(text, "f", provider="file", check_key=lambda k, f, p: k)
     assert set(values) == {"A", "C", "E"}
     assert values["A"] == "one\u2028B=two"
@@ -317,9 +309,7 @@ def test_kubernetes_source_checks_project_namespace_and_secret(config: dict[str,
     rejected(lambda: build_source({"kind": "kubernetes", **config}, 0), field)
 
 
-@pytest.mark.parametrize(
-    "option", ["connection_timeout", "read_timeout", "retry_backoff_factor", "retry_backoff_max"]
-)
+@pytest.mark.parametrize("option", ["connection_timeout", "read_timeout", "retry_backoff_factor", "retry_backoff_max"])
 @pytest.mark.parametrize("bad", [-1, "-0.5", "nan", float("inf")])
 def test_azure_timeouts_and_backoff_must_be_finite_and_not_negative(option: str, bad: object) -> None:
     rejected(lambda: reader_settings_from_options({option: bad}, "sources[0]."), f"sources[0].{option}")
@@ -376,11 +366,10 @@ def test_unusable_item_paths_are_rejected(path: str) -> None:
 
 def test_limits_are_exactly_at_the_documented_lengths() -> None:
     _op().mount_secret("s", "/" + "a" * 254 + "/" + "b" * 255, {"k": "x" * 255})
-    _op().mount_secret("s", "/" + "/".join(["a"] * 511) + "b")  # 1024 characters
-
-
-def test_secrets_file_modes_reported() -> None:
-    assert stat.S_ISCHR(os.stat("/dev/zero").st_mode)  # the case the file tests rely on
+    at_limit = "/" + "/".join(["a"] * 511) + "bc"
+    assert len(at_limit) == 1024
+    _op().mount_secret("s", at_limit)
+    rejected(lambda: _op().mount_secret("s", at_limit + "d"), "mount_path", secret=at_limit)
 
 
 def test_render_names_the_field_of_a_rejected_operator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -400,7 +389,3 @@ def test_render_names_the_field_of_a_rejected_operator(tmp_path: Path, capsys: p
     assert code != 0
     assert "line 6" in out.err and "items[" in out.err and "SecretConfigError" in out.err
     assert CANARY not in out.err + out.out
-
-
-def test_provider_errors_are_secrets_provider_errors() -> None:
-    assert issubclass(SecretConfigError, SecretsProviderError)

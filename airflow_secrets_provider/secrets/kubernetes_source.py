@@ -33,6 +33,7 @@ from airflow_secrets_provider.secrets.sources import (
     require_str,
     spell_secret_key,
 )
+from airflow_secrets_provider.validation import check_label_name, check_secret_name, literal_names
 
 if TYPE_CHECKING:
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
@@ -131,6 +132,14 @@ class KubernetesSource(Source):
         options = {"kube_config": kube_config, "context": context, "namespace": namespace}
         for key in options:
             require_str(options, key, field, optional=True)
+        # Checked now, as a task's names are: an invalid one would only fail at the first lookup.
+        with literal_names():
+            if chosen[0] == "project":
+                check_label_name(value, f"{field}.project", KIND)
+            elif chosen[0] == "secret":
+                check_secret_name(value, f"{field}.secret", KIND)
+            if namespace is not None:
+                check_label_name(namespace, f"{field}.namespace", KIND)
         if in_cluster is not None and not isinstance(in_cluster, bool):
             raise SecretConfigError(f"{field}.in_cluster", "must be true, false or null (auto)", provider=KIND)
         self.request_timeout = _seconds(request_timeout, f"{field}.request_timeout")
