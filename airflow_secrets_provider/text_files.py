@@ -44,7 +44,7 @@ def current_identity(path: str) -> FileIdentity | None:
     """The identity of the file at ``path`` now, or None if it cannot be read (a stat, no read)."""
     try:
         return identity_of(os.stat(path))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path (read_secrets_file reports it)
         return None
 
 
@@ -56,6 +56,8 @@ def read_secrets_file(path: str, field: str, *, provider: str, max_bytes: int = 
     :raises PermissionError: not readable.
     :raises SecretConfigError: not a regular file, larger than ``max_bytes``, or not UTF-8.
     """
+    if "\x00" in path:
+        raise SecretConfigError(field, "the path contains a NUL character, which no file name can", provider=provider)
     try:
         # O_NONBLOCK: opening a FIFO with no writer would otherwise block; it is refused below.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))

@@ -40,6 +40,8 @@ class FileSecrets(ValueRequest):
     def validate(self) -> None:
         if not is_templated(self.path) and not self.path.strip():
             raise SecretConfigError("source", "must be a file path", provider=KIND)
+        if "\x00" in self.path:
+            raise SecretConfigError("source", "must not contain a NUL character (no file name can)", provider=KIND)
 
     def env_names(self) -> None:
         return None  # the keys are in the file, which is only read on the worker
