@@ -49,7 +49,9 @@ def current_identity(path: str) -> FileIdentity | None:
 
 
 @drops_original_error
-def read_secrets_file(path: str, field: str, *, provider: str, max_bytes: int = MAX_SECRETS_FILE_BYTES) -> FileText:
+def read_secrets_file(
+    path: str, field: str, *, provider: str | None, max_bytes: int = MAX_SECRETS_FILE_BYTES
+) -> FileText:
     """The UTF-8 text of the regular file ``path``; errors name ``field``.
 
     :raises FileNotFoundError: no such file (the caller decides what that means).

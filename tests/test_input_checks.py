@@ -389,3 +389,18 @@ def test_render_names_the_field_of_a_rejected_operator(tmp_path: Path, capsys: p
     assert code != 0
     assert "line 6" in out.err and "items[" in out.err and "SecretConfigError" in out.err
     assert CANARY not in out.err + out.out
+
+
+@pytest.mark.parametrize("kind", ["dev_zero", "fifo", "directory"])
+def test_cli_value_files_must_be_regular_files(kind: str, tmp_path: Path) -> None:
+    from airflow_secrets_provider.cli.values_input import read_values
+
+    path = {"dev_zero": lambda: Path("/dev/zero"), "fifo": lambda: _fifo(tmp_path), "directory": lambda: tmp_path}[
+        kind
+    ]()
+    err = _in_thread(lambda: read_values(None, [f"KEY={path}"], None, False))
+    assert isinstance(err, SecretConfigError), repr(err)
+    assert err.field == "--from-file[0]" and "regular file" in err.problem
+    err = _in_thread(lambda: read_values(None, None, [str(path)], False))
+    assert isinstance(err, SecretConfigError), repr(err)
+    assert err.field == "--from-env-file[0]"

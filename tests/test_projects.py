@@ -262,9 +262,17 @@ def test_malformed_file_writes_nothing(store: ProjectSecretsStore, tmp_path: Pat
     ("project", "values", "field"),
     [
         # A key with whitespace may be a line typed whole: described in the field, not quoted.
-        ("proj", {"GOOD": "1", "bad key": SENTINEL}, "values[<a key of 7 characters (not shown: it contains whitespace and may hold a value)>]"),
+        (
+            "proj",
+            {"GOOD": "1", "bad key": SENTINEL},
+            "values[<a key of 7 characters (not shown: it contains whitespace and may hold a value)>]",
+        ),
         ("proj", {"GOOD": "1", "..": SENTINEL}, "values['..']"),
-        ("proj", {"GOOD": "1", "{{ k }}": SENTINEL}, "values[<a key of 7 characters (not shown: it contains whitespace and may hold a value)>]"),
+        (
+            "proj",
+            {"GOOD": "1", "{{ k }}": SENTINEL},
+            "values[<a key of 7 characters (not shown: it contains whitespace and may hold a value)>]",
+        ),
         ("proj", {"GOOD": "1", "NUM": 42}, "values['NUM']"),
         ("proj", {}, "values"),
         ("Bad_Project", {"GOOD": "1"}, "project"),
