@@ -340,8 +340,16 @@ def test_malformed_backend_files_name_the_line_never_the_content(
     tmp_path_factory: pytest.TempPathFactory, case: tuple[str, int]
 ) -> None:
     text, line = case
-    source = FileSource(variables_file=str(_write(tmp_path_factory, text)))
+    path = str(_write(tmp_path_factory, text))
+    source = FileSource(variables_file=path)
     check_rejected(lambda: source.lookup("variables", "K1"), _on_line(line))
+    # Through the backend the failure is logged (and the lookup falls through): the log names
+    # the line, never the content.
+    backend = ChainedSecretsBackend(sources=[{"kind": "file", "variables_file": path}])
+    with captured_logs() as logs:
+        assert backend.get_variable("K1") is None
+    assert any(f"line {line}" in text for text in logs.texts), logs.texts
+    assert not any(CANARY in text for text in logs.texts)
 
 
 # -- options -------------------------------------------------------------------------------------
