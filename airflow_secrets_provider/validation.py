@@ -32,19 +32,24 @@ def is_templated(value: object) -> bool:
 
 
 _LITERAL_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("asp_literal_only", default=False)
+_RENDERED: contextvars.ContextVar[bool] = contextvars.ContextVar("asp_rendered", default=False)
 
 
 @contextlib.contextmanager
-def literal_names() -> Iterator[None]:
+def literal_names(*, rendered: bool = False) -> Iterator[None]:
     """Within this block, a name that still holds Jinja markup is an error, not "check later".
 
     Used once templates have been rendered (a name that renders to ``{{ ...`` would otherwise
     reach the API server unchecked) and for inputs that are never rendered (inline keys).
+    ``rendered=True`` also stops :func:`shown` quoting anything: rendered text may come from
+    a variable or a connection, so even a name-like one may be a value.
     """
     token = _LITERAL_ONLY.set(True)
+    shown_token = _RENDERED.set(rendered or _RENDERED.get())
     try:
         yield
     finally:
+        _RENDERED.reset(shown_token)
         _LITERAL_ONLY.reset(token)
 
 
@@ -79,6 +84,8 @@ MAX_FILE_NAME_BYTES = 255
 
 def _why_hidden(text: str) -> str | None:
     """Why ``text`` must not be quoted, or None when it can be shown as it is."""
+    if _RENDERED.get():
+        return "rendered from a template, it may hold a value"
     if len(text) > MAX_SHOWN_LENGTH:
         return f"longer than {MAX_SHOWN_LENGTH} characters, too long to be a name"
     if _CONTROL_RE.search(text):

@@ -152,6 +152,21 @@ def test_a_name_that_renders_to_a_template_is_rejected(build: Callable[[], Secre
     assert "after rendering" in err.problem
 
 
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: _op().set_env_from_secret("E", "{{ params.name }}", "k"), "secret"),
+        (lambda: _op().mount_secret("{{ params.name }}", "/m", {"k": "{{ params.name }}"}), "secret"),
+        (lambda: _op(project="{{ params.name }}"), "project"),
+    ],
+    ids=["secret name", "mount secret", "project"],
+)
+def test_a_rendered_name_is_never_quoted(build: Callable[[], SecretTaskOperator], field: str) -> None:
+    # A name template may render a variable's value; even a name-like one is not shown back.
+    err = rejected(lambda: _render(build(), name=f"Name_{CANARY}"), field)
+    assert "rendered from a template" in err.problem
+
+
 def test_inline_keys_that_look_like_templates_are_rejected() -> None:
     rejected(lambda: with_secrets("inline", {"{{ params.k }}": CANARY}), "source key")
 

@@ -208,7 +208,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         rendered = [request.render(render) for request in self.secret_requests]
         # Rendered names must be literal: one still holding '{{' or '{%' is an error, not left
         # for the API server (whose 422, and KPO's log of the pod, would show the text).
-        with literal_names():
+        with literal_names(rendered=True):
             if self.project is not None:
                 check_label_name(self.project, "project")
             self._check_requests(rendered)
