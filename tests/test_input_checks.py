@@ -419,3 +419,11 @@ def test_cli_value_files_must_be_regular_files(kind: str, tmp_path: Path) -> Non
     err = _in_thread(lambda: read_values(None, None, [str(path)], False))
     assert isinstance(err, SecretConfigError), repr(err)
     assert err.field == "--from-env-file[0]"
+
+
+@pytest.mark.parametrize("bad", ["nan", float("nan"), float("inf"), "-1", 0])
+def test_kubernetes_source_request_timeout_must_be_finite_and_positive(bad: object) -> None:
+    rejected(
+        lambda: build_source({"kind": "kubernetes", "project": "p", "request_timeout": bad}, 0),
+        "sources[0].request_timeout",
+    )

@@ -16,6 +16,7 @@ package's retry policy.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from functools import cached_property
@@ -200,6 +201,7 @@ def _seconds(value: object, field: str) -> float:
             value = float(value)
         except ValueError:
             raise SecretConfigError(field, "must be a positive number of seconds", provider=KIND) from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise SecretConfigError(field, "must be a positive number of seconds", provider=KIND)
+    # NaN passes every comparison (and infinity never times out): finite numbers only.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise SecretConfigError(field, "must be a positive, finite number of seconds", provider=KIND)
     return float(value)
