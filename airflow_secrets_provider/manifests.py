@@ -37,7 +37,14 @@ from airflow_secrets_provider.naming import (
 )
 from airflow_secrets_provider.projects import MAX_SECRET_BYTES
 from airflow_secrets_provider.secret_data import encode_data
-from airflow_secrets_provider.validation import check_label_name, check_secret_name, is_secret_key
+from airflow_secrets_provider.validation import (
+    check_label_name,
+    check_secret_name,
+    describe,
+    is_secret_key,
+    is_shown,
+    keyed_field,
+)
 
 if TYPE_CHECKING:
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
@@ -105,7 +112,7 @@ def manifest_from_dict(doc: object) -> SecretManifest:
         raise SecretConfigError(FIELD, f"must be an object, got {type(doc).__name__}")
     unknown = sorted(str(key) for key in doc if key not in _ALLOWED_TOP)
     if unknown:
-        raise SecretConfigError(unknown[0], "is not a field of a Secret manifest")
+        raise SecretConfigError(_field_name(unknown[0]), "is not a field of a Secret manifest")
     if doc.get("kind") != "Secret":
         raise SecretConfigError("kind", "must be 'Secret'")
     if doc.get("apiVersion") != "v1":
@@ -115,7 +122,7 @@ def manifest_from_dict(doc: object) -> SecretManifest:
         raise SecretConfigError("metadata", "must be an object with a name")
     unknown = sorted(str(key) for key in metadata if key not in _ALLOWED_METADATA)
     if unknown:
-        raise SecretConfigError(f"metadata.{unknown[0]}", "is not accepted in a manifest")
+        raise SecretConfigError(f"metadata.{_field_name(unknown[0])}", "is not accepted in a manifest")
     name = check_secret_name(metadata.get("name"), "metadata.name")
     namespace = metadata.get("namespace")
     if namespace is not None:
@@ -156,6 +163,11 @@ def manifest_from_dict(doc: object) -> SecretManifest:
     return SecretManifest(name, namespace, secret_type, labels, annotations, immutable, data)
 
 
+def _field_name(name: str) -> str:
+    """An unknown field's name as typed, or described when it may hold a value (``PASSWORD=...``)."""
+    return name if is_shown(name) else f"<{describe(name, 'field name')}>"
+
+
 def _check_key(key: str, field: str) -> None:
     if not is_secret_key(key):
         raise SecretConfigError(
@@ -182,7 +194,7 @@ def _string_map(value: object, field: str, *, check_values: bool = True) -> dict
         if not isinstance(key, str):
             raise SecretConfigError(field, "keys must be strings")
         if check_values and not isinstance(item, str):
-            raise SecretConfigError(f"{field}[{key}]", "must be a string")
+            raise SecretConfigError(keyed_field(field, key), "must be a string")
     return dict(value)
 
 

@@ -423,18 +423,13 @@ def test_only_airflows_own_render_shows_a_templated_lookup(audit: AuditResult) -
 
 def test_task_logs_show_stars_where_values_were_printed(audit: AuditResult) -> None:
     log_sinks = ("task-log-file:", "api:GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs")
-    # (The bad-input case's dag-processor log is the xfail test's.)
+    # (The bad-input case's dag-processor log is test_bad_input_name_is_described_not_quoted's.)
     hits = [h for h in audit.findings.hits if h.sink.startswith(log_sinks) and h.canary != BAD_INPUT]
     assert hits == []
     task_logs = [s for s in audit.findings.searched if s.startswith("task-log-file:") and AUDIT_DAG in s]
     assert len(task_logs) >= len(EXPECTED_STATES)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 'values in messages' (branch inputs): mount_secret item keys are quoted in the "
-    "import error (DB, REST API, list-import-errors, dag-processor log); flip once merged",
-)
 def test_bad_input_name_is_described_not_quoted(audit: AuditResult) -> None:
     # mount_secret items key 'DB_PASSWORD=<value>': every message must describe it, not quote it.
     assert _leaks(audit, BAD_INPUT, set()) == []

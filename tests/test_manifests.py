@@ -137,3 +137,29 @@ def test_inspect_shows_no_values_even_from_kubectl_apply() -> None:
     described = describe_secret(secret)
     assert described["keys"] == ["k"] and described["annotations"] == {}
     assert value not in json.dumps(described) and b64(value) not in json.dumps(described)
+
+
+@pytest.mark.parametrize(
+    ("document", "field_start", "problem"),
+    [
+        ({f"DB_PASSWORD={BAD}": 1}, "<a field name of", "is not a field of a Secret manifest"),
+        ({"metadata": {"name": "ok", f"token={BAD}": 1}}, "metadata.<a field name of", "is not accepted"),
+        ({"metadata": {"name": "ok", "labels": {f"team={BAD}": 1}}}, "metadata.labels[<a key of", "must be a string"),
+    ],
+    ids=["top-level", "metadata", "label"],
+)
+def test_a_field_name_that_may_hold_a_value_is_described(
+    document: dict[str, object], field_start: str, problem: str
+) -> None:
+    base: dict[str, object] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "ok"},
+        "stringData": {"k": "v"},
+    }
+    base.update(document)
+    with pytest.raises(SecretConfigError) as caught:
+        parse_manifest(json.dumps(base))
+    assert caught.value.field.startswith(field_start) and problem in str(caught.value)
+    assert "not shown" in caught.value.field
+    assert BAD not in str(caught.value) and BAD not in repr(caught.value)
