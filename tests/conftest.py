@@ -31,6 +31,7 @@ pytest_plugins = [
     ),
     "tests.support.keyvault_fixtures",
     "tests.support.airflow_ui_app",
+    "tests.support.browser",
 ]
 
 

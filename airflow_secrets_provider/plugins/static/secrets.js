@@ -110,7 +110,7 @@
         del.className = "danger";
         del.textContent = "Delete";
         del.dataset.testid = "delete-key";
-        del.addEventListener("click", () => deleteKey(data.project, k.key));
+        del.addEventListener("click", () => askToDelete(actions, data.project, k.key));
         actions.appendChild(del);
       }
       body.appendChild(row);
@@ -197,8 +197,23 @@
     });
   }
 
+  // The UI's iframe sandbox has no allow-modals (window.confirm is blocked): confirm in the row.
+  function askToDelete(actions, project, key) {
+    const previous = Array.from(actions.childNodes);
+    const yes = document.createElement("button");
+    yes.type = "button";
+    yes.className = "danger";
+    yes.textContent = `Yes, delete ${key}`;
+    yes.dataset.testid = "confirm-delete";
+    yes.addEventListener("click", () => deleteKey(project, key));
+    const no = document.createElement("button");
+    no.type = "button";
+    no.textContent = "Cancel";
+    no.addEventListener("click", () => actions.replaceChildren(...previous));
+    actions.replaceChildren(yes, " ", no);
+  }
+
   async function deleteKey(project, key) {
-    if (!window.confirm(`Delete key ${key} from project ${project}?`)) return;
     await run(async () => {
       const data = await api("DELETE", `projects/${seg(project)}/keys/${seg(key)}`);
       show("notice", `Deleted ${data.deleted} from project ${data.project} (${data.keys.length} keys left).`);
