@@ -37,6 +37,7 @@ from airflow_secrets_provider.naming import project_secret_name, task_secret_nam
 from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
+from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
 from airflow_secrets_provider.operators.resolve import ResolvedSecrets, resolve_requests
 from airflow_secrets_provider.pod import assemble
 from airflow_secrets_provider.presets import Preset, all_presets, applied_names, configured_presets_file, matching
@@ -220,6 +221,11 @@ class SecretTaskOperator(KubernetesPodOperator):
             self.env_vars = saved_env_vars
 
     # -- execute time (worker) -----------------------------------------------------------
+
+    @cached_property
+    def pod_manager(self) -> CompleteLogsPodManager:
+        """KPO's pod manager, minus the silent loss of a fast container's output (pod_logs.py)."""
+        return CompleteLogsPodManager(kube_client=self.client, callbacks=self.callbacks)
 
     @cached_property
     def hook(self) -> SecretsKubernetesHook:  # type: ignore[override]
