@@ -335,3 +335,72 @@ def _kubeconfig_dict(cluster: KubeCluster) -> dict[str, Any]:
 
     data: dict[str, Any] = yaml.safe_load(cluster.kubeconfig.read_text(encoding="utf-8"))
     return data
+
+
+def _readme_role() -> dict[str, Any]:
+    """The Role the README tells users to apply for the api-server's identity, as written there."""
+    import re
+
+    import yaml
+
+    from tests.support.stack_fixtures import REPO
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```yaml\n(# Role for the api-server's identity.*?)```", text, re.S)
+    assert match, "README has no Role block for the Secrets page"
+    role: dict[str, Any] = yaml.safe_load(match.group(1))
+    return role
+
+
+def test_the_readme_role_is_all_the_api_servers_identity_needs(
+    page: tuple[Recorder, str],
+    kube_cluster: KubeCluster,
+    kube_user_tokens: dict[str, str],
+    hook: SecretsKubernetesHook,
+    tmp_path: Any,
+) -> None:
+    """Bob holds only the README's Role: every action of the page works as him, and the audit says so."""
+    import time
+
+    from kubernetes.client import RbacAuthorizationV1Api
+
+    call, namespace = page
+    role = _readme_role()
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": role["metadata"]["name"]},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}],
+    }
+    with kube_cluster.api_client() as client:
+        rbac = RbacAuthorizationV1Api(client)
+        rbac.create_namespaced_role(namespace, role)
+        rbac.create_namespaced_role_binding(namespace, binding)
+    PresetStore(hook, namespace, actor="preset-admin").apply(
+        parse_preset(
+            {"name": "p1", "selector": {"matchLabels": {"a": "b"}}, "env": [{"name": "X", "value": "1"}]}, "test"
+        )
+    )
+    config = _kubeconfig_dict(kube_cluster)
+    config["users"][0]["user"] = {"token": kube_user_tokens["bob"]}
+    path = tmp_path / "bob.kubeconfig"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        plugin_config(patch, path, namespace)
+        # RBAC reaches the authorizer through an informer: a bounded wait for the grant to show.
+        deadline = time.monotonic() + 30
+        while call("GET", "/api/projects", "op").status_code != 200:
+            assert time.monotonic() < deadline, "bob's Role never took effect"
+            time.sleep(0.2)
+        assert call("PUT", f"/api/projects/{PROJECT}/keys/A", "op", json={"value": VALUE}).status_code == 200
+        assert call("PUT", f"/api/projects/{PROJECT}/keys/A", "op", json={"value": OTHER_VALUE}).status_code == 200
+        assert call("PUT", f"/api/projects/{PROJECT}/keys/B", "op", json={"value": VALUE}).status_code == 200
+        assert call("GET", "/api/projects", "op").json()["projects"] == [{"project": PROJECT, "keys": 2}]
+        assert [k["key"] for k in call("GET", f"/api/projects/{PROJECT}/keys", "op").json()["keys"]] == ["A", "B"]
+        assert [p["name"] for p in call("GET", "/api/presets", "op").json()["presets"]] == ["p1"]
+        assert call("DELETE", f"/api/projects/{PROJECT}/keys/A", "op").json()["keys"] == ["B"]
+        assert call("DELETE", f"/api/projects/{PROJECT}/keys/B", "op").json()["keys"] == []  # deletes the Secret
+        entries = call("GET", "/api/history", "op").json()["entries"]
+    assert [e["action"] for e in entries] == ["unset", "unset", "set", "set", "set", "preset-apply"]
+    assert all("warnings" not in body for body in call.bodies)  # every audit Event was written

@@ -39,7 +39,6 @@ from airflow_secrets_provider.presets import Preset, all_presets, configured_pre
 from airflow_secrets_provider.projects import ProjectSecretsStore
 from airflow_secrets_provider.validation import check_label_name
 
-URL_PREFIX = "/secrets-provider"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the 1 MiB Secret limit, JSON-escaped, plus room
 HISTORY_LIMIT = 50
 STATIC_FILES = {"secrets.js": "text/javascript", "secrets.css": "text/css"}

@@ -8,16 +8,20 @@ JavaScript served by the plugin's own FastAPI app from the same origin, so an ex
 shows inside the UI (its header and menu stay), and the browser sends the UI's login cookie to
 the page's API. No JavaScript build step is needed.
 
-Importing this module creates the FastAPI app (no network, no secret reads).
+Airflow imports plugins in every process that loads them (the scheduler, the task runner for
+macros and links), not only in the api-server; the FastAPI app and its imports (Airflow's API
+security, the Kubernetes client) cost seconds there, so the app is built on its first request
+(:class:`LazySecretsApp`). Importing this module does no network I/O and reads no secret.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from airflow_secrets_provider.plugins.api import URL_PREFIX, create_app
+from airflow_secrets_provider.plugins import URL_PREFIX
 
 _ICON = (
     "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' fill='none' "
@@ -26,11 +30,28 @@ _ICON = (
 )
 
 
+class LazySecretsApp:
+    """An ASGI app that builds :func:`~airflow_secrets_provider.plugins.api.create_app` on first use."""
+
+    def __init__(self) -> None:
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    from airflow_secrets_provider.plugins.api import create_app
+
+                    self._app = create_app()
+        await self._app(scope, receive, send)
+
+
 class SecretsPagePlugin(AirflowPlugin):
     """The "Secrets" page: projects' keys (never values), presets and the audit log."""
 
     name = "airflow_secrets_provider"
-    fastapi_apps: list[Any] = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Secrets"}]
+    fastapi_apps: list[Any] = [{"app": LazySecretsApp(), "url_prefix": URL_PREFIX, "name": "Secrets"}]
     external_views: list[Any] = [
         {
             "name": "Secrets",
