@@ -19,6 +19,7 @@ from kubernetes.client import CoreV1Api
 from airflow_secrets_provider.audit import history
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 from airflow_secrets_provider.naming import project_secret_name
+from airflow_secrets_provider.plugins.api import MAX_BODY_BYTES
 from airflow_secrets_provider.preset_store import PresetStore
 from airflow_secrets_provider.presets import parse_preset
 from airflow_secrets_provider.projects import MAX_SECRET_BYTES
@@ -124,6 +125,8 @@ def test_the_ui_cookie_is_accepted(page: tuple[Recorder, str], airflow_ui_app: A
     finally:
         client.cookies.clear()
     assert html.status_code == 200 and "<h1>Secrets</h1>" in html.text
+    assert "frame-ancestors 'self'" in html.headers["content-security-policy"]
+    assert html.headers["cache-control"] == "no-store"
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
 
 
@@ -225,6 +228,16 @@ BAD_SETS = [
         400,
         "values",
         "1 MiB",
+    ),
+    (
+        f"/api/projects/{PROJECT}/keys/K",
+        {
+            "content": json.dumps({"value": VALUE * (MAX_BODY_BYTES // len(VALUE) + 1)}),
+            "headers": {"Content-Type": "application/json"},
+        },
+        400,
+        "body",
+        "larger than",
     ),
 ]
 

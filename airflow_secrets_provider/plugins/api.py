@@ -32,7 +32,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from airflow_secrets_provider.audit import history
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
+from airflow_secrets_provider.exceptions import (
+    SecretConfigError,
+    SecretNotFoundError,
+    SecretsProviderError,
+    drops_original_error,
+)
 from airflow_secrets_provider.plugins import access
 from airflow_secrets_provider.plugins.cluster import connect
 from airflow_secrets_provider.presets import Preset, all_presets, configured_presets_file
@@ -42,7 +47,15 @@ from airflow_secrets_provider.validation import check_label_name
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the 1 MiB Secret limit, JSON-escaped, plus room
 HISTORY_LIMIT = 50
 STATIC_FILES = {"secrets.js": "text/javascript", "secrets.css": "text/css"}
-_NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_PAGE_HEADERS = {
+    **_NO_STORE,
+    # Only its own script and stylesheet, no inline code, framed only by the Airflow UI (same origin).
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    ),
+}
 
 Reader = Annotated[BaseUser, Depends(access.require_reader)]
 Setter = Annotated[BaseUser, Depends(access.require_setter)]
@@ -56,7 +69,7 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def page(user: Reader) -> HTMLResponse:
-        return HTMLResponse(_static("secrets.html"), headers=_NO_STORE)
+        return HTMLResponse(_static("secrets.html"), headers=_PAGE_HEADERS)
 
     @app.get("/static/{name}")
     def static(name: str, user: Reader) -> Response:
@@ -100,7 +113,7 @@ def create_app() -> FastAPI:
 
     @app.put("/api/projects/{project}/keys/{key}")
     async def set_key(project: str, key: str, request: Request, user: Setter) -> JSONResponse:
-        value = _value_from_body(await _json_body(request))
+        value = _value_from_body(_parse_json(await _read_body(request)))
         store = await run_in_threadpool(_store, user)
         all_keys = await run_in_threadpool(store.set_secrets, project, {key: value})
         del value  # nothing below may see it
@@ -148,13 +161,21 @@ def _warnings(store: ProjectSecretsStore) -> dict[str, Any]:
     return {"warnings": list(store.audit.failures)} if store.audit.failures else {}
 
 
-async def _json_body(request: Request) -> object:
+async def _read_body(request: Request) -> bytes:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         # Also what keeps a cross-site HTML form from posting with the user's cookie.
         raise SecretConfigError("body", "must be JSON (Content-Type: application/json)")
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise SecretConfigError("body", f"is larger than {MAX_BODY_BYTES} bytes")
+    raw = bytearray()
+    async for chunk in request.stream():  # stop reading at the limit, not after the whole body
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise SecretConfigError("body", f"is larger than {MAX_BODY_BYTES} bytes")
+    return bytes(raw)
+
+
+@drops_original_error
+def _parse_json(raw: bytes) -> object:
+    # drops_original_error: a JSONDecodeError keeps the whole document (the value) in its context.
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
