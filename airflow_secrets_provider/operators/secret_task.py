@@ -93,6 +93,10 @@ class SecretTaskOperator(KubernetesPodOperator):
         secret here: operator arguments live in the DAG file.
     :param apply_presets: apply, at execute time, every preset (Kubeflow PodDefault-style, see
         :mod:`airflow_secrets_provider.presets`) whose selector matches the pod's labels.
+    :param mask_external_secrets: read, at execute time, the externally managed Secrets the pod
+        references and register their values with the masker (see
+        :mod:`~airflow_secrets_provider.operators.external_masking`; the launcher needs ``get`` on
+        them). ``None``: Airflow's ``[secrets_provider] mask_external_secrets`` (default off).
     :param secrets: requests from :func:`~airflow_secrets_provider.with_secrets`, Pachyderm-style
         dicts (``{"name", "envVar", "key"}``, ``{"name", "mount_path"}``) and native
         ``Secret`` objects, in any mix.
@@ -108,6 +112,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         attach_project_secrets: bool = True,
         azure_vault_options: Mapping[str, Any] | None = None,
         apply_presets: bool = True,
+        mask_external_secrets: bool | None = None,
         **kwargs: Any,
     ) -> None:
         native, requests = split_secrets(secrets)
@@ -118,6 +123,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         self.attach_project_secrets = attach_project_secrets
         self.azure_vault_options = dict(azure_vault_options or {})
         self.apply_presets = apply_presets
+        self.mask_external_secrets = mask_external_secrets
         self.secret_requests: list[SecretRequest] = []
         self.resolved: ResolvedSecrets | None = None  # set once by prepare_secrets() on the worker
         self._created_task_secret: str | None = None  # the per-task Secret this instance created
@@ -277,6 +283,10 @@ class SecretTaskOperator(KubernetesPodOperator):
         registered with the masker; see :mod:`airflow_secrets_provider.operators.resolve`.
         """
         requests = self.effective_requests()
+        if self.project:  # namespace-per-project layout: the project's namespace (see layout.py)
+            from airflow_secrets_provider.layout import configured_task_namespace
+
+            self.namespace = configured_task_namespace(self.project, self.namespace) or self.namespace
         # The pod KPO will create, built without an API call: its namespace is KPO's own choice
         # (the operator's, the connection's, a pod template's, the service account's namespace
         # in a pod, ``default``) and its labels select the presets.
@@ -289,11 +299,26 @@ class SecretTaskOperator(KubernetesPodOperator):
         # request's env var, a preset with anything. Building the pod merges every field.
         self.resolved = resolved
         try:
-            self.build_pod_request_obj(context, dry_run=True)
+            final = self.build_pod_request_obj(context, dry_run=True)
+            self._mask_external_secrets(namespace, final)
         except BaseException:
             self.resolved = None
             raise
         return resolved.values
+
+    def _mask_external_secrets(self, namespace: str, pod: k8s.V1Pod) -> None:
+        """Opt-in: mask the values of the externally managed Secrets ``pod`` references."""
+        from airflow_secrets_provider.operators import external_masking
+
+        wanted = self.mask_external_secrets
+        if wanted is None:
+            wanted = external_masking.configured_mask_external_secrets()
+        if not wanted:
+            return
+        own = {task_secret_name(pod.metadata.name), *([project_secret_name(self.project)] if self.project else [])}
+        masked = external_masking.mask_referenced_secrets(self.hook, namespace, pod, own)
+        if masked:
+            self.log.info("Registered the values of Secrets %s with the log masker", masked)
 
     def _matching_presets(self, namespace: str, planned: k8s.V1Pod) -> tuple[Preset, ...]:
         """The presets (cluster ConfigMaps and the configured file) matching the pod's labels."""
