@@ -22,7 +22,7 @@ from airflow_secrets_provider.naming import project_secret_name
 from airflow_secrets_provider.plugins.api import MAX_BODY_BYTES
 from airflow_secrets_provider.preset_store import PresetStore
 from airflow_secrets_provider.presets import parse_preset
-from airflow_secrets_provider.projects import MAX_SECRET_BYTES
+from airflow_secrets_provider.projects import MAX_SECRET_BYTES, ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster
 from tests.support.airflow_ui_app import AirflowUiApp, plugin_config
 from tests.support.canaries import canary
@@ -138,7 +138,13 @@ def test_readers_without_edit_rights_get_403_and_nothing_changes(
     assert call("PUT", f"/api/projects/{PROJECT}/keys/SEED", "op", json={"value": OTHER_VALUE}).status_code == 200
 
     me = call("GET", "/api/me", user).json()
-    assert me == {"user": user, "namespace": namespace, "can_set": False, "can_delete": False}
+    assert me == {
+        "user": user,
+        "namespace": namespace,
+        "project_namespace": None,
+        "can_set": False,
+        "can_delete": False,
+    }
     assert call("GET", f"/api/projects/{PROJECT}/keys", user).json()["keys"][0]["key"] == "SEED"
 
     denied_set = call("PUT", f"/api/projects/{PROJECT}/keys/API_TOKEN", user, json={"value": VALUE})
@@ -167,7 +173,9 @@ def test_set_list_and_delete_a_key_with_audit_entries(
     assert base64.b64decode(secret.data["API_TOKEN"]).decode() == VALUE
     assert base64.b64decode(secret.data["db.password"]).decode() == OTHER_VALUE
 
-    assert call("GET", "/api/projects", "viewer").json()["projects"] == [{"project": PROJECT, "keys": 2}]
+    assert call("GET", "/api/projects", "viewer").json()["projects"] == [
+        {"project": PROJECT, "keys": 2, "namespace": namespace}
+    ]
     listed = call("GET", f"/api/projects/{PROJECT}/keys", "viewer").json()["keys"]
     assert [k["key"] for k in listed] == ["API_TOKEN", "db.password"]
     assert all(k["updated"] and k["updated"].endswith("Z") for k in listed)
@@ -409,7 +417,9 @@ def test_the_readme_role_is_all_the_api_servers_identity_needs(
         assert call("PUT", f"/api/projects/{PROJECT}/keys/A", "op", json={"value": VALUE}).status_code == 200
         assert call("PUT", f"/api/projects/{PROJECT}/keys/A", "op", json={"value": OTHER_VALUE}).status_code == 200
         assert call("PUT", f"/api/projects/{PROJECT}/keys/B", "op", json={"value": VALUE}).status_code == 200
-        assert call("GET", "/api/projects", "op").json()["projects"] == [{"project": PROJECT, "keys": 2}]
+        assert call("GET", "/api/projects", "op").json()["projects"] == [
+            {"project": PROJECT, "keys": 2, "namespace": namespace}
+        ]
         assert [k["key"] for k in call("GET", f"/api/projects/{PROJECT}/keys", "op").json()["keys"]] == ["A", "B"]
         assert [p["name"] for p in call("GET", "/api/presets", "op").json()["presets"]] == ["p1"]
         assert call("DELETE", f"/api/projects/{PROJECT}/keys/A", "op").json()["keys"] == ["B"]
@@ -417,3 +427,49 @@ def test_the_readme_role_is_all_the_api_servers_identity_needs(
         entries = call("GET", "/api/history", "op").json()["entries"]
     assert [e["action"] for e in entries] == ["unset", "unset", "set", "set", "set", "preset-apply"]
     assert all("warnings" not in body for body in call.bodies)  # every audit Event was written
+
+
+def test_namespace_per_project_layout_uses_each_projects_namespace(
+    page: tuple[Recorder, str], kube_cluster: KubeCluster, hook: SecretsKubernetesHook
+) -> None:
+    """``[secrets_provider] project_namespace`` set: keys go to the project's namespace, as the operator reads them."""
+    import secrets as random
+
+    from kubernetes.client import V1Namespace, V1ObjectMeta
+
+    from airflow_secrets_provider.naming import PROJECT_LABEL
+
+    call, home = page
+    prefix = f"asp-ui-{random.token_hex(3)}"
+    own = f"{prefix}-{PROJECT}"
+    with kube_cluster.api_client() as client:
+        core = CoreV1Api(client)
+        # The project's Namespace as `airflow-secrets rbac` prints it (labelled), and a decoy whose
+        # label claims the project but whose name is not the template's.
+        core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=own, labels={PROJECT_LABEL: PROJECT})))
+        core.create_namespace(
+            V1Namespace(metadata=V1ObjectMeta(name=f"{prefix}-decoy", labels={PROJECT_LABEL: PROJECT}))
+        )
+        try:
+            ProjectSecretsStore(hook, f"{prefix}-decoy").set_secrets(PROJECT, {"DECOY": OTHER_VALUE})
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("AIRFLOW__SECRETS_PROVIDER__PROJECT_NAMESPACE", f"{prefix}-{{project}}")
+                assert call("GET", "/api/me", "op").json()["project_namespace"] == f"{prefix}-{{project}}"
+                written = call("PUT", f"/api/projects/{PROJECT}/keys/K", "op", json={"value": VALUE}).json()
+                assert written["namespace"] == own
+                assert [
+                    (p["project"], p["namespace"]) for p in call("GET", "/api/projects", "op").json()["projects"]
+                ] == [(PROJECT, own)]
+                assert [k["key"] for k in call("GET", f"/api/projects/{PROJECT}/keys", "op").json()["keys"]] == ["K"]
+                entries = call("GET", "/api/history", "op").json()["entries"]
+                assert [(e["action"], e["namespace"]) for e in entries] == [("set", own)]
+                assert call("DELETE", f"/api/projects/{PROJECT}/keys/K", "op").json()["keys"] == []
+            secret_in_own = project_secret_name(PROJECT) in [
+                s.metadata.name for s in core.list_namespaced_secret(own).items
+            ]
+            assert not secret_in_own
+            assert [r.action for r in history(hook, own, project=PROJECT)] == ["set", "unset"]
+            assert history(hook, home) == []  # nothing went to the page's home namespace
+        finally:
+            core.delete_namespace(own)
+            core.delete_namespace(f"{prefix}-decoy")

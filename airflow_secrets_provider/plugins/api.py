@@ -38,8 +38,9 @@ from airflow_secrets_provider.exceptions import (
     SecretsProviderError,
     drops_original_error,
 )
+from airflow_secrets_provider.layout import configured_namespace_template
 from airflow_secrets_provider.plugins import access
-from airflow_secrets_provider.plugins.cluster import connect
+from airflow_secrets_provider.plugins.cluster import connect, project_namespaces
 from airflow_secrets_provider.presets import Preset, all_presets, configured_presets_file
 from airflow_secrets_provider.projects import ProjectSecretsStore
 from airflow_secrets_provider.validation import check_label_name
@@ -84,6 +85,7 @@ def create_app() -> FastAPI:
             {
                 "user": user.get_name(),
                 "namespace": namespace,
+                "project_namespace": configured_namespace_template(),
                 "can_set": access.can_edit(user, "PUT"),
                 "can_delete": access.can_edit(user, "DELETE"),
             }
@@ -91,17 +93,22 @@ def create_app() -> FastAPI:
 
     @app.get("/api/projects")
     def projects(user: Reader) -> JSONResponse:
-        store = _store(user)
-        return _json(
-            {
-                "namespace": store.namespace,
-                "projects": [{"project": p, "keys": n} for p, n in store.projects().items()],
-            }
-        )
+        hook, namespace = connect()
+        spread = project_namespaces(hook)
+        found: list[dict[str, Any]] = []
+        if spread is None:  # one shared namespace
+            counts = ProjectSecretsStore(hook, namespace).projects()
+            found = [{"project": p, "keys": n, "namespace": namespace} for p, n in counts.items()]
+        else:  # each project in its own namespace: its Secret there, if it has one
+            for project, project_ns in spread.items():
+                count = ProjectSecretsStore(hook, project_ns).projects().get(project)
+                if count is not None:
+                    found.append({"project": project, "keys": count, "namespace": project_ns})
+        return _json({"namespace": namespace, "projects": found})
 
     @app.get("/api/projects/{project}/keys")
     def keys(project: str, user: Reader) -> JSONResponse:
-        store = _store(user)
+        store = _store(user, project)
         times = store.key_times(project)
         return _json(
             {
@@ -114,7 +121,7 @@ def create_app() -> FastAPI:
     @app.put("/api/projects/{project}/keys/{key}")
     async def set_key(project: str, key: str, request: Request, user: Setter) -> JSONResponse:
         value = _value_from_body(_parse_json(await _read_body(request)))
-        store = await run_in_threadpool(_store, user)
+        store = await run_in_threadpool(_store, user, project)
         all_keys = await run_in_threadpool(store.set_secrets, project, {key: value})
         del value  # nothing below may see it
         return _json(
@@ -123,7 +130,7 @@ def create_app() -> FastAPI:
 
     @app.delete("/api/projects/{project}/keys/{key}")
     def delete_key(project: str, key: str, user: Deleter) -> JSONResponse:
-        store = _store(user)
+        store = _store(user, project)
         left = store.delete_keys(project, [key])
         return _json(
             {"project": project, "namespace": store.namespace, "deleted": key, "keys": left, **_warnings(store)}
@@ -141,18 +148,23 @@ def create_app() -> FastAPI:
         project: Annotated[str | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = HISTORY_LIMIT,
     ) -> JSONResponse:
-        hook, namespace = connect()
         if project:
             check_label_name(project, "project")
-        records = history(hook, namespace, project=project or None)
+        hook, namespace = connect(project or None)
+        spread = None if project else project_namespaces(hook)
+        namespaces = sorted({namespace, *(spread or {}).values()})
+        records = sorted(
+            (r for ns in namespaces for r in history(hook, ns, project=project or None)), key=lambda r: r.time
+        )
         newest = [record.as_dict() for record in reversed(records[-limit:])]
         return _json({"namespace": namespace, "entries": newest})
 
     return app
 
 
-def _store(user: BaseUser) -> ProjectSecretsStore:
-    hook, namespace = connect()
+def _store(user: BaseUser, project: str) -> ProjectSecretsStore:
+    check_label_name(project, "project", "kubernetes")  # before deriving a namespace from it
+    hook, namespace = connect(project)
     return ProjectSecretsStore(hook, namespace, actor=access.actor(user))
 
 

@@ -73,11 +73,12 @@
       td.appendChild(name);
       row.appendChild(td);
       cell(row, p.keys);
+      cell(row, p.namespace);
       body.appendChild(row);
     }
     if (!data.projects.length) {
       const row = document.createElement("tr");
-      cell(row, "No project has secrets in this namespace yet.").colSpan = 2;
+      cell(row, "No project has secrets yet.").colSpan = 3;
       body.appendChild(row);
     }
   }
@@ -229,7 +230,10 @@
     await run(async () => {
       me = await api("GET", "me");
       const rights = me.can_set || me.can_delete ? "can change keys" : "read only";
-      $("context").textContent = `Namespace ${me.namespace} · signed in as ${me.user} (${rights})`;
+      const where = me.project_namespace
+        ? `One namespace per project (${me.project_namespace})`
+        : `Namespace ${me.namespace}`;
+      $("context").textContent = `${where} · signed in as ${me.user} (${rights})`;
       $("set-section").hidden = !me.can_set;
       $("set-form").addEventListener("submit", setKey);
       await Promise.all([loadProjects(), loadPresets(), loadHistory()]);
