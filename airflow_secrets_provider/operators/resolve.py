@@ -34,7 +34,7 @@ from airflow_secrets_provider.naming import project_secret_name
 from airflow_secrets_provider.presets import Preset
 from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
-from airflow_secrets_provider.secret_data import decode_text
+from airflow_secrets_provider.secret_data import MAX_SECRET_BYTES, decode_text, secret_size
 from airflow_secrets_provider.values import SecretValues
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,20 @@ def service_principal_loader(hook: SecretsKubernetesHook, namespace: str) -> Any
     return load
 
 
+def check_task_secret_size(values: Mapping[str, str]) -> None:
+    """The per-task Secret must fit the API server's limit: checked before any pod is created.
+
+    Otherwise the pod is created, the Secret refused (422) and the pod deleted again.
+    """
+    size = secret_size({key: value.encode("utf-8") for key, value in values.items()})
+    if size > MAX_SECRET_BYTES:
+        raise SecretConfigError(
+            "secrets",
+            f"the resolved values take {size} bytes, over the Kubernetes limit of {MAX_SECRET_BYTES} bytes "
+            "(1 MiB) for the task's Secret; nothing was created",
+        )
+
+
 def resolve_values(requests: Sequence[SecretRequest], context: ResolveContext) -> ResolvedSecrets:
     """Read every value request; one env var comes from one request, or it is an error."""
     merged: dict[str, str] = {}
@@ -190,6 +204,7 @@ def resolve_values(requests: Sequence[SecretRequest], context: ResolveContext) -
             merged[key] = value
             owner[key] = index
         keys[request] = tuple(values)
+    check_task_secret_size(merged)
     assert context.namespace is not None
     return ResolvedSecrets(context.namespace, RequestKeys(keys.items()), SecretValues(merged))
 

@@ -37,6 +37,7 @@ from airflow_secrets_provider.naming import project_secret_name, task_secret_nam
 from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
+from airflow_secrets_provider.operators.options import check_operator_options
 from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
 from airflow_secrets_provider.operators.resolve import ResolvedSecrets, resolve_requests
 from airflow_secrets_provider.pod import assemble
@@ -44,7 +45,7 @@ from airflow_secrets_provider.presets import Preset, all_presets, applied_names,
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
-from airflow_secrets_provider.validation import check_label_name, is_templated
+from airflow_secrets_provider.validation import check_label_name, literal_names
 from airflow_secrets_provider.values import SecretValues
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         super().__init__(secrets=native, **kwargs)
         if project is not None:
             check_label_name(project, "project")
+        check_operator_options(attach_project_secrets, apply_presets, azure_vault_options)
         self.project = project
         self.attach_project_secrets = attach_project_secrets
         self.azure_vault_options = dict(azure_vault_options or {})
@@ -199,14 +201,17 @@ class SecretTaskOperator(KubernetesPodOperator):
         super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
         if parent is not self:
             return
-        if self.project is not None and not is_templated(self.project):
-            check_label_name(self.project, "project")
 
         def render(value: Any) -> Any:
             return self.render_template(value, context, jinja_env)
 
         rendered = [request.render(render) for request in self.secret_requests]
-        self._check_requests(rendered)
+        # Rendered names must be literal: one still holding '{{' or '{%' is an error, not left
+        # for the API server (whose 422, and KPO's log of the pod, would show the text).
+        with literal_names(rendered=True):
+            if self.project is not None:
+                check_label_name(self.project, "project")
+            self._check_requests(rendered)
         self.secret_requests = rendered
 
     def build_pod_request_obj(self, context: Context | None = None, *, dry_run: bool = False) -> k8s.V1Pod:
