@@ -180,6 +180,23 @@ class ProjectSecretsStore:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def projects(self) -> dict[str, int]:
+        """Every project with a Secret in the namespace and its number of keys, by name. Never values.
+
+        Listing Secrets returns their data, so this runs server-side only (the CLI, the UI's API)
+        and keeps nothing but names and counts.
+        """
+        secrets = self._hook.list_secrets(
+            self.namespace, f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{PROJECT_LABEL}"
+        ).items
+        found: dict[str, int] = {}
+        for secret in secrets:
+            project = (secret.metadata.labels or {}).get(PROJECT_LABEL, "")
+            if secret.metadata.name != project_secret_name(project):
+                continue  # a manifest Secret that merely carries a project label
+            found[project] = len(secret.data or {})
+        return dict(sorted(found.items()))
+
     def has_secret(self, project: str) -> bool:
         """Whether the project's Secret exists."""
         self._check_project(project)

@@ -318,6 +318,8 @@ def render_airflow_cfg(
             "backend": "airflow_secrets_provider.secrets.ChainedSecretsBackend",
             "backend_kwargs": json.dumps(backend_kwargs(home, kubeconfig)),
         },
+        # The Secrets page in the UI (the plugin): the api-server manages the examples' namespace.
+        "secrets_provider": {"ui_namespace": EXAMPLE_NAMESPACE, "ui_kube_config": str(kubeconfig)},
     }
     lines = ["# Written by devstack/airflow_stack.py on every start; edits are overwritten."]
     for section, options in sections.items():

@@ -30,6 +30,8 @@ pytest_plugins = [
         if (Path(__file__).parent / "support" / f"{p.rsplit('.', 1)[1]}.py").exists()
     ),
     "tests.support.keyvault_fixtures",
+    "tests.support.airflow_ui_app",
+    "tests.support.browser",
 ]
 
 

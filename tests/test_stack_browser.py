@@ -1,76 +1,25 @@
 """In a real browser: log in to the stack's UI, see the examples, trigger one, read its masked log.
 
-Debian's ``chromium`` driven through Debian's ``chromium-driver`` by selenium, with an explicit
-``Service("/usr/bin/chromedriver")`` so selenium never looks for (or downloads) a browser or a
-driver of its own. The machine has no outside network, hence the flags that stop Chromium from
-calling home. A screenshot of each step goes to ``test-artifacts/browser/`` (git-ignored; set
-``ASP_TEST_ARTIFACTS`` to put them elsewhere).
+Debian's ``chromium`` driven through Debian's ``chromium-driver`` by selenium (the harness, the
+``browser`` and ``artifacts`` fixtures, is tests/support/browser.py). A screenshot of each step
+goes to ``test-artifacts/browser/`` (git-ignored; set ``ASP_TEST_ARTIFACTS`` to put them elsewhere).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.stack_fixtures import REPO, START_TIMEOUT_S, RunningStack
-from tests.support.tiers import skip_or_fail
+from tests.support.stack_fixtures import START_TIMEOUT_S, RunningStack
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.timeout(START_TIMEOUT_S + 300)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1000",
-)
 DAG_ID = "example_backend_lookup"
 TASK_ID = "read_through_backend"
 WAIT_S = 120  # bounded waits for a condition (page rendered, run finished)
-
-
-@pytest.fixture(scope="module")
-def artifacts() -> Path:
-    root = Path(os.environ.get("ASP_TEST_ARTIFACTS", REPO / "test-artifacts")) / "browser"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    return root
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not os.access(path, os.X_OK):
-            skip_or_fail(f"{path} is missing (apt-get install chromium chromium-driver; scripts/test.sh does)")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        skip_or_fail("selenium is not installed (pip install -e '.[test]')")
-    profile = tempfile.mkdtemp(prefix="asp-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_trigger_from_the_ui_and_read_the_masked_log(

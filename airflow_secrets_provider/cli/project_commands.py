@@ -15,7 +15,7 @@ from airflow_secrets_provider.cli.errors import UsageError
 from airflow_secrets_provider.cli.output import emit, message
 from airflow_secrets_provider.cli.values_input import read_values
 from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
+from airflow_secrets_provider.naming import project_secret_name
 from airflow_secrets_provider.projects import ProjectSecretsStore
 from airflow_secrets_provider.validation import check_label_name
 
@@ -82,17 +82,9 @@ def unset_command(args: argparse.Namespace) -> int:
 
 
 def projects_command(args: argparse.Namespace) -> int:
-    hook = cluster_hook(args)
-    namespace = cluster_namespace(args, hook)
-    secrets = hook.list_secrets(namespace, f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{PROJECT_LABEL}").items
-    rows = []
-    for secret in secrets:
-        project = (secret.metadata.labels or {}).get(PROJECT_LABEL, "")
-        if secret.metadata.name != project_secret_name(project):
-            continue  # a manifest Secret that merely carries a project label
-        rows.append((project, len(secret.data or {}), secret.metadata.name))
-    rows.sort()
-    data = [{"project": p, "keys": n, "secret": s, "namespace": namespace} for p, n, s in rows]
+    store = _store(args)
+    rows = [(project, count, project_secret_name(project)) for project, count in store.projects().items()]
+    data = [{"project": p, "keys": n, "secret": s, "namespace": store.namespace} for p, n, s in rows]
     emit(data, args.output, columns=("PROJECT", "KEYS", "SECRET"), rows=rows)
     return 0
 

@@ -1,0 +1,475 @@
+"""The Secrets page's API through the real Airflow app, its real auth manager and a real API server.
+
+Requests go through ``airflow.api_fastapi.app.create_app`` (the app ``airflow api-server``
+serves) with the Simple auth manager and real JWTs; the plugin is mounted by Airflow from the
+``airflow.plugins`` entry point; Kubernetes is the ``kubernetes`` tier's API server. Every
+response body is checked for the canary values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes.client import CoreV1Api
+
+from airflow_secrets_provider.audit import history
+from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+from airflow_secrets_provider.naming import project_secret_name
+from airflow_secrets_provider.plugins.api import MAX_BODY_BYTES
+from airflow_secrets_provider.preset_store import PresetStore
+from airflow_secrets_provider.presets import parse_preset
+from airflow_secrets_provider.projects import MAX_SECRET_BYTES, ProjectSecretsStore
+from devstack.kube_cluster import KubeCluster
+from tests.support.airflow_ui_app import AirflowUiApp, plugin_config
+from tests.support.canaries import canary
+from tests.support.cli import kubeconfig_of
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.airflow]
+
+BASE = "/secrets-provider"
+PROJECT = "fraud"
+VALUE = canary("ui-value")
+OTHER_VALUE = canary("ui-other")
+
+
+class Recorder:
+    """Sends requests as a user and keeps every response body, to check none holds a value."""
+
+    def __init__(self, ui: AirflowUiApp) -> None:
+        self.ui = ui
+        self.bodies: list[str] = []
+
+    def __call__(self, method: str, path: str, user: str | None = None, **kwargs: Any) -> Any:
+        headers = {**kwargs.pop("headers", {}), **(self.ui.headers(user) if user else {})}
+        response = self.ui.client.request(method, BASE + path, headers=headers, **kwargs)
+        self.bodies.append(response.text)
+        return response
+
+    def assert_no_values(self, *values: str) -> None:
+        leaked = [value for value in values for body in self.bodies if value in body]
+        assert not leaked, "a response body holds a secret value"
+
+
+@pytest.fixture
+def page(
+    airflow_ui_app: AirflowUiApp, kube_cluster: KubeCluster, kube_namespace: str
+) -> Iterator[tuple[Recorder, str]]:
+    with pytest.MonkeyPatch.context() as patch:
+        plugin_config(patch, kubeconfig_of(kube_cluster), kube_namespace)
+        recorder = Recorder(airflow_ui_app)
+        yield recorder, kube_namespace
+        recorder.assert_no_values(VALUE, OTHER_VALUE)
+
+
+@pytest.fixture
+def hook(kube_cluster: KubeCluster) -> SecretsKubernetesHook:
+    return SecretsKubernetesHook(kubernetes_conn_id=None, config_file=kubeconfig_of(kube_cluster))
+
+
+ENDPOINTS = [
+    ("GET", "/"),
+    ("GET", "/static/secrets.js"),
+    ("GET", "/api/me"),
+    ("GET", "/api/projects"),
+    ("GET", f"/api/projects/{PROJECT}/keys"),
+    ("PUT", f"/api/projects/{PROJECT}/keys/API_TOKEN"),
+    ("DELETE", f"/api/projects/{PROJECT}/keys/API_TOKEN"),
+    ("GET", "/api/presets"),
+    ("GET", "/api/history"),
+]
+
+
+def test_airflow_loads_the_plugin_from_its_entry_point(airflow_ui_app: AirflowUiApp) -> None:
+    response = airflow_ui_app.client.get("/api/v2/plugins", headers=airflow_ui_app.headers("admin"))
+    assert response.status_code == 200, response.text
+    plugin = next(p for p in response.json()["plugins"] if p["name"] == "airflow_secrets_provider")
+    assert plugin["source"].startswith("airflow-secrets-provider")  # the entry point's distribution
+    assert [(a["name"], a["url_prefix"]) for a in plugin["fastapi_apps"]] == [("Secrets", BASE)]
+    (view,) = plugin["external_views"]
+    assert (view["name"], view["href"], view["url_route"], view["nav_top_level"]) == (
+        "Secrets",
+        f"{BASE}/",
+        "secrets",
+        True,
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+def test_every_endpoint_needs_an_airflow_user(page: tuple[Recorder, str], method: str, path: str) -> None:
+    call, namespace = page
+    response = call(method, path, json={"value": VALUE} if method == "PUT" else None)
+    assert response.status_code == 401, response.text
+    assert secret_names(namespace) == []
+
+
+def secret_names(namespace: str) -> list[str]:
+    """The namespace's Secrets (names), read with the page's own config (the cluster admin)."""
+    from airflow_secrets_provider.plugins.cluster import connect
+
+    kube, ns = connect()
+    assert ns == namespace
+    return [s.metadata.name for s in kube.list_secrets(namespace, "").items if s.type == "Opaque"]
+
+
+def test_the_ui_cookie_is_accepted(page: tuple[Recorder, str], airflow_ui_app: AirflowUiApp) -> None:
+    """The page in the UI's iframe is authenticated by the UI's own ``_token`` cookie."""
+    client = airflow_ui_app.client
+    client.cookies.set("_token", airflow_ui_app.token("viewer"))
+    try:
+        html = client.get(f"{BASE}/")
+        script = client.get(f"{BASE}/static/secrets.js")
+    finally:
+        client.cookies.clear()
+    assert html.status_code == 200 and "<h1>Secrets</h1>" in html.text
+    assert "frame-ancestors 'self'" in html.headers["content-security-policy"]
+    assert html.headers["cache-control"] == "no-store"
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+
+
+@pytest.mark.parametrize("user", ["viewer", "user"])
+def test_readers_without_edit_rights_get_403_and_nothing_changes(
+    page: tuple[Recorder, str], hook: SecretsKubernetesHook, user: str
+) -> None:
+    call, namespace = page
+    assert call("PUT", f"/api/projects/{PROJECT}/keys/SEED", "op", json={"value": OTHER_VALUE}).status_code == 200
+
+    me = call("GET", "/api/me", user).json()
+    assert me == {
+        "user": user,
+        "namespace": namespace,
+        "project_namespace": None,
+        "can_set": False,
+        "can_delete": False,
+    }
+    assert call("GET", f"/api/projects/{PROJECT}/keys", user).json()["keys"][0]["key"] == "SEED"
+
+    denied_set = call("PUT", f"/api/projects/{PROJECT}/keys/API_TOKEN", user, json={"value": VALUE})
+    denied_delete = call("DELETE", f"/api/projects/{PROJECT}/keys/SEED", user)
+    assert (denied_set.status_code, denied_delete.status_code) == (403, 403)
+    assert [k["key"] for k in call("GET", f"/api/projects/{PROJECT}/keys", "op").json()["keys"]] == ["SEED"]
+    assert [r.action for r in history(hook, namespace, project=PROJECT)] == ["set"]
+
+
+def test_set_list_and_delete_a_key_with_audit_entries(
+    page: tuple[Recorder, str], hook: SecretsKubernetesHook, kube_cluster: KubeCluster
+) -> None:
+    call, namespace = page
+    assert call("GET", "/api/me", "op").json()["can_set"] is True
+    assert call("GET", "/api/projects", "op").json()["projects"] == []
+
+    created = call("PUT", f"/api/projects/{PROJECT}/keys/API_TOKEN", "op", json={"value": VALUE})
+    assert created.status_code == 200, created.text
+    assert created.json() == {"project": PROJECT, "namespace": namespace, "set": "API_TOKEN", "keys": ["API_TOKEN"]}
+    changed = call("PUT", f"/api/projects/{PROJECT}/keys/db.password", "admin", json={"value": OTHER_VALUE})
+    assert changed.json()["keys"] == ["API_TOKEN", "db.password"]
+
+    # The values reached the cluster (read there, not through the page).
+    with kube_cluster.api_client() as client:
+        secret = CoreV1Api(client).read_namespaced_secret(project_secret_name(PROJECT), namespace)
+    assert base64.b64decode(secret.data["API_TOKEN"]).decode() == VALUE
+    assert base64.b64decode(secret.data["db.password"]).decode() == OTHER_VALUE
+
+    assert call("GET", "/api/projects", "viewer").json()["projects"] == [
+        {"project": PROJECT, "keys": 2, "namespace": namespace}
+    ]
+    listed = call("GET", f"/api/projects/{PROJECT}/keys", "viewer").json()["keys"]
+    assert [k["key"] for k in listed] == ["API_TOKEN", "db.password"]
+    assert all(k["updated"] and k["updated"].endswith("Z") for k in listed)
+
+    deleted = call("DELETE", f"/api/projects/{PROJECT}/keys/API_TOKEN", "op")
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["keys"] == ["db.password"]
+    assert [k["key"] for k in call("GET", f"/api/projects/{PROJECT}/keys", "op").json()["keys"]] == ["db.password"]
+
+    # Audit: the same Events the CLI writes (read with audit.history), the Airflow user as actor.
+    records = history(hook, namespace, project=PROJECT)
+    assert [(r.action, r.actor, r.keys) for r in records] == [
+        ("set", "op (Airflow UI)", ("API_TOKEN",)),
+        ("set", "admin (Airflow UI)", ("db.password",)),
+        ("unset", "op (Airflow UI)", ("API_TOKEN",)),
+    ]
+    entries = call("GET", "/api/history", "viewer").json()["entries"]
+    assert [(e["action"], e["actor"], e["keys"]) for e in entries] == [
+        ("unset", "op (Airflow UI)", ["API_TOKEN"]),
+        ("set", "admin (Airflow UI)", ["db.password"]),
+        ("set", "op (Airflow UI)", ["API_TOKEN"]),
+    ]
+    assert [e["action"] for e in call("GET", f"/api/history?project={PROJECT}&limit=1", "op").json()["entries"]] == [
+        "unset"
+    ]
+
+    # Deleting the last key removes the project's Secret (the store's rule).
+    assert call("DELETE", f"/api/projects/{PROJECT}/keys/db.password", "op").json()["keys"] == []
+    assert call("GET", "/api/projects", "op").json()["projects"] == []
+
+
+BAD_SETS = [
+    # (path, request kwargs, status, field, words in the message)
+    ("/api/projects/Bad_Project/keys/K", {"json": {"value": VALUE}}, 400, "project", "not a valid"),
+    (f"/api/projects/{PROJECT}/keys/bad key!", {"json": {"value": VALUE}}, 400, "values[", "not a valid secret key"),
+    (f"/api/projects/{PROJECT}/keys/{{{{ var }}}}", {"json": {"value": VALUE}}, 400, "values[", "template"),
+    (
+        f"/api/projects/{PROJECT}/keys/K",
+        {"content": VALUE, "headers": {"Content-Type": "text/plain"}},
+        400,
+        "body",
+        "JSON",
+    ),
+    (
+        f"/api/projects/{PROJECT}/keys/K",
+        {"content": "{" + VALUE, "headers": {"Content-Type": "application/json"}},
+        400,
+        "body",
+        "not valid JSON",
+    ),
+    (f"/api/projects/{PROJECT}/keys/K", {"json": [VALUE]}, 400, "body", "JSON object"),
+    (f"/api/projects/{PROJECT}/keys/K", {"json": {"secret": VALUE}}, 400, "body", "unknown field"),
+    (f"/api/projects/{PROJECT}/keys/K", {"json": {}}, 400, "value", "is required"),
+    (f"/api/projects/{PROJECT}/keys/K", {"json": {"value": 12345}}, 400, "value", "must be a string"),
+    (
+        f"/api/projects/{PROJECT}/keys/K",
+        {"json": {"value": VALUE * (MAX_SECRET_BYTES // len(VALUE) + 1)}},
+        400,
+        "values",
+        "1 MiB",
+    ),
+    (
+        f"/api/projects/{PROJECT}/keys/K",
+        {
+            "content": json.dumps({"value": VALUE * (MAX_BODY_BYTES // len(VALUE) + 1)}),
+            "headers": {"Content-Type": "application/json"},
+        },
+        400,
+        "body",
+        "larger than",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "kwargs", "code", "field", "words"), BAD_SETS)
+def test_bad_input_is_one_line_naming_the_field_and_writes_nothing(
+    page: tuple[Recorder, str],
+    hook: SecretsKubernetesHook,
+    path: str,
+    kwargs: dict[str, Any],
+    code: int,
+    field: str,
+    words: str,
+) -> None:
+    call, namespace = page
+    response = call("PUT", path, "op", **kwargs)
+    assert response.status_code == code, response.text
+    body = response.json()
+    assert body["field"].startswith(field)
+    assert words in body["detail"] and "\n" not in body["detail"]
+    assert VALUE not in response.text
+    assert call("GET", "/api/projects", "op").json()["projects"] == []
+    assert history(hook, namespace) == []
+
+
+def test_deleting_what_does_not_exist_is_404_and_changes_nothing(
+    page: tuple[Recorder, str], hook: SecretsKubernetesHook
+) -> None:
+    call, namespace = page
+    missing_project = call("DELETE", f"/api/projects/{PROJECT}/keys/NOPE", "op")
+    assert missing_project.status_code == 404 and "'NOPE' not found" in missing_project.json()["detail"]
+    call("PUT", f"/api/projects/{PROJECT}/keys/KEEP", "op", json={"value": VALUE})
+    missing_key = call("DELETE", f"/api/projects/{PROJECT}/keys/NOPE", "op")
+    assert missing_key.status_code == 404 and "'NOPE' not found" in missing_key.json()["detail"]
+    bad_key = call("DELETE", f"/api/projects/{PROJECT}/keys/..", "op")
+    assert bad_key.status_code in (400, 404)  # '..' may be normalised away by the HTTP client
+    assert [k["key"] for k in call("GET", f"/api/projects/{PROJECT}/keys", "op").json()["keys"]] == ["KEEP"]
+    assert [r.action for r in history(hook, namespace, project=PROJECT)] == ["set"]
+    assert call("GET", "/api/projects/Bad_Project/keys", "op").status_code == 400
+    assert call("GET", "/api/history?project=Bad_Project", "op").status_code == 400
+
+
+def test_presets_show_description_and_selector_not_literal_values(
+    page: tuple[Recorder, str], hook: SecretsKubernetesHook
+) -> None:
+    call, namespace = page
+    preset = parse_preset(
+        {
+            "name": "s3-credentials",
+            "desc": "S3 read access for the data team",
+            "selector": {
+                "matchLabels": {"s3": "true"},
+                "matchExpressions": [{"key": "team", "operator": "In", "values": ["data"]}],
+            },
+            "env": [
+                {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "s3", "key": "access"}}},
+                {"name": "LITERAL", "value": VALUE},
+            ],
+            "volumes": [{"name": "s3-config", "secret": {"secretName": "s3"}}],
+            "volumeMounts": [{"name": "s3-config", "mountPath": "/etc/s3"}],
+        },
+        "test",
+    )
+    PresetStore(hook, namespace, actor="preset-admin").apply(preset)
+    presets = call("GET", "/api/presets", "viewer").json()["presets"]
+    assert presets == [
+        {
+            "name": "s3-credentials",
+            "description": "S3 read access for the data team",
+            "selector": {
+                "matchLabels": {"s3": "true"},
+                "matchExpressions": [{"key": "team", "operator": "In", "values": ["data"]}],
+            },
+            "origin": f"ConfigMap 's3-credentials' in namespace {namespace!r}",
+            "env": ["AWS_ACCESS_KEY_ID", "LITERAL"],
+            "volumes": ["s3-config"],
+            "mounts": ["/etc/s3"],
+            "image_pull_secrets": [],
+        }
+    ]
+    entries = call("GET", "/api/history", "viewer").json()["entries"]
+    assert [(e["action"], e["actor"], e["secret"]) for e in entries] == [
+        ("preset-apply", "preset-admin", "s3-credentials")
+    ]
+
+
+def test_the_api_servers_kubernetes_identity_limits_the_page(
+    page: tuple[Recorder, str], kube_cluster: KubeCluster, kube_user_tokens: dict[str, str], tmp_path: Any
+) -> None:
+    """An api-server identity without RBAC on the namespace: a one-line 502 naming the 403, no data."""
+    call, namespace = page
+    config = json.loads(json.dumps(_kubeconfig_dict(kube_cluster)))
+    config["users"][0]["user"] = {"token": kube_user_tokens["alice"]}
+    path = tmp_path / "alice.kubeconfig"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        plugin_config(patch, path, namespace)
+        listed = call("GET", "/api/projects", "admin")
+        written = call("PUT", f"/api/projects/{PROJECT}/keys/K", "admin", json={"value": VALUE})
+    for response in (listed, written):
+        assert response.status_code == 502, response.text
+        assert "403" in response.json()["detail"] and "\n" not in response.json()["detail"]
+    assert secret_names(namespace) == []
+
+
+def _kubeconfig_dict(cluster: KubeCluster) -> dict[str, Any]:
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load(cluster.kubeconfig.read_text(encoding="utf-8"))
+    return data
+
+
+def _readme_role() -> dict[str, Any]:
+    """The Role the README tells users to apply for the api-server's identity, as written there."""
+    import re
+
+    import yaml
+
+    from tests.support.stack_fixtures import REPO
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```yaml\n(# Role for the api-server's identity.*?)```", text, re.S)
+    assert match, "README has no Role block for the Secrets page"
+    role: dict[str, Any] = yaml.safe_load(match.group(1))
+    return role
+
+
+def test_the_readme_role_is_all_the_api_servers_identity_needs(
+    page: tuple[Recorder, str],
+    kube_cluster: KubeCluster,
+    kube_user_tokens: dict[str, str],
+    hook: SecretsKubernetesHook,
+    tmp_path: Any,
+) -> None:
+    """Bob holds only the README's Role: every action of the page works as him, and the audit says so."""
+    import time
+
+    from kubernetes.client import RbacAuthorizationV1Api
+
+    call, namespace = page
+    role = _readme_role()
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": role["metadata"]["name"]},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}],
+    }
+    with kube_cluster.api_client() as client:
+        rbac = RbacAuthorizationV1Api(client)
+        rbac.create_namespaced_role(namespace, role)
+        rbac.create_namespaced_role_binding(namespace, binding)
+    PresetStore(hook, namespace, actor="preset-admin").apply(
+        parse_preset(
+            {"name": "p1", "selector": {"matchLabels": {"a": "b"}}, "env": [{"name": "X", "value": "1"}]}, "test"
+        )
+    )
+    config = _kubeconfig_dict(kube_cluster)
+    config["users"][0]["user"] = {"token": kube_user_tokens["bob"]}
+    path = tmp_path / "bob.kubeconfig"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        plugin_config(patch, path, namespace)
+        # RBAC reaches the authorizer through an informer: a bounded wait for the grant to show.
+        deadline = time.monotonic() + 30
+        while call("GET", "/api/projects", "op").status_code != 200:
+            assert time.monotonic() < deadline, "bob's Role never took effect"
+            time.sleep(0.2)
+        assert call("PUT", f"/api/projects/{PROJECT}/keys/A", "op", json={"value": VALUE}).status_code == 200
+        assert call("PUT", f"/api/projects/{PROJECT}/keys/A", "op", json={"value": OTHER_VALUE}).status_code == 200
+        assert call("PUT", f"/api/projects/{PROJECT}/keys/B", "op", json={"value": VALUE}).status_code == 200
+        assert call("GET", "/api/projects", "op").json()["projects"] == [
+            {"project": PROJECT, "keys": 2, "namespace": namespace}
+        ]
+        assert [k["key"] for k in call("GET", f"/api/projects/{PROJECT}/keys", "op").json()["keys"]] == ["A", "B"]
+        assert [p["name"] for p in call("GET", "/api/presets", "op").json()["presets"]] == ["p1"]
+        assert call("DELETE", f"/api/projects/{PROJECT}/keys/A", "op").json()["keys"] == ["B"]
+        assert call("DELETE", f"/api/projects/{PROJECT}/keys/B", "op").json()["keys"] == []  # deletes the Secret
+        entries = call("GET", "/api/history", "op").json()["entries"]
+    assert [e["action"] for e in entries] == ["unset", "unset", "set", "set", "set", "preset-apply"]
+    assert all("warnings" not in body for body in call.bodies)  # every audit Event was written
+
+
+def test_namespace_per_project_layout_uses_each_projects_namespace(
+    page: tuple[Recorder, str], kube_cluster: KubeCluster, hook: SecretsKubernetesHook
+) -> None:
+    """``[secrets_provider] project_namespace`` set: keys go to the project's namespace, as the operator reads them."""
+    import secrets as random
+
+    from kubernetes.client import V1Namespace, V1ObjectMeta
+
+    from airflow_secrets_provider.naming import PROJECT_LABEL
+
+    call, home = page
+    prefix = f"asp-ui-{random.token_hex(3)}"
+    own = f"{prefix}-{PROJECT}"
+    with kube_cluster.api_client() as client:
+        core = CoreV1Api(client)
+        # The project's Namespace as `airflow-secrets rbac` prints it (labelled), and a decoy whose
+        # label claims the project but whose name is not the template's.
+        core.create_namespace(V1Namespace(metadata=V1ObjectMeta(name=own, labels={PROJECT_LABEL: PROJECT})))
+        core.create_namespace(
+            V1Namespace(metadata=V1ObjectMeta(name=f"{prefix}-decoy", labels={PROJECT_LABEL: PROJECT}))
+        )
+        try:
+            ProjectSecretsStore(hook, f"{prefix}-decoy").set_secrets(PROJECT, {"DECOY": OTHER_VALUE})
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("AIRFLOW__SECRETS_PROVIDER__PROJECT_NAMESPACE", f"{prefix}-{{project}}")
+                assert call("GET", "/api/me", "op").json()["project_namespace"] == f"{prefix}-{{project}}"
+                written = call("PUT", f"/api/projects/{PROJECT}/keys/K", "op", json={"value": VALUE}).json()
+                assert written["namespace"] == own
+                assert [
+                    (p["project"], p["namespace"]) for p in call("GET", "/api/projects", "op").json()["projects"]
+                ] == [(PROJECT, own)]
+                assert [k["key"] for k in call("GET", f"/api/projects/{PROJECT}/keys", "op").json()["keys"]] == ["K"]
+                entries = call("GET", "/api/history", "op").json()["entries"]
+                assert [(e["action"], e["namespace"]) for e in entries] == [("set", own)]
+                assert call("DELETE", f"/api/projects/{PROJECT}/keys/K", "op").json()["keys"] == []
+            secret_in_own = project_secret_name(PROJECT) in [
+                s.metadata.name for s in core.list_namespaced_secret(own).items
+            ]
+            assert not secret_in_own
+            assert [r.action for r in history(hook, own, project=PROJECT)] == ["set", "unset"]
+            assert history(hook, home) == []  # nothing went to the page's home namespace
+        finally:
+            core.delete_namespace(own)
+            core.delete_namespace(f"{prefix}-decoy")
