@@ -34,11 +34,11 @@ from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 from airflow_secrets_provider.hooks.task_secrets import create_task_secret, delete_secret
 from airflow_secrets_provider.model import AttachTarget, SecretRequest, ValueRequest
 from airflow_secrets_provider.naming import project_secret_name, task_secret_name
-from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment
+from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment, merge_checked
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
 from airflow_secrets_provider.operators.resolve import ResolvedSecrets, resolve_requests
-from airflow_secrets_provider.pod import assemble
+from airflow_secrets_provider.pod import AttachmentMerge, collect_attachments
 from airflow_secrets_provider.presets import Preset, all_presets, applied_names, configured_presets_file, matching
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
@@ -74,6 +74,22 @@ def split_secrets(secrets: Sequence[SecretLike] | None) -> tuple[list[Secret], l
                 f"expected with_secrets(...), a secret dict or a kubernetes Secret, got {type(item).__name__}",
             )
     return native, requests
+
+
+class _ParseMerge:
+    """The operator's merged references at parse time and what they were merged for."""
+
+    __slots__ = ("count", "merge", "project", "requests", "target")
+
+    def __init__(self) -> None:
+        self.requests: list[SecretRequest] | None = None
+        self.count = 0
+        self.project: str | None = None
+        self.target = AttachTarget(task_secret_name(PLACEHOLDER_POD_NAME))
+        self.merge = AttachmentMerge()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ParseMerge:
+        return _ParseMerge()  # rebuilt on demand: it only caches what secret_requests holds
 
 
 class SecretTaskOperator(KubernetesPodOperator):
@@ -120,15 +136,43 @@ class SecretTaskOperator(KubernetesPodOperator):
         self.secret_requests: list[SecretRequest] = []
         self.resolved: ResolvedSecrets | None = None  # set once by prepare_secrets() on the worker
         self._created_task_secret: str | None = None  # the per-task Secret this instance created
+        self._merge = _ParseMerge()  # see _merged_so_far
         for request in requests:
             self._add_request(request)
 
     # -- building the request list ----------------------------------------------------------
 
+    def _merged_so_far(self) -> _ParseMerge:  # the state's requests are secret_requests on return
+        """The merged references of ``secret_requests``, kept between additions.
+
+        Adding a request then costs that request's references only, so constructing a task is
+        linear in its references, and no kubernetes model is made while a DAG is parsed (the
+        models are built once, when the pod is built). Rebuilt if ``secret_requests`` or
+        ``project`` were replaced since (rendering does both).
+        """
+        state = self._merge
+        requests, project = self.secret_requests, self.project
+        if state.requests is not requests or state.count != len(requests) or state.project != project:
+            state.requests, state.count, state.project = requests, len(requests), project
+            state.target = AttachTarget(
+                task_secret_name(PLACEHOLDER_POD_NAME), project_secret_name(project) if project else None
+            )
+            # Without the implicit project request: it is an optional envFrom, which merges with
+            # anything; effective_requests() adds it where the pod is built and checked again.
+            state.merge = merge_checked(collect_attachments(requests, state.target), xcom=False)
+        return state
+
     def _add_request(self, request: SecretRequest) -> SecretTaskOperator:
-        candidate = [*self.secret_requests, request]
-        self._check_requests(candidate)
-        self.secret_requests = candidate
+        request.validate()
+        state = self._merged_so_far()
+        try:
+            # The XCom mount path is checked where the pod is built (do_xcom_push may change).
+            merge_checked(request.attachments(state.target, state.count), xcom=False, into=state.merge)
+        except BaseException:
+            state.requests = None  # partly merged: rebuilt from the kept requests next time
+            raise
+        self.secret_requests.append(request)  # the list the state was merged for
+        state.count += 1
         return self
 
     def with_secrets(self, kind: str, source: object) -> SecretTaskOperator:
@@ -177,8 +221,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         """Validate names and find conflicting references now rather than when the pod is built."""
         for request in requests:
             request.validate()
-        checked = self.attachment(requests)
-        assemble(checked.requests, checked.target(PLACEHOLDER_POD_NAME))
+        self.attachment(requests).merged(PLACEHOLDER_POD_NAME)
 
     def _do_render_template_fields(
         self,
