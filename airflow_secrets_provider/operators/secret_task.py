@@ -364,7 +364,10 @@ class SecretTaskOperator(KubernetesPodOperator):
                 f"the pod is for namespace {pod_request_obj.metadata.namespace!r} but its secrets were "
                 f"checked in {resolved.namespace!r}",
             )
-        pod = super().get_or_create_pod(pod_request_obj, context)
+        from airflow_secrets_provider.operators.pod_start import capturing_created_pods
+
+        with capturing_created_pods(self.pod_manager) as answers:
+            pod = super().get_or_create_pod(pod_request_obj, context)
         values = resolved.values if resolved is not None else SecretValues()
         if not values:
             return pod
@@ -373,9 +376,13 @@ class SecretTaskOperator(KubernetesPodOperator):
             self._ensure_task_secret(pod, values)
             return pod
         try:
-            created = self.hook.translate(
-                lambda: self.pod_manager.read_pod(pod), "read", KubeTarget("Pod", name, namespace)
-            )
+            # The API server's answer to the create carries the pod's UID (for ownerReferences);
+            # KPO returns the request instead, so reading the pod again would cost a request.
+            created = answers[-1] if answers and answers[-1].metadata and answers[-1].metadata.uid else None
+            if created is None:
+                created = self.hook.translate(
+                    lambda: self.pod_manager.read_pod(pod), "read", KubeTarget("Pod", name, namespace)
+                )
             self._create_task_secret(created, values, replace_existing=True)
         except BaseException:
             self._delete_unstartable_pod(pod)
