@@ -39,7 +39,14 @@ from airflow_secrets_provider.operators.attach import attachment as build_attach
 from airflow_secrets_provider.operators.errors import without_retries
 from airflow_secrets_provider.operators.resolve import ResolvedSecrets, resolve_requests
 from airflow_secrets_provider.pod import AttachmentMerge, collect_attachments
-from airflow_secrets_provider.presets import Preset, all_presets, applied_names, configured_presets_file, matching
+from airflow_secrets_provider.presets import (
+    Preset,
+    all_presets,
+    applied_names,
+    cluster_presets_enabled,
+    configured_presets_file,
+    matching,
+)
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
@@ -334,7 +341,7 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _matching_presets(self, namespace: str, planned: k8s.V1Pod) -> tuple[Preset, ...]:
         """The presets (cluster ConfigMaps and the configured file) matching the pod's labels."""
-        hook: SecretsKubernetesHook | None = self.hook
+        hook: SecretsKubernetesHook | None = self.hook if cluster_presets_enabled() else None
         try:
             found = all_presets(hook, namespace, configured_presets_file())
         except KubernetesAccessError:
