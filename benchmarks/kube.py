@@ -12,10 +12,8 @@ requests come from its threads and are not counted).
 from __future__ import annotations
 
 import base64
-import re
 import secrets as token_source
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,41 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import Result, interleaved_measures, summarize
-
-_NAMESPACED = re.compile(r"^/api/v1/namespaces/[^/]+/(?P<resource>[a-z]+)(?P<name>/[^/?]+)?(?P<sub>/[a-z]+)?")
-
-
-def describe(method: str, url: str) -> str:
-    """``GET pods/<name>``, ``LIST secrets``, ``POST pods``... from a request URL."""
-    path = re.sub(r"^https?://[^/]+", "", url).split("?", 1)[0]
-    match = _NAMESPACED.match(path)
-    if not match:
-        return f"{method} {path}"
-    resource = match["resource"] + (match["sub"] or "")
-    if method == "GET" and not match["name"]:
-        return f"LIST {resource}"
-    return f"{method} {resource}{'/<name>' if match['name'] else ''}"
+from tests.support.kube_requests import recording_requests
 
 
 @contextmanager
 def counting_requests() -> Iterator[Counter[str]]:
-    """Count the kubernetes client's HTTP requests made by this thread while active."""
-    from kubernetes.client import rest
-
+    """Count the kubernetes client's requests made by this thread (see tests/support/kube_requests.py)."""
     counts: Counter[str] = Counter()
-    me = threading.get_ident()
-    original = rest.RESTClientObject.request
-
-    def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if threading.get_ident() == me:
-            counts[describe(method, url)] += 1
-        return original(self, method, url, *args, **kwargs)
-
-    rest.RESTClientObject.request = request  # type: ignore[method-assign]
-    try:
-        yield counts
-    finally:
-        rest.RESTClientObject.request = original  # type: ignore[method-assign]
+    with recording_requests() as seen:
+        try:
+            yield counts
+        finally:
+            counts.update(seen)
 
 
 class Cluster:
