@@ -106,6 +106,7 @@ class SecretRequest(ABC):
 
     kind: ClassVar[str]
     template_fields: ClassVar[tuple[str, ...]] = ()
+    _validated: ClassVar[bool] = False  # set on an instance (not a field) once validate() passed
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -165,7 +166,7 @@ def _validated_once(validate: Callable[[Any], None]) -> Callable[[Any], None]:
 
     def once(self: Any) -> None:
         outermost = type(self).validate is once
-        if outermost and self.__dict__.get(_VALIDATED):
+        if outermost and self._validated:
             return
         validate(self)
         if outermost:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from airflow.providers.cncf.kubernetes.k8s_model import K8SModel
 from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
@@ -20,7 +21,6 @@ from kubernetes.client import models as k8s
 from airflow_secrets_provider.exceptions import SecretConfigError
 from airflow_secrets_provider.model import Attachment, AttachTarget, SecretRequest, SecretVolume
 from airflow_secrets_provider.naming import task_secret_name
-from airflow_secrets_provider.operators.resolve import ResolvedSecrets
 from airflow_secrets_provider.pod import (
     AttachmentMerge,
     PodSecrets,
@@ -28,8 +28,10 @@ from airflow_secrets_provider.pod import (
     collect_attachments,
     to_pod_secrets,
 )
-from airflow_secrets_provider.presets import APPLIED_ANNOTATION, applied_names
 from airflow_secrets_provider.validation import normalize_mount_path
+
+if TYPE_CHECKING:  # worker-side modules: not imported while a DAG is parsed
+    from airflow_secrets_provider.operators.resolve import ResolvedSecrets
 
 PLACEHOLDER_POD_NAME = "pod"
 """Pod name used to check requests before a pod exists (names derived from it are not used)."""
@@ -99,6 +101,8 @@ class SecretAttachment(K8SModel):
         presets = self.resolved.presets if self.resolved is not None else ()
         pod = apply_pod_secrets(pod, self.pod_secrets(pod.metadata.name), self.container_name, presets)
         if presets:
+            from airflow_secrets_provider.presets import APPLIED_ANNOTATION, applied_names
+
             pod.metadata.annotations = {**(pod.metadata.annotations or {}), APPLIED_ANNOTATION: applied_names(presets)}
         return pod
 

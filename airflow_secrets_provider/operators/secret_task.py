@@ -37,25 +37,19 @@ from airflow_secrets_provider.naming import project_secret_name, task_secret_nam
 from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment, merge_checked
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
-from airflow_secrets_provider.operators.resolve import ResolvedSecrets, resolve_requests
 from airflow_secrets_provider.pod import AttachmentMerge, collect_attachments
-from airflow_secrets_provider.presets import (
-    Preset,
-    all_presets,
-    applied_names,
-    cluster_presets_enabled,
-    configured_presets_file,
-    matching,
-)
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
 from airflow_secrets_provider.validation import check_label_name, is_templated
 from airflow_secrets_provider.values import SecretValues
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # resolve and presets are worker-side: not imported while a DAG is parsed
     import jinja2
     from airflow.sdk.definitions.context import Context
+
+    from airflow_secrets_provider.operators.resolve import ResolvedSecrets
+    from airflow_secrets_provider.presets import Preset
 
 SecretLike = SecretRequest | Secret | Mapping[str, Any]
 
@@ -146,6 +140,9 @@ class SecretTaskOperator(KubernetesPodOperator):
         self._merge = _ParseMerge()  # see _merged_so_far
         for request in requests:
             self._add_request(request)
+        # The merge state only speeds up adding; a parsed DAG keeps thousands of tasks, so it is
+        # dropped here (the next with_secrets() rebuilds it once, from secret_requests).
+        self._merge = _ParseMerge()
 
     # -- building the request list ----------------------------------------------------------
 
@@ -326,6 +323,8 @@ class SecretTaskOperator(KubernetesPodOperator):
         # in a pod, ``default``) and its labels select the presets.
         planned = self.build_pod_request_obj(context, dry_run=True)
         namespace = str(planned.metadata.namespace)
+        from airflow_secrets_provider.operators.resolve import resolve_requests
+
         resolved = resolve_requests(self.hook, namespace, self.project, requests, self.azure_vault_options)
         if self.apply_presets:
             resolved = dataclasses.replace(resolved, presets=self._matching_presets(namespace, planned))
@@ -341,6 +340,14 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _matching_presets(self, namespace: str, planned: k8s.V1Pod) -> tuple[Preset, ...]:
         """The presets (cluster ConfigMaps and the configured file) matching the pod's labels."""
+        from airflow_secrets_provider.presets import (
+            all_presets,
+            applied_names,
+            cluster_presets_enabled,
+            configured_presets_file,
+            matching,
+        )
+
         hook: SecretsKubernetesHook | None = self.hook if cluster_presets_enabled() else None
         try:
             found = all_presets(hook, namespace, configured_presets_file())
