@@ -109,7 +109,7 @@ def run_group(name: str, quick: bool) -> list[Result]:
 
         results = [
             parse.construct(repeats=15 if quick else 61),
-            parse.pod_build(repeats=7 if quick else 21),
+            parse.pod_build(repeats=5 if quick else 11),
         ]
         results += parse.whole_process(repeats=3 if quick else 7)
         results += parse.growth(repeats=1 if quick else 3)

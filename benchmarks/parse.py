@@ -121,7 +121,7 @@ def pod_build(refs: int = 50, repeats: int = 41) -> Result:
         lambda: ours.build_pod_request_obj(dry_run=True),
         lambda: kpo.build_pod_request_obj(dry_run=True),
         repeats=repeats,
-        inner=10,
+        inner=2,
     )
     return summarize(
         f"build_pod_request_obj(dry_run=True), {refs} refs",

@@ -82,8 +82,11 @@ def test_each_reference_is_merged_once_while_constructing(n: int) -> None:
     """Linear in references: adding a request merges its own references, not all earlier ones."""
     with counting_calls(AttachmentMerge, "add") as merged:
         op = task(n)
-        op.set_env_from_secret("EXTRA", "other", "key")
-    assert merged[0] == n + 1
+    assert merged[0] == n
+    with counting_calls(AttachmentMerge, "add") as merged:
+        for i in range(5):  # chained additions after construction: one rebuild, then one each
+            op.set_env_from_secret(f"EXTRA_{i}", "other", "key")
+    assert merged[0] == n + 5
 
 
 def test_a_conflict_found_while_adding_leaves_the_task_as_it_was() -> None:
