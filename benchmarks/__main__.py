@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     started = time.perf_counter()
     results: list[Result] = []
-    runners: dict[str, Callable[[], list[Result]]] = {g: (lambda g=g: run_group(g, args.quick)) for g in groups}
-    for group, run in runners.items():
+    for group in groups:
         print(f"== {group}", file=sys.stderr, flush=True)
-        for result in run():
+        for result in run_group(group, args.quick):
             results.append(result)
             print(
                 f"{result.scenario}: {result.ratio_median:.3g}x (p25-p75 {result.ratio_p25:.3g}-{result.ratio_p75:.3g})"
