@@ -26,4 +26,6 @@ fi
 export ASP_BENCH_OVERLAY="$overlay"
 # Appended (not prepended): the venv's packages win, the overlay only adds what is missing.
 export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$overlay"
+# Operators log every pod build at INFO through Airflow's logging: keep the output to the results.
+export AIRFLOW__LOGGING__LOGGING_LEVEL="${AIRFLOW__LOGGING__LOGGING_LEVEL:-WARNING}"
 exec python -m benchmarks "$@"

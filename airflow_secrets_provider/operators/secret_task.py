@@ -54,6 +54,30 @@ if TYPE_CHECKING:  # resolve and presets are worker-side: not imported while a D
 SecretLike = SecretRequest | Secret | Mapping[str, Any]
 
 
+_PARSED_SPECS: dict[tuple[tuple[object, type, object], ...], SecretRequest] = {}
+MAX_PARSED_SPECS = 4096
+
+
+def _parse_spec(entry: Mapping[str, Any], index: int) -> SecretRequest:
+    """``parse_pipeline_spec``, remembered per distinct entry for the rest of the process.
+
+    DAG files build many tasks in loops with the same secret dicts; requests are immutable and
+    already checked, so one parse serves them all. Entries with unhashable values (``items``
+    lists) and entries that fail are not remembered (an error names its own index).
+    """
+    try:
+        key = tuple((name, type(value), value) for name, value in entry.items())
+        found = _PARSED_SPECS.get(key)
+    except TypeError:
+        return parse_pipeline_spec(entry, f"secrets[{index}]")
+    if found is None:
+        found = parse_pipeline_spec(entry, f"secrets[{index}]")
+        if len(_PARSED_SPECS) >= MAX_PARSED_SPECS:
+            _PARSED_SPECS.clear()
+        _PARSED_SPECS[key] = found
+    return found
+
+
 def split_secrets(secrets: Sequence[SecretLike] | None) -> tuple[list[Secret], list[SecretRequest]]:
     """Separate KubernetesPodOperator's native ``Secret`` objects from this provider's requests."""
     native: list[Secret] = []
@@ -68,7 +92,7 @@ def split_secrets(secrets: Sequence[SecretLike] | None) -> tuple[list[Secret], l
         elif isinstance(item, SecretRequest):
             requests.append(item)
         elif isinstance(item, Mapping):
-            requests.append(parse_pipeline_spec(item, f"secrets[{index}]"))
+            requests.append(_parse_spec(item, index))
         else:
             raise SecretConfigError(
                 f"secrets[{index}]",
