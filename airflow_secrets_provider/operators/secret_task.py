@@ -29,9 +29,6 @@ from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
-from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError, KubeTarget
-from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.hooks.task_secrets import create_task_secret, delete_secret
 from airflow_secrets_provider.model import AttachTarget, SecretRequest, ValueRequest
 from airflow_secrets_provider.naming import project_secret_name, task_secret_name
 from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment, merge_checked
@@ -48,6 +45,7 @@ if TYPE_CHECKING:  # resolve and presets are worker-side: not imported while a D
     import jinja2
     from airflow.sdk.definitions.context import Context
 
+    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
     from airflow_secrets_provider.operators.resolve import ResolvedSecrets
     from airflow_secrets_provider.presets import Preset
 
@@ -295,6 +293,8 @@ class SecretTaskOperator(KubernetesPodOperator):
     @cached_property
     def hook(self) -> SecretsKubernetesHook:  # type: ignore[override]
         """KPO's hook, with this package's Secret calls and retry policy (one client for both)."""
+        from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+
         return SecretsKubernetesHook(
             conn_id=self.kubernetes_conn_id,
             in_cluster=self.in_cluster,
@@ -364,6 +364,7 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _matching_presets(self, namespace: str, planned: k8s.V1Pod) -> tuple[Preset, ...]:
         """The presets (cluster ConfigMaps and the configured file) matching the pod's labels."""
+        from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError
         from airflow_secrets_provider.presets import (
             all_presets,
             applied_names,
@@ -402,6 +403,7 @@ class SecretTaskOperator(KubernetesPodOperator):
                 f"the pod is for namespace {pod_request_obj.metadata.namespace!r} but its secrets were "
                 f"checked in {resolved.namespace!r}",
             )
+        from airflow_secrets_provider.hooks.kube_errors import KubeTarget
         from airflow_secrets_provider.operators.pod_start import capturing_created_pods
 
         with capturing_created_pods(self.pod_manager) as answers:
@@ -429,6 +431,8 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _create_task_secret(self, pod: k8s.V1Pod, values: SecretValues, *, replace_existing: bool) -> bool:
         """Create ``pod``'s Secret (see :func:`~airflow_secrets_provider.hooks.task_secrets.create_task_secret`)."""
+        from airflow_secrets_provider.hooks.task_secrets import create_task_secret
+
         if not create_task_secret(self.hook, pod, values, replace_existing=replace_existing):
             return False
         self._created_task_secret = task_secret_name(pod.metadata.name)
@@ -441,6 +445,8 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _delete_unstartable_pod(self, pod: k8s.V1Pod) -> None:
         """Best effort: the Secret could not be created, so the pod would wait for it forever."""
+        from airflow_secrets_provider.hooks.kube_errors import KubeTarget
+
         name, namespace = pod.metadata.name, pod.metadata.namespace
         try:
             self.hook.translate(lambda: self.pod_manager.delete_pod(pod), "delete", KubeTarget("Pod", name, namespace))
@@ -449,6 +455,8 @@ class SecretTaskOperator(KubernetesPodOperator):
             self.log.warning("Could not delete pod %s after its Secret failed: %s", name, type(err).__name__)
 
     def _delete_secret(self, name: str, namespace: str) -> None:
+        from airflow_secrets_provider.hooks.task_secrets import delete_secret
+
         if delete_secret(self.hook, name, namespace):
             self.log.info("Deleted per-task Secret %s", name)
 
