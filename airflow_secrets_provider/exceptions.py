@@ -55,7 +55,10 @@ class SecretNotFoundError(SecretsProviderError, LookupError):
         self.provider = provider
         self.key = key
         self.where = where
-        super().__init__(f"{provider} provider: secret key {key!r} not found in {where}")
+        from airflow_secrets_provider.validation import shown  # validation imports this module
+
+        # A "key" may be a path or a name typed as NAME=VALUE: described, never quoted, then.
+        super().__init__(f"{provider} provider: secret key {shown(key, 'key')} not found in {where}")
 
 
 class SecretAccessError(SecretsProviderError, PermissionError):

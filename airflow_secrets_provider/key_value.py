@@ -3,7 +3,7 @@
 Three readers with three key rules use it: the ``file`` provider (keys become environment
 variable names), project secrets' ``set_secrets_from_file`` (keys are Secret keys) and the
 backend's ``file`` source (keys are Airflow ids). The format itself is one: ``#`` comments and
-blank lines are skipped, the first ``=`` separates key and value, both are stripped, a key
+blank lines are skipped, lines end at ``\n`` or ``\r\n`` only, the first ``=`` separates key and value, both are stripped, a key
 appears once. Errors name the origin and the line number only, never the line: it may hold a
 value, and a malformed line's text before ``=`` may be part of one.
 """
@@ -24,8 +24,10 @@ def parse_key_value_lines(
     """
     values: dict[str, str] = {}
     first_line: dict[str, int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    # Lines end at "\n" (or "\r\n") only: str.splitlines() also splits on Unicode line
+    # separators (U+2028, vertical tab ...), which would turn one value into a second key.
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.removesuffix("\r").strip()
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from airflow_secrets_provider.validation import _LITERAL_ONLY
 from airflow_secrets_provider.values import SecretValues
 
 # ---------------------------------------------------------------------------------------------
@@ -165,7 +166,9 @@ def _validated_once(validate: Callable[[Any], None]) -> Callable[[Any], None]:
     subclass calling ``super().validate()`` has not finished its own checks yet)."""
 
     def once(self: Any) -> None:
-        outermost = type(self).validate is once
+        # Remembered for the parse-time check only: inside ``literal_names()`` (after rendering)
+        # templated names are errors, so those checks always run.
+        outermost = type(self).validate is once and not _LITERAL_ONLY.get()
         if outermost and self._validated:
             return
         validate(self)

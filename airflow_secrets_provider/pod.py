@@ -45,6 +45,7 @@ from airflow_secrets_provider.pod_merge import (
     merge_volume_mounts,
     merge_volumes,
 )
+from airflow_secrets_provider.validation import shown
 
 if TYPE_CHECKING:
     from airflow_secrets_provider.presets import Preset
@@ -104,13 +105,13 @@ class AttachmentMerge:
         if isinstance(item, (SecretKeyEnv, PlainEnv)):
             if item.env_name in self._env_sources:
                 raise SecretConfigError(
-                    "secrets", f"environment variable {item.env_name!r} is requested from two different sources"
+                    "secrets", f"environment variable {shown(item.env_name)} is requested from two different sources"
                 )
             self._env_sources[item.env_name] = item
         elif isinstance(item, SecretVolume):
             if item.mount_path in self._mount_sources:
                 raise SecretConfigError(
-                    "secrets", f"mount path {item.mount_path!r} is requested by two different mounts"
+                    "secrets", f"mount path {shown(item.mount_path, 'mount path')} is requested by two different mounts"
                 )
             self._mount_sources[item.mount_path] = item
         elif isinstance(item, SecretEnvFrom):

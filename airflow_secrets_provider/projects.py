@@ -38,19 +38,18 @@ from airflow_secrets_provider.hooks.kube_retry import DEFAULT_POLICY, RetryPolic
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 from airflow_secrets_provider.key_value import parse_key_value_lines
 from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
-from airflow_secrets_provider.secret_data import decode_data, decode_value, encode_data
-from airflow_secrets_provider.validation import check_label_name, check_secret_key, is_templated
+from airflow_secrets_provider.secret_data import (
+    MAX_SECRET_BYTES,
+    decode_data,
+    decode_value,
+    encode_data,
+    secret_size,
+)
+from airflow_secrets_provider.text_files import read_secrets_file
+from airflow_secrets_provider.validation import check_label_name, check_secret_key, is_templated, keyed_field, shown
 from airflow_secrets_provider.values import SecretValues
 
 PROVIDER = "kubernetes"
-
-MAX_SECRET_BYTES = 1024 * 1024
-"""The API server's limit (``MaxSecretSize``): the sum of the decoded values' lengths in bytes.
-
-It applies to the raw bytes, not to their base64 form (which is a third larger on the wire),
-and keys do not count; checking the same sum here turns the server's late 422 into an early,
-clear error that names the project.
-"""
 
 KEYS_UPDATED_ANNOTATION = "airflow-secrets-provider/keys-updated"
 """When each key was last written (JSON ``{key: ISO time}``): Secrets keep no per-key times."""
@@ -97,13 +96,17 @@ class ProjectSecretsStore:
         if not values:
             raise SecretConfigError("values", f"no secrets given for project {project!r}", provider=PROVIDER)
         encoded: dict[str, bytes] = {}
+        if not isinstance(values, Mapping):
+            raise SecretConfigError(
+                "values", f"must be a dict of key -> value, got {type(values).__name__}", provider=PROVIDER
+            )
         for key in values:
-            self._check_key(key, f"values[{key!r}]")
+            # The key is part of the field name: described, not quoted, if it may hold a value.
+            field = keyed_field("values", key)
+            self._check_key(key, field)
             value = values[key]
             if not isinstance(value, str):
-                raise SecretConfigError(
-                    f"values[{key!r}]", f"must be a string, got {type(value).__name__}", provider=PROVIDER
-                )
+                raise SecretConfigError(field, f"must be a string, got {type(value).__name__}", provider=PROVIDER)
             encoded[key] = value.encode("utf-8")
 
         def merge(current: dict[str, bytes]) -> dict[str, bytes]:
@@ -117,15 +120,13 @@ class ProjectSecretsStore:
     def set_secrets_from_file(self, project: str, path: str | Path) -> list[str]:
         """:meth:`set_secrets` from a ``KEY=VALUE`` file (MLRun's format, see providers.file)."""
         self._check_project(project)
-        origin = str(path)
+        origin = shown(str(path), "file path")
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_secrets_file(str(path), "path", provider=PROVIDER).text
         except FileNotFoundError:
-            raise SecretConfigError(origin, "file not found", provider=PROVIDER) from None
+            raise SecretConfigError("path", f"file {origin} not found", provider=PROVIDER) from None
         except PermissionError:
-            raise SecretConfigError(origin, "permission denied", provider=PROVIDER) from None
-        except UnicodeDecodeError:
-            raise SecretConfigError(origin, "is not UTF-8 text", provider=PROVIDER) from None
+            raise SecretConfigError("path", f"permission denied reading {origin}", provider=PROVIDER) from None
         # Keys as the dict form accepts them (any Secret key); attached to a pod, a key that is
         # not an env var name becomes one by the documented rule (``db-password`` -> ``db_password``).
         values = parse_key_value_lines(text, origin, provider=PROVIDER, check_key=check_secret_key)
@@ -139,6 +140,9 @@ class ProjectSecretsStore:
         Removing the last key deletes the Secret (an empty project Secret is no project Secret).
         """
         self._check_project(project)
+        if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+            # A string is iterable, one key per character: "AB" would delete keys A and B.
+            raise SecretConfigError("keys", f"must be a list of keys, got {type(keys).__name__}", provider=PROVIDER)
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             raise SecretConfigError("keys", f"no keys given to delete from project {project!r}", provider=PROVIDER)
@@ -222,6 +226,8 @@ class ProjectSecretsStore:
 
     @drops_original_error
     def _select(self, project: str, secret: V1Secret | None, keys: Iterable[str] | None) -> SecretValues:
+        if isinstance(keys, (str, bytes)):
+            raise SecretConfigError("keys", "must be a list of keys, not a string", provider=PROVIDER)
         wanted = None if keys is None else list(dict.fromkeys(keys))
         for key in wanted or ():
             self._check_key(key, "keys")
@@ -378,11 +384,6 @@ class ProjectSecretsStore:
             project=project,
             uid=uid,
         )
-
-
-def secret_size(data: Mapping[str, bytes]) -> int:
-    """The size the API server checks against :data:`MAX_SECRET_BYTES`: decoded value bytes."""
-    return sum(len(value) for value in data.values())
 
 
 def _labels(project: str) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """The RBAC a project's launcher and a viewer need, rendered as plain Kubernetes documents.
 
 Pure functions, no API calls: the output is applied by whoever administers the namespace (or
-printed as YAML by the CLI), and the tests apply it to a real API server and prove, with
-ordinary users' tokens, what it allows and what it refuses.
+printed as YAML by the CLI), and the tests apply it to a real API server and prove, with real
+ServiceAccount tokens, what it allows and what it refuses (``tests/test_isolation.py`` for both
+layouts, see :mod:`airflow_secrets_provider.layout`).
 
 **Launcher** (the identity a project's Airflow tasks run ``SecretTaskOperator`` with):
 
@@ -25,25 +26,26 @@ ordinary users' tokens, what it allows and what it refuses.
 * configmaps ``list``: presets (Kubeflow PodDefault-style) are labelled ConfigMaps, found by
   listing at execute time; they hold references and plain configuration, never values.
 
-**Viewer**: pods ``get/list/watch`` and ``pods/log`` ``get``; no access to secrets at all, not
-even ``get`` on a project Secret (``get`` returns values). Viewers see keys through this
-provider's API/UI, which lists keys server-side and never returns values.
+**Viewer**: pods ``get/list/watch``; no access to secrets at all, not even ``get`` on a project
+Secret (``get`` returns values). A pod's raw log (``pods/log``) is only granted on request
+(``raw_logs=True``): it is the container's unmasked output, whereas the task log Airflow shows
+has every value the worker registered replaced by ``***``.
 
-**What RBAC cannot do inside one namespace** (read before sharing a namespace between
-projects that must not see each other's secrets):
+**What RBAC cannot do inside one namespace** (the shared-namespace layout):
 
-* ``delete`` on secrets applies to every Secret of the namespace (the per-task names are not
-  known in advance, so ``resourceNames`` cannot narrow it), so a launcher could delete
-  another project's Secret. It cannot read it that way: a Secret's DELETE answers with a
-  ``Status``, not the object.
+* ``create``/``delete`` on secrets and ``delete``/``patch``/``exec``/``log`` on pods apply to
+  every object of the namespace (names are not known in advance, and labels are not RBAC
+  attributes), so a launcher can delete another project's Secrets and pods, patch the image of
+  its pending pod, exec into or read the logs of its pods, and create a Secret under a future
+  project's name.
 * Whoever may create pods may create one that references *any* Secret of its namespace
-  (``secretKeyRef``, a secret volume) and print it: Kubernetes gives pod creators the secrets
-  of their namespace. The API-level ``403`` on another project's Secret stops the operator and
-  honest mistakes, not a determined pod author.
+  (``secretKeyRef``, ``envFrom``, a secret or projected volume): the kubelet serves it. The
+  API-level ``403`` on another project's Secret stops the operator and honest mistakes, not a
+  determined pod author.
 
-So projects whose secrets must be isolated from each other belong in separate namespaces,
-one launcher Role per namespace; an admission policy that checks the Secrets a pod references
-against its project label is the other way to close the gap.
+So the documented layout is one namespace per project (``launcher_rbac(..., layout=
+NAMESPACE_PER_PROJECT)``, the default), where every one of those paths ends at the namespace
+boundary; ``tests/test_isolation.py`` records which paths each layout closes.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ from typing import Any, Literal
 import yaml
 
 from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.layout import (
+    DEFAULT_NAMESPACE_TEMPLATE,
+    LAYOUTS,
+    NAMESPACE_PER_PROJECT,
+    SHARED_NAMESPACE,
+    Layout,
+    project_namespace,
+)
 from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
 from airflow_secrets_provider.validation import check_label_name, check_secret_name, is_templated
 
@@ -129,20 +139,71 @@ def launcher_rules(project: str, readable_secrets: Sequence[str] = ()) -> list[D
     ]
 
 
-def viewer_rules() -> list[Document]:
-    """The rules of a viewer Role: pods and their logs, nothing about secrets."""
-    return [
-        _rule("pods", ["get", "list", "watch"]),
-        _rule("pods/log", ["get"]),
-    ]
+def viewer_rules(*, raw_logs: bool = False) -> list[Document]:
+    """The rules of a viewer Role: pods (and, with ``raw_logs``, their unmasked logs); no secrets."""
+    rules = [_rule("pods", ["get", "list", "watch"])]
+    if raw_logs:
+        rules.append(_rule("pods/log", ["get"]))
+    return rules
+
+
+def resolve_namespace(layout: Layout, project: str | None, namespace: str | None, template: str) -> str:
+    """The namespace the documents go to: given, or (namespace-per-project) the project's.
+
+    The shared layout needs ``namespace``; namespace-per-project derives it from ``project``
+    with ``template`` (``{project}`` by default) unless ``namespace`` names it explicitly.
+    """
+    if layout not in LAYOUTS:
+        raise SecretConfigError("layout", f"must be one of {list(LAYOUTS)}, got {layout!r}")
+    if namespace:
+        return namespace
+    if layout == SHARED_NAMESPACE:
+        raise SecretConfigError("namespace", f"is required with the {SHARED_NAMESPACE} layout")
+    if not project:
+        raise SecretConfigError("project", f"is required with the {NAMESPACE_PER_PROJECT} layout")
+    return project_namespace(project, template)
+
+
+def namespace_document(namespace: str, project: str) -> Document:
+    """The project's own Namespace (namespace-per-project), labelled with the project."""
+    check_label_name(namespace, "namespace")
+    _check_plain(namespace, "namespace")
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": _labels("namespace", project)},
+    }
+
+
+def shared_namespace_warning(namespace: str) -> str:
+    """The YAML comment printed above a shared-namespace launcher Role: what it leaves open."""
+    return (
+        f"# Layout {SHARED_NAMESPACE} (namespace {namespace}): RBAC cannot keep the projects of one\n"
+        "# namespace apart. Any launcher here can create pods that mount every Secret of the\n"
+        "# namespace, delete other projects' Secrets and pods, patch their pending pods, exec into\n"
+        "# them and read their logs. Use one namespace per project where that matters\n"
+        "# (airflow-secrets rbac launcher --layout namespace-per-project).\n"
+    )
 
 
 def launcher_rbac(
-    project: str, namespace: str, subjects: Sequence[RbacSubject], *, readable_secrets: Sequence[str] = ()
+    project: str,
+    namespace: str | None,
+    subjects: Sequence[RbacSubject],
+    *,
+    readable_secrets: Sequence[str] = (),
+    layout: Layout = NAMESPACE_PER_PROJECT,
+    namespace_template: str = DEFAULT_NAMESPACE_TEMPLATE,
 ) -> list[Document]:
-    """Role + RoleBinding letting ``subjects`` launch ``project``'s tasks in ``namespace``."""
+    """Role + RoleBinding letting ``subjects`` launch ``project``'s tasks.
+
+    ``namespace`` None: the project's own namespace (``layout`` namespace-per-project, derived
+    with ``namespace_template``). The rules are the same in both layouts; what differs is who
+    else has a Role in the namespace (see the module docstring).
+    """
     check_label_name(project, "project")
     _check_plain(project, "project")
+    namespace = resolve_namespace(layout, project, namespace, namespace_template)
     for index, secret in enumerate(readable_secrets):
         check_secret_name(secret, f"readable_secrets[{index}]")
         _check_plain(secret, f"readable_secrets[{index}]")  # RBAC names are literal: no templates
@@ -151,17 +212,27 @@ def launcher_rbac(
     return _role_and_binding(name, namespace, labels, launcher_rules(project, readable_secrets), subjects)
 
 
-def viewer_rbac(namespace: str, subjects: Sequence[RbacSubject], *, project: str | None = None) -> list[Document]:
-    """Role + RoleBinding letting ``subjects`` watch pods and logs in ``namespace``.
+def viewer_rbac(
+    namespace: str | None,
+    subjects: Sequence[RbacSubject],
+    *,
+    project: str | None = None,
+    raw_logs: bool = False,
+    layout: Layout = NAMESPACE_PER_PROJECT,
+    namespace_template: str = DEFAULT_NAMESPACE_TEMPLATE,
+) -> list[Document]:
+    """Role + RoleBinding letting ``subjects`` watch pods (and their raw logs with ``raw_logs``).
 
-    ``project`` only names and labels the objects (a viewer's rights are the same for every
-    project of the namespace, since pods cannot be restricted by label in RBAC).
+    ``namespace`` None: ``project``'s own namespace (namespace-per-project). In a shared
+    namespace ``project`` only names and labels the objects: a viewer's rights are the same for
+    every project of the namespace, since pods cannot be restricted by label in RBAC.
     """
     if project is not None:
         check_label_name(project, "project")
         _check_plain(project, "project")
+    namespace = resolve_namespace(layout, project, namespace, namespace_template)
     name = f"{VIEWER_NAME}-{project}" if project else VIEWER_NAME
-    return _role_and_binding(name, namespace, _labels("viewer", project), viewer_rules(), subjects)
+    return _role_and_binding(name, namespace, _labels("viewer", project), viewer_rules(raw_logs=raw_logs), subjects)
 
 
 def to_yaml(documents: Iterable[Mapping[str, Any]]) -> str:

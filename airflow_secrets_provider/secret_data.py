@@ -17,6 +17,19 @@ from airflow_secrets_provider.exceptions import SecretConfigError, drops_origina
 
 PROVIDER = "kubernetes"
 
+MAX_SECRET_BYTES = 1024 * 1024
+"""The API server's limit (``MaxSecretSize``): the sum of the decoded values' lengths in bytes.
+
+It applies to the raw bytes, not to their base64 form (which is a third larger on the wire),
+and keys do not count; checking the same sum before writing turns the server's late 422 into an
+early, clear error (for a project's Secret and for a task's per-task Secret alike).
+"""
+
+
+def secret_size(data: Mapping[str, bytes]) -> int:
+    """The size the API server checks against :data:`MAX_SECRET_BYTES`: decoded value bytes."""
+    return sum(len(value) for value in data.values())
+
 
 def encode_data(data: Mapping[str, bytes]) -> dict[str, str]:
     """``data`` as a Secret's ``data`` field holds it."""

@@ -7,8 +7,11 @@ rendered, means a task with a bad name fails before it creates anything.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import posixpath
 import re
+from collections.abc import Iterable, Iterator
 
 from airflow_secrets_provider.exceptions import SecretConfigError
 
@@ -28,19 +31,119 @@ def is_templated(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+_LITERAL_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("asp_literal_only", default=False)
+_RENDERED: contextvars.ContextVar[bool] = contextvars.ContextVar("asp_rendered", default=False)
+
+
+@contextlib.contextmanager
+def literal_names(*, rendered: bool = False) -> Iterator[None]:
+    """Within this block, a name that still holds Jinja markup is an error, not "check later".
+
+    Used once templates have been rendered (a name that renders to ``{{ ...`` would otherwise
+    reach the API server unchecked) and for inputs that are never rendered (inline keys).
+    ``rendered=True`` also stops :func:`shown` quoting anything: rendered text may come from
+    a variable or a connection, so even a name-like one may be a value.
+    """
+    token = _LITERAL_ONLY.set(True)
+    shown_token = _RENDERED.set(rendered or _RENDERED.get())
+    try:
+        yield
+    finally:
+        _RENDERED.reset(shown_token)
+        _LITERAL_ONLY.reset(token)
+
+
+def pending_template(value: object, field: str, provider: str | None = None) -> bool:
+    """True when ``value`` is a template to be checked after rendering.
+
+    Inside :func:`literal_names` a templated value is rejected instead. The message does not
+    quote it: rendered text may hold anything a template produced, values included.
+    """
+    if not is_templated(value):
+        return False
+    if _LITERAL_ONLY.get():
+        raise SecretConfigError(
+            field,
+            "still contains '{{' or '{%' after rendering (or is never rendered); it must be a plain name",
+            provider=provider,
+        )
+    return True
+
+
 _MAY_HOLD_A_VALUE_RE = re.compile(r"[=\s:@]")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_SHOWN_LENGTH = 253
 
+MAX_PATH_LENGTH = 1024
+"""The longest mount path or item path accepted (characters). Linux allows 4096 bytes; a secret
+volume's path is joined to the kubelet's own pod directory, so a documented, lower bound keeps
+every accepted path usable."""
+MAX_FILE_NAME_BYTES = 255
+"""The longest path component (UTF-8 bytes): the limit of every Linux file system."""
 
-def shown(text: str) -> str:
+
+def _why_hidden(text: str) -> str | None:
+    """Why ``text`` must not be quoted, or None when it can be shown as it is."""
+    if _RENDERED.get():
+        return "rendered from a template, it may hold a value"
+    if len(text) > MAX_SHOWN_LENGTH:
+        return f"longer than {MAX_SHOWN_LENGTH} characters, too long to be a name"
+    if _CONTROL_RE.search(text):
+        return "it contains a control character"
+    found = _MAY_HOLD_A_VALUE_RE.search(text)
+    if found:
+        char = found.group()
+        shown_char = repr(char) if char in "=:@" else "whitespace"
+        return f"it contains {shown_char} and may hold a value"
+    return None
+
+
+def describe(text: str, what: str = "text") -> str:
+    """A description of ``text`` that never includes it: its length and why it is not shown.
+
+    ``describe("DB_PASSWORD=x", "item key")`` is ``"an item key of 13 characters (not shown: it
+    contains '=' and may hold a value)"``.
+    """
+    article = "an" if what[:1] in "aeiou" else "a"
+    why = _why_hidden(text) or "it may hold a value"
+    return f"{article} {what} of {len(text)} characters (not shown: {why})"
+
+
+def shown(text: str, what: str = "text") -> str:
     """Quote a rejected name for an error message, unless it may carry a value.
 
     Users sometimes type ``NAME=VALUE`` (or a URI, or a whole line) where a name belongs; quoting
-    that back would put the value in a log. Such text is described instead of shown.
+    that back would put the value in a log. Such text is described instead of shown, with the
+    right reason (too long, a control character, or a character that separates a name from a value).
     """
-    if len(text) > MAX_SHOWN_LENGTH or _MAY_HOLD_A_VALUE_RE.search(text):
-        return "the given text (not shown: it contains '=', ':', '@' or whitespace and may hold a value)"
-    return repr(text)
+    return repr(text) if _why_hidden(text) is None else describe(text, what)
+
+
+def is_shown(text: str) -> bool:
+    """Whether :func:`shown` quotes ``text`` (it is safe in a field name or a message)."""
+    return _why_hidden(text) is None
+
+
+def describe_names(names: Iterable[object], what: str = "field name") -> str:
+    """Unknown option or field names for a message, ``['tokn', <a field name of 37 ...>]``.
+
+    Each is quoted when it looks like a name and described when it may hold a value.
+    """
+    parts = sorted(shown(name, what) if isinstance(name, str) else f"a {type(name).__name__}" for name in names)
+    return f"[{', '.join(parts)}]"
+
+
+def keyed_field(base: str, key: object, what: str = "key") -> str:
+    """A field name for one entry of a mapping (``items['tls.crt']``), safe for any key.
+
+    A key that may hold a value (``DB_PASSWORD=...``) is described, never quoted:
+    ``items[<an item key of 37 characters containing '='>]``.
+    """
+    if not isinstance(key, str):
+        return f"{base}[<{what} of type {type(key).__name__}>]"
+    if is_shown(key):
+        return f"{base}[{key!r}]"
+    return f"{base}[<{describe(key, what)}>]"
 
 
 def _require_str(value: object, field: str, provider: str | None) -> str:
@@ -54,8 +157,9 @@ def _require_str(value: object, field: str, provider: str | None) -> str:
 def check_secret_name(value: object, field: str, provider: str | None = None) -> str:
     """A Kubernetes Secret name: a DNS-1123 subdomain of at most 253 characters."""
     name = _require_str(value, field, provider)
-    if is_templated(name):
+    if pending_template(name, field, provider):
         return name
+    _check_length(name, MAX_SUBDOMAIN_LENGTH, "Kubernetes Secret name", field, provider)
     if len(name) > MAX_SUBDOMAIN_LENGTH or not _DNS1123_SUBDOMAIN_RE.fullmatch(name):
         raise SecretConfigError(
             field,
@@ -69,8 +173,9 @@ def check_secret_name(value: object, field: str, provider: str | None = None) ->
 def check_label_name(value: object, field: str, provider: str | None = None) -> str:
     """A DNS-1123 label (project names, which become part of Secret names and labels)."""
     name = _require_str(value, field, provider)
-    if is_templated(name):
+    if pending_template(name, field, provider):
         return name
+    _check_length(name, MAX_LABEL_LENGTH, "name", field, provider)
     if len(name) > MAX_LABEL_LENGTH or not _DNS1123_LABEL_RE.fullmatch(name):
         raise SecretConfigError(
             field,
@@ -94,8 +199,9 @@ def is_secret_key(key: str) -> bool:
 def check_secret_key(value: object, field: str, provider: str | None = None) -> str:
     """A key inside a Kubernetes Secret's ``data``: ``[-._a-zA-Z0-9]+``, not ``.`` or ``..``."""
     key = _require_str(value, field, provider)
-    if is_templated(key):
+    if pending_template(key, field, provider):
         return key
+    _check_length(key, MAX_SUBDOMAIN_LENGTH, "secret key", field, provider)
     if not is_secret_key(key):
         raise SecretConfigError(
             field,
@@ -108,7 +214,7 @@ def check_secret_key(value: object, field: str, provider: str | None = None) -> 
 def check_env_name(value: object, field: str, provider: str | None = None) -> str:
     """An environment variable name a shell and ``$(VAR)`` expansion can use: a C identifier."""
     name = _require_str(value, field, provider)
-    if is_templated(name):
+    if pending_template(name, field, provider):
         return name
     if not _ENV_NAME_RE.fullmatch(name):
         raise SecretConfigError(
@@ -119,25 +225,64 @@ def check_env_name(value: object, field: str, provider: str | None = None) -> st
     return name
 
 
+def _check_length(text: str, limit: int, what: str, field: str, provider: str | None) -> None:
+    """The length rule on its own, so an over-long name is reported as too long (and not shown)."""
+    if len(text) > limit:
+        raise SecretConfigError(
+            field,
+            f"is not a valid {what}: too long ({len(text)} characters, at most {limit}; not shown)",
+            provider=provider,
+        )
+
+
+def _check_path_text(path: str, what: str, field: str, provider: str | None) -> None:
+    """What the kubelet and Linux refuse in any path: control characters and over-long names."""
+    if _CONTROL_RE.search(path):
+        raise SecretConfigError(
+            field, f"{what} must not contain a control character (NUL, newline, tab ...)", provider=provider
+        )
+    _check_length(path, MAX_PATH_LENGTH, what, field, provider)
+    for part in path.split("/"):
+        size = len(part.encode("utf-8"))
+        if size > MAX_FILE_NAME_BYTES:
+            raise SecretConfigError(
+                field,
+                f"{what} has a component of {size} bytes; a file or directory name has at most "
+                f"{MAX_FILE_NAME_BYTES} bytes (UTF-8)",
+                provider=provider,
+            )
+
+
 def check_mount_path(value: object, field: str, provider: str | None = None) -> str:
-    """An absolute container path without ``..`` components (it would escape the intended dir)."""
+    """An absolute container path without ``..`` components (it would escape the intended dir).
+
+    Also refused: ``/`` itself (a volume over the container's root), control characters,
+    more than :data:`MAX_PATH_LENGTH` characters, a component over :data:`MAX_FILE_NAME_BYTES` bytes.
+    """
     path = _require_str(value, field, provider)
-    if is_templated(path):
+    if pending_template(path, field, provider):
         return path
+    _check_path_text(path, "mount path", field, provider)
     if not path.startswith("/"):
         raise SecretConfigError(field, f"mount path {shown(path)} must be absolute", provider=provider)
     if ".." in path.split("/"):
         raise SecretConfigError(field, f"mount path {shown(path)} must not contain '..'", provider=provider)
     if ":" in path:
         raise SecretConfigError(field, f"mount path {shown(path)} must not contain ':'", provider=provider)
+    if normalize_mount_path(path) == "/":
+        raise SecretConfigError(field, "mount path must not be '/' (the container's root)", provider=provider)
     return path
 
 
 def check_item_path(value: object, field: str, provider: str | None = None) -> str:
-    """A file name inside a secret volume: relative, no ``..`` component (kubelet rejects both)."""
+    """A file name inside a secret volume: relative, no ``..`` component (kubelet rejects both).
+
+    The same length and character limits as :func:`check_mount_path` apply.
+    """
     path = _require_str(value, field, provider)
-    if is_templated(path):
+    if pending_template(path, field, provider):
         return path
+    _check_path_text(path, "item path", field, provider)
     if path.startswith("/"):
         raise SecretConfigError(field, f"item path {shown(path)} must be relative", provider=provider)
     if ".." in path.split("/") or path.startswith(".."):

@@ -74,6 +74,9 @@ class AirflowApi:
     def patch(self, path: str, body: Any) -> Any:
         return json.loads(self._send("PATCH", path, body))
 
+    def delete(self, path: str) -> None:
+        self._send("DELETE", path)
+
     def health(self) -> dict[str, Any]:
         """``/api/v2/monitor/health`` (no login needed): each component's status."""
         return dict(json.loads(self._send("GET", "/api/v2/monitor/health", auth=False)))

@@ -16,7 +16,8 @@ supervisor in the background and returns once it is ready; ``stop`` ends it.
 
 Why the services' output goes to files and never to the terminal: Airflow 3.3's LocalExecutor
 copies each task's output to the scheduler's stdout *without* masking (a leak audit saw backend
-passwords there). Task logs served by the UI and API are masked; ``scheduler.log`` is not.
+passwords there). The stack's scheduler adds the masking (:mod:`devstack.masked_scheduler`), and
+the files stay private (0600) in case anything else unmasked ever reaches them.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from devstack.stack_home import (
     DAGS_FOLDER,
     DEFAULT_HOME,
     EXAMPLE_NAMESPACE,
+    EXTRA_DAGS_ENV,
+    REPO_ROOT,
     InstallSecrets,
     StackHome,
     ensure_install_secrets,
@@ -221,6 +224,9 @@ def airflow_bin() -> str:
 
 def start_service(stack: Stack, name: str, env: dict[str, str]) -> Service:
     args = [airflow_bin(), name]
+    if name == "scheduler":  # its copy of task output masked like the task log (see the module)
+        args = [sys.executable, "-m", "devstack.masked_scheduler"]
+        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))}
     if name == "api-server":
         args += ["--host", "127.0.0.1", "--port", str(stack.port)]
     log = open_private_log(stack.home.service_log(name))
@@ -238,7 +244,7 @@ def start_service(stack: Stack, name: str, env: dict[str, str]) -> Service:
 
 
 def open_private_log(path: Path) -> IO[bytes]:
-    """Service logs are 0600: Airflow copies task output (unmasked) into the scheduler's."""
+    """Service logs are 0600: Airflow copies task output into the scheduler's (masked by the stack, see above)."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
 
 
@@ -309,7 +315,7 @@ def banner(stack: Stack, *, detached: bool = False) -> str:
             f"  login      user '{ADMIN_USER}', password in {home.password_file} (JSON, mode 0600)",
             f"  first DAG  {FIRST_DAG}: press Trigger on its page, then open its task's log: the secrets it prints show as ***",
             "             the other example_* DAGs run pods on the local Kubernetes (dags/ says what each shows)",
-            f"  logs       {home.logs_dir}/ (services; scheduler.log holds unmasked task output, see README)",
+            f"  logs       {home.logs_dir}/ (the services' output; private, mode 0600)",
             f"  stop       {stop}" if detached else f"  stop       Ctrl-C here (or {stop} from another terminal)",
             "",
         ]
@@ -423,7 +429,9 @@ def run_foreground(home: StackHome, port: int, db: str = "sqlite") -> int:
                 raise StackError(str(exc)) from None
             db_url = stack.postgres.sqlalchemy_url
             say(f"PostgreSQL is up on 127.0.0.1:{stack.postgres.port} (data in {stack.postgres.data_dir})")
-        write_private(home.airflow_cfg, render_airflow_cfg(home, port, installed, stack.kube.kubeconfig, db_url))
+        extra = os.environ.get(EXTRA_DAGS_ENV)
+        cfg = render_airflow_cfg(home, port, installed, stack.kube.kubeconfig, db_url, Path(extra) if extra else None)
+        write_private(home.airflow_cfg, cfg)
         env = service_env(stack)
         say(f"migrating the metadata DB ({'PostgreSQL' if db == 'postgres' else 'SQLite'})")
         migrate_db(stack, env)

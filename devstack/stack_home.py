@@ -33,6 +33,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = REPO_ROOT / ".airflow-stack"
 DAGS_FOLDER = REPO_ROOT / "dags"
 ADMIN_USER = "admin"
+#: Optional second DAG folder (a directory path): the stack serves it as DAG bundle ``extra``
+#: next to the examples' ``dags-folder``. The leak audit drops its DAGs there, into a running stack.
+EXTRA_DAGS_ENV = "ASP_STACK_EXTRA_DAGS"
+EXTRA_BUNDLE = "extra"
+EXAMPLES_BUNDLE = "dags-folder"
 
 #: Namespace and project the example DAGs use (dags/_asp_examples.py reads the same env vars).
 EXAMPLE_NAMESPACE = "ml"
@@ -103,7 +108,7 @@ class StackHome:
     def make_dirs(self) -> None:
         for path in (self.root, self.airflow_home):
             path.mkdir(parents=True, exist_ok=True)
-        # Private: secrets/ holds the keys; logs/ holds the scheduler's unmasked copy of task output.
+        # Private: secrets/ holds the keys; logs/ holds the scheduler's (masked) copy of task output.
         for private in (self.secrets_dir, self.logs_dir):
             private.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(private, 0o700)
@@ -256,7 +261,24 @@ def sqlite_url(home: StackHome) -> str:
     return f"sqlite:///{home.airflow_home / 'airflow.db'}"
 
 
-def render_airflow_cfg(home: StackHome, port: int, keys: InstallSecrets, kubeconfig: Path, db_url: str) -> str:
+def dag_bundles(extra_dags: Path | None) -> list[dict[str, Any]]:
+    """``[dag_processor] dag_bundle_config_list``: the examples, plus ``extra_dags`` when given.
+
+    The extra bundle is listed every 5 s (the examples every 30 s), so a file dropped into a
+    running stack is parsed within seconds.
+    """
+    local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+    bundles: list[dict[str, Any]] = [{"name": EXAMPLES_BUNDLE, "classpath": local, "kwargs": {}}]
+    if extra_dags is not None:
+        bundles.append(
+            {"name": EXTRA_BUNDLE, "classpath": local, "kwargs": {"path": str(extra_dags), "refresh_interval": 5}}
+        )
+    return bundles
+
+
+def render_airflow_cfg(
+    home: StackHome, port: int, keys: InstallSecrets, kubeconfig: Path, db_url: str, extra_dags: Path | None = None
+) -> str:
     """The stack's ``airflow.cfg``: LocalExecutor, the metadata DB, simple auth manager, the chained backend.
 
     Airflow fills every option not named here with its default. Keys live in this file (0600)
@@ -286,7 +308,11 @@ def render_airflow_cfg(home: StackHome, port: int, keys: InstallSecrets, kubecon
             "expose_config": "False",
         },
         "api_auth": {"jwt_secret": keys.jwt_secret},
-        "dag_processor": {"refresh_interval": "30", "parsing_processes": "1"},
+        "dag_processor": {
+            "refresh_interval": "30",
+            "parsing_processes": "1",
+            "dag_bundle_config_list": json.dumps(dag_bundles(extra_dags)),
+        },
         "logging": {"base_log_folder": str(home.airflow_home / "logs")},
         "secrets": {
             "backend": "airflow_secrets_provider.secrets.ChainedSecretsBackend",

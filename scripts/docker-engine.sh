@@ -30,33 +30,15 @@ readonly DOCKER_CLIENT=/usr/bin/docker # docker.io's client; another may come fi
 readonly DOCKERD=/usr/sbin/dockerd
 readonly SLOT_LOCK=/tmp/asp-docker-engine-slots.lock
 
-log() { printf '[docker-engine.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-    log "ERROR: $*"
-    exit 1
-}
-
-as_root() {
-    if [ "$(id -u)" = 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo -n env DEBIAN_FRONTEND=noninteractive "$@"
-    else
-        die "need root (or passwordless sudo) to run: $*"
-    fi
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 do_install() {
     local missing=()
     [ -x "$DOCKERD" ] && [ -x "$DOCKER_CLIENT" ] || missing+=(docker.io)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     [ ${#missing[@]} -gt 0 ] || return 0
-    log "installing Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"; then
-        as_root apt-get -o DPkg::Lock::Timeout=300 update
-        as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"
-    fi
+    apt_install "${missing[@]}"
 }
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }

@@ -49,21 +49,8 @@ readonly SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly NODE_NAME=asp-node
 readonly MARKER=.asp-kube-node
 
-log() { printf '[kube-node.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-    log "ERROR: $*"
-    exit 1
-}
-
-as_root() {
-    if [ "$(id -u)" = 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo -n env DEBIAN_FRONTEND=noninteractive "$@"
-    else
-        die "need root (or passwordless sudo) to run: $*"
-    fi
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --------------------------------------------------------------------------------------------
 # Version / cache lookup
@@ -132,7 +119,6 @@ ensure_packages() {
     command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
     [ -f "$REFLECT2_SRC/go_above_118.go" ] || missing+=(golang-github-modern-go-reflect2-dev)
     [ ${#missing[@]} -gt 0 ] || return 0
-    log "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     if ! apt_lists_present; then as_root apt-get -o DPkg::Lock::Timeout=300 update; fi
     if ! as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"; then

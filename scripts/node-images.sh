@@ -11,7 +11,8 @@
 #   Prints PAUSE_IMAGE=... and JOB_IMAGE=... (shell assignments) on stdout; progress on stderr.
 set -euo pipefail
 
-log() { printf '[node-images.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 env_file=${1:?usage: node-images.sh DOCKER_ENV}
 # shellcheck disable=SC1090

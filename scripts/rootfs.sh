@@ -22,30 +22,12 @@ set -euo pipefail
 readonly RECIPE_VERSION=1 # bump when the recipe below changes what a tarball holds
 readonly CACHE_ROOT="${ASP_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airflow-secrets-provider}"
 
-log() { printf '[rootfs.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-    log "ERROR: $*"
-    exit 1
-}
-
-as_root() {
-    if [ "$(id -u)" = 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo -n env DEBIAN_FRONTEND=noninteractive "$@"
-    else
-        die "need root (or passwordless sudo) to run: $*"
-    fi
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_debootstrap() {
     command -v debootstrap >/dev/null 2>&1 && return 0
-    log "installing debootstrap from apt"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends debootstrap; then
-        as_root apt-get -o DPkg::Lock::Timeout=300 update
-        as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends debootstrap
-    fi
+    apt_install debootstrap
 }
 
 suite() {

@@ -11,11 +11,9 @@ PYTHON=${PYTHON:-python3}
 # Debian's python3 creates venvs only with python3-venv (ensurepip); install it if missing.
 if ! "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
-    as_root=()
-    [ "$(id -u)" = 0 ] || as_root=(sudo -n env DEBIAN_FRONTEND=noninteractive)
-    export DEBIAN_FRONTEND=noninteractive
-    "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 update
-    "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends python3-venv
+    # shellcheck source=scripts/lib.sh
+    . scripts/lib.sh
+    apt_install python3-venv
   else
     echo "setup.sh: $PYTHON cannot create virtual environments (no ensurepip)" >&2
     exit 1

@@ -19,11 +19,9 @@ echo "== Docker engine (Debian docker.io; the pods tier starts a private one)"
 scripts/docker-engine.sh install
 echo "== chromium + chromium-driver for the browser test (Debian's; nothing downloads a browser)"
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-  as_root=()
-  [ "$(id -u)" = 0 ] || as_root=(sudo -n env DEBIAN_FRONTEND=noninteractive)
-  export DEBIAN_FRONTEND=noninteractive
-  "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 update
-  "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends chromium chromium-driver
+  # shellcheck source=scripts/lib.sh
+  . scripts/lib.sh
+  apt_install chromium chromium-driver
 fi
 echo "== pytest"
 python -m pytest "$@"

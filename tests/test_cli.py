@@ -31,7 +31,8 @@ def test_rbac_launcher_yaml(capsys: pytest.CaptureFixture[str]) -> None:
         ["rbac", "launcher", "--namespace", "ml", "--project", "fraud", "--service-account", "ml/airflow-worker"]
     )
     assert code == 0
-    role, binding = yaml.safe_load_all(capsys.readouterr().out)
+    namespace, role, binding = yaml.safe_load_all(capsys.readouterr().out)  # namespace-per-project
+    assert namespace["kind"] == "Namespace" and namespace["metadata"]["name"] == "ml"
     assert role["kind"] == "Role" and binding["kind"] == "RoleBinding"
     secret_rules = [r for r in role["rules"] if "secrets" in r["resources"]]
     assert {"resourceNames": ["airflow-project-secrets-fraud"], "verbs": ["get"]}.items() <= secret_rules[0].items()

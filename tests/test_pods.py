@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -26,12 +27,14 @@ from typing import Any
 
 import pendulum
 import pytest
+from airflow.providers.cncf.kubernetes.utils.pod_manager import PodLogsConsumer, PodManager
 from airflow.sdk import DAG
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider import SecretTaskOperator, with_secrets
 from airflow_secrets_provider.naming import SECRET_ROLE_LABEL, task_secret_name
+from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
 from airflow_secrets_provider.operators.pod_start import PodSecretReferenceError
 from airflow_secrets_provider.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster
@@ -750,3 +753,48 @@ def test_a_private_image_is_pulled_with_the_tasks_pull_secret(
         assert "unauthorized" in message.lower() or "no basic auth credentials" in message.lower(), message
     finally:
         registry.stop()
+
+
+# ------------------------------------------------------------------------------------------------
+# A container that exits before the log follower sees it running
+
+
+@pytest.mark.parametrize("manager_class", [PodManager, CompleteLogsPodManager], ids=["kpo", "ours"])
+def test_output_of_a_container_the_follower_never_saw_running(
+    manager_class: type[PodManager],
+    node_core: CoreV1Api,
+    node_namespace: str,
+    job_image: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """KPO's follower streams only while the status it reads says running (or just terminated).
+
+    A container that exits between two status reads is seen in neither state and its output is
+    lost without a word. The real pod below runs and exits; the follower's first status check is
+    made to answer "not available" once (a simulation of that status lag, which cannot be timed
+    deterministically). KPO's manager then logs nothing; ours logs the container's line.
+    """
+    marker = f"asp-line-{canary()}"
+    name = f"fast-exit-{manager_class.__name__.lower()}"
+    node_core.create_namespaced_pod(node_namespace, raw_pod(name, job_image, f"print({marker!r})"))
+    wait_for(
+        lambda: node_core.read_namespaced_pod(name, node_namespace).status.phase == "Succeeded",
+        "the pod to succeed",
+    )
+    checks: list[bool] = []
+    real_available = PodLogsConsumer.logs_available
+
+    def first_check_misses(consumer: PodLogsConsumer) -> bool:
+        checks.append(bool(checks) and bool(real_available(consumer)))
+        return checks[-1]
+
+    monkeypatch.setattr(PodLogsConsumer, "logs_available", first_check_misses)
+    pod = node_core.read_namespaced_pod(name, node_namespace)
+    with caplog.at_level(logging.INFO):
+        status = manager_class(kube_client=node_core).fetch_container_logs(pod, "base", follow=True)
+    assert status.running is False
+    assert checks[:1] == [False], "the follower's status check was not reached"
+    logged = marker in caplog.text + capsys.readouterr().out
+    assert logged is (manager_class is CompleteLogsPodManager), caplog.text[-2000:]

@@ -115,7 +115,11 @@ def test_launcher_has_what_kubernetes_pod_operator_needs() -> None:
 def test_viewer_has_no_secret_access() -> None:
     assert _secret_rules(viewer_rules()) == []
     granted = {(res, verb) for r in viewer_rules() for res in r["resources"] for verb in r["verbs"]}
-    assert granted == {("pods", "get"), ("pods", "list"), ("pods", "watch"), ("pods/log", "get")}
+    # No raw logs by default: a container's own output is unmasked (the task log is masked).
+    assert granted == {("pods", "get"), ("pods", "list"), ("pods", "watch")}
+    raw = {(res, verb) for r in viewer_rules(raw_logs=True) for res in r["resources"] for verb in r["verbs"]}
+    assert raw == granted | {("pods/log", "get")}
+    assert _secret_rules(viewer_rules(raw_logs=True)) == []
 
 
 def test_role_binding_points_at_the_role_and_renders_each_subject_kind() -> None:
@@ -373,7 +377,7 @@ def test_viewer_sees_pods_but_no_secret(env: Env) -> None:
     assert _status_of(lambda: carol.create_namespaced_secret(ns, {"metadata": {"name": "x"}})) == 403
     assert _status_of(lambda: carol.create_namespaced_pod(ns, {"metadata": {"name": "x"}})) == 403
     assert not env.can("carol", "get", "secrets", project_secret_name(PROJECT_A))
-    assert env.can("carol", "get", "pods", subresource="log")
+    assert not env.can("carol", "get", "pods", subresource="log")  # raw logs only with raw_logs=True
 
 
 @pytest.mark.kubernetes

@@ -51,19 +51,19 @@ def test_file_missing_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_file_unreadable_is_an_access_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import builtins
+    import os
 
     path = tmp_path / "locked.txt"
     path.write_text("A=1\n")
-    real_open = builtins.open
+    real_open = os.open
 
     def denied(file: object, *args: object, **kwargs: object) -> object:
         # The OS's answer for a file the worker may not read (as root, chmod 0 would not stop us).
         if str(file) == str(path):
             raise PermissionError(13, "Permission denied", str(path))
-        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(file, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(builtins, "open", denied)
+    monkeypatch.setattr(os, "open", denied)
     with pytest.raises(SecretAccessError, match="permission denied"):
         resolve("file", str(path))
 

@@ -119,14 +119,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd = commands.add_parser("rbac", help="print the least-privilege RBAC for a project's launcher or a viewer")
     cmd.add_argument("role", choices=("launcher", "viewer"))
-    cmd.add_argument("--namespace", required=True)
+    cmd.add_argument(
+        "--layout",
+        choices=("namespace-per-project", "shared-namespace"),
+        default="namespace-per-project",
+        help="one namespace per project (default; prints the Namespace too) or one namespace for all",
+    )
+    cmd.add_argument("--namespace", help="the namespace (default with namespace-per-project: the project's)")
+    cmd.add_argument(
+        "--namespace-template",
+        help="namespace-per-project: the project's namespace, e.g. 'ml-{project}' "
+        "(default: [secrets_provider] project_namespace, else '{project}')",
+    )
     cmd.add_argument("--project")
     cmd.add_argument("--user", action="append")
     cmd.add_argument("--group", action="append")
     cmd.add_argument("--service-account", action="append", help="[NAMESPACE/]NAME (repeatable)")
     cmd.add_argument(
-        "--readable-secret", action="append", help="another Secret the launcher may read, e.g. a vault k8s_secret"
+        "--readable-secret",
+        action="append",
+        help="another Secret the launcher may read, e.g. a vault k8s_secret or one for mask_external_secrets",
     )
+    cmd.add_argument("--raw-logs", action="store_true", help="viewer: also read pods' raw (unmasked) container logs")
     cmd.set_defaults(handler=rbac)
     return parser
 

@@ -4,7 +4,9 @@
 in-cluster flag); without it the kubeconfig (``--kubeconfig``, else ``$KUBECONFIG``, else
 ``~/.kube/config``) and ``--context`` are used, or the in-cluster service account in a pod. The
 namespace is ``--namespace``, else the connection's, else the kubeconfig context's, else
-``default``.
+``default``; except that a command about one project, in the namespace-per-project layout
+(``[secrets_provider] project_namespace`` set), uses that project's namespace, and refuses a
+``--namespace`` naming another one.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ def cluster_hook(args: argparse.Namespace) -> SecretsKubernetesHook:
     return SecretsKubernetesHook(kubernetes_conn_id=None, config_file=args.kubeconfig, cluster_context=args.context)
 
 
-def cluster_namespace(args: argparse.Namespace, hook: SecretsKubernetesHook) -> str:
+def cluster_namespace(args: argparse.Namespace, hook: SecretsKubernetesHook, project: str | None = None) -> str:
+    if project:
+        from airflow_secrets_provider.layout import configured_task_namespace
+
+        derived = configured_task_namespace(project, args.namespace)
+        if derived:
+            return derived
     if args.namespace:
         return str(args.namespace)
     if args.conn_id:

@@ -30,7 +30,7 @@ def _project(name: str) -> str:
 
 def _store(args: argparse.Namespace) -> ProjectSecretsStore:
     hook = cluster_hook(args)
-    return ProjectSecretsStore(hook, cluster_namespace(args, hook))
+    return ProjectSecretsStore(hook, cluster_namespace(args, hook, getattr(args, "project", None)))
 
 
 def _warn_audit(store: ProjectSecretsStore) -> None:
@@ -99,9 +99,9 @@ def projects_command(args: argparse.Namespace) -> int:
 
 def history_command(args: argparse.Namespace) -> int:
     hook = cluster_hook(args)
-    namespace = cluster_namespace(args, hook)
     if args.project:
         _project(args.project)
+    namespace = cluster_namespace(args, hook, args.project)
     if args.preset:
         records = read_history(hook, namespace, project=args.project, secret=args.preset, kind="ConfigMap")
     else:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_secrets_provider.cli.errors import UsageError
-from airflow_secrets_provider.exceptions import SecretsProviderError
+from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError
 
 
 def _load_dags(path: Path) -> Iterator[Any]:
@@ -50,13 +50,17 @@ def _load_dags(path: Path) -> Iterator[Any]:
 
 
 def _import_failure(path: Path, err: Exception) -> SecretsProviderError:
-    """Name the file, the error type and the line; never the error's text, which may quote the
-    DAG file's source (and so an inline value)."""
+    """Name the file, the error type and the line; never a foreign error's text, which may quote
+    the DAG file's source (and so an inline value). A :class:`SecretConfigError` (an operator
+    that rejected its input) also shows its field and problem, which never hold a value."""
     line = getattr(err, "lineno", None)
     if line is None:
         frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
         line = frames[-1].lineno if frames else None
     where = f"{path} line {line}" if line else str(path)
+    if isinstance(err, SecretConfigError):
+        # This package's own errors name the field and describe (never quote) what was wrong.
+        return SecretsProviderError(f"cannot import DAG file {where}: SecretConfigError: {err}")
     return SecretsProviderError(f"cannot import DAG file {where}: {type(err).__name__}")
 
 

@@ -16,7 +16,8 @@ from typing import TextIO
 from airflow_secrets_provider.cli.errors import UsageError
 from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
 from airflow_secrets_provider.key_value import parse_key_value_lines
-from airflow_secrets_provider.validation import check_secret_key, is_secret_key
+from airflow_secrets_provider.text_files import read_secrets_file
+from airflow_secrets_provider.validation import check_secret_key, is_secret_key, shown
 
 
 def _add(values: dict[str, str], key: str, value: str, source: str) -> None:
@@ -37,16 +38,14 @@ def _literal(spec: str, index: int) -> tuple[str, str]:
 
 @drops_original_error
 def _read_text(path: Path, field: str) -> str:
+    """A regular file of at most 2 MiB as text (a FIFO or ``/dev/zero`` is refused, not read)."""
+    shown_path = shown(str(path), "file path")
     try:
-        return path.read_text(encoding="utf-8")
+        return read_secrets_file(str(path), field, provider=None).text
     except FileNotFoundError:
-        raise SecretConfigError(field, f"file {str(path)!r} not found") from None
-    except IsADirectoryError:
-        raise SecretConfigError(field, f"{str(path)!r} is a directory") from None
+        raise SecretConfigError(field, f"file {shown_path} not found") from None
     except PermissionError:
-        raise SecretConfigError(field, f"permission denied reading {str(path)!r}") from None
-    except UnicodeDecodeError:
-        raise SecretConfigError(field, f"file {str(path)!r} is not UTF-8 text") from None
+        raise SecretConfigError(field, f"permission denied reading {shown_path}") from None
 
 
 def _file(spec: str, index: int) -> tuple[str, str]:

@@ -8,11 +8,13 @@ Frozen, hashable values, so that equal configurations share one credential and o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypedDict
 
 from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
+from airflow_secrets_provider.validation import describe_names, is_shown
 
 KIND = "azure_vault"
 CREDENTIAL_KINDS = ("default", "client_secret", "managed_identity")
@@ -101,6 +103,15 @@ class VaultOptions:
         for name in ("retry_total", "retry_status"):
             if getattr(self, name) < 0:
                 raise SecretConfigError(name, "must not be negative", provider=KIND)
+        # NaN passes every comparison and infinity waits for ever: finite numbers only.
+        for name in ("retry_backoff_factor", "retry_backoff_max"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise SecretConfigError(name, "must be a finite number of seconds, not negative", provider=KIND)
+        for name in ("connection_timeout", "read_timeout"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise SecretConfigError(name, "must be a finite, positive number of seconds", provider=KIND)
 
 
 class ReaderOptions(TypedDict, total=False):
@@ -181,9 +192,22 @@ def reader_settings_from_options(
     ``"default"``. ``managed_identity_client_id`` selects a user-assigned identity. Unknown
     options are an error naming the field, so a typo does not silently fall back to defaults.
     """
-    unknown = set(options) - READER_OPTIONS
+    if not isinstance(options, Mapping):
+        raise SecretConfigError(
+            field_prefix.rstrip(".") or "options",
+            f"must be a dict of Key Vault options, got {type(options).__name__}",
+            provider=KIND,
+        )
+    unknown = sorted(set(options) - READER_OPTIONS, key=str)
     if unknown:
-        raise SecretConfigError(f"{field_prefix}{sorted(unknown)[0]}", "is not a known Key Vault option", provider=KIND)
+        name = unknown[0]
+        if isinstance(name, str) and is_shown(name):
+            raise SecretConfigError(f"{field_prefix}{name}", "is not a known Key Vault option", provider=KIND)
+        raise SecretConfigError(
+            field_prefix.rstrip(".") or "options",
+            f"{describe_names(unknown[:1], 'option name')} is not a known Key Vault option",
+            provider=KIND,
+        )
     kind = options.get("credential") or ("client_secret" if options.get("client_secret") else "default")
     client_id = options.get("client_id") or options.get("managed_identity_client_id")
     try:

@@ -12,7 +12,8 @@ What resolving means, in order:
    project values the pod will get are registered with the masker (with ``get_logs=True`` the
    container's output reaches the task log);
 2. ``azure_vault`` pod-mode requests: the ``k8s_secret`` holding the service principal exists
-   with its three keys (key names only are looked at);
+   with its three keys, and its client secret (which the pod gets) is registered with the
+   masker, so a container that prints it shows ``***`` in the task log;
 3. value requests (``inline``, ``env``, ``file``, ``azure_vault`` worker mode) are read, each
    value masked, and their keys merged into the per-task Secret's data (one env var, one source).
 """
@@ -33,7 +34,7 @@ from airflow_secrets_provider.naming import project_secret_name
 from airflow_secrets_provider.presets import Preset
 from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
-from airflow_secrets_provider.secret_data import decode_text
+from airflow_secrets_provider.secret_data import MAX_SECRET_BYTES, decode_text, secret_size
 from airflow_secrets_provider.values import SecretValues
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ class ResolvedSecrets:
     presets: tuple[Preset, ...] = ()
 
 
-def _mask(value: str) -> None:
+def register_value(value: str) -> None:
+    """Register one value with the task's log masker, whatever the key it came from is called."""
     from airflow.sdk.log import mask_secret
 
     mask_secret(value)  # whatever the key is called: Airflow only masks "sensitive" names
@@ -108,7 +110,7 @@ def check_project_keys(
         for key in keys:
             if values is None or key not in values:
                 raise SecretNotFoundError(KubernetesSecrets.kind, key, where)
-            _mask(values[key])
+            register_value(values[key])
 
 
 def check_pod_mode_credentials(hook: SecretsKubernetesHook, namespace: str, requests: Sequence[SecretRequest]) -> None:
@@ -133,7 +135,7 @@ def check_pod_mode_credentials(hook: SecretsKubernetesHook, namespace: str, requ
         except KubernetesAccessError:
             log.warning(
                 "Cannot read Secret %s to check its keys %s (no get permission); the pod will not start "
-                "if it lacks them",
+                "if it lacks them, and its client secret is not masked in the task log",
                 name,
                 list(SERVICE_PRINCIPAL_KEYS),
             )
@@ -145,6 +147,11 @@ def check_pod_mode_credentials(hook: SecretsKubernetesHook, namespace: str, requ
                 f"Secret {name!r} has no key {missing[0]!r} (needs {list(SERVICE_PRINCIPAL_KEYS)})",
                 provider=request.kind,
             )
+        # The pod gets every key as an env var; only the client secret is a secret (the ids are not).
+        client_secret = {"secret": secret.data["secret"]}
+        where_secret = f"Secret {name!r} in namespace {namespace!r}"
+        for value in decode_text(client_secret, where_secret, provider=request.kind).values():
+            register_value(value)
 
 
 def service_principal_loader(hook: SecretsKubernetesHook, namespace: str) -> Any:
@@ -157,10 +164,24 @@ def service_principal_loader(hook: SecretsKubernetesHook, namespace: str) -> Any
             secret.data, f"Secret {secret_name!r} in namespace {where_ns!r}", provider=AzureVaultSecrets.kind
         )
         for value in values.values():
-            _mask(value)
+            register_value(value)
         return values
 
     return load
+
+
+def check_task_secret_size(values: Mapping[str, str]) -> None:
+    """The per-task Secret must fit the API server's limit: checked before any pod is created.
+
+    Otherwise the pod is created, the Secret refused (422) and the pod deleted again.
+    """
+    size = secret_size({key: value.encode("utf-8") for key, value in values.items()})
+    if size > MAX_SECRET_BYTES:
+        raise SecretConfigError(
+            "secrets",
+            f"the resolved values take {size} bytes, over the Kubernetes limit of {MAX_SECRET_BYTES} bytes "
+            "(1 MiB) for the task's Secret; nothing was created",
+        )
 
 
 def resolve_values(requests: Sequence[SecretRequest], context: ResolveContext) -> ResolvedSecrets:
@@ -173,7 +194,7 @@ def resolve_values(requests: Sequence[SecretRequest], context: ResolveContext) -
             continue
         values = request.resolve(context)
         for key, value in values.items():
-            _mask(value)
+            register_value(value)
             if key in merged:
                 raise SecretConfigError(
                     f"secrets[{index}]",
@@ -183,6 +204,7 @@ def resolve_values(requests: Sequence[SecretRequest], context: ResolveContext) -
             merged[key] = value
             owner[key] = index
         keys[request] = tuple(values)
+    check_task_secret_size(merged)
     assert context.namespace is not None
     return ResolvedSecrets(context.namespace, RequestKeys(keys.items()), SecretValues(merged))
 

@@ -34,11 +34,13 @@ from airflow_secrets_provider.naming import project_secret_name, task_secret_nam
 from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment, merge_checked
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
+from airflow_secrets_provider.operators.options import check_operator_options
+from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
 from airflow_secrets_provider.pod import AttachmentMerge, collect_attachments
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
-from airflow_secrets_provider.validation import check_label_name, is_templated
+from airflow_secrets_provider.validation import check_label_name, literal_names
 from airflow_secrets_provider.values import SecretValues
 
 if TYPE_CHECKING:  # resolve and presets are worker-side: not imported while a DAG is parsed
@@ -131,6 +133,10 @@ class SecretTaskOperator(KubernetesPodOperator):
         secret here: operator arguments live in the DAG file.
     :param apply_presets: apply, at execute time, every preset (Kubeflow PodDefault-style, see
         :mod:`airflow_secrets_provider.presets`) whose selector matches the pod's labels.
+    :param mask_external_secrets: read, at execute time, the externally managed Secrets the pod
+        references and register their values with the masker (see
+        :mod:`~airflow_secrets_provider.operators.external_masking`; the launcher needs ``get`` on
+        them). ``None``: Airflow's ``[secrets_provider] mask_external_secrets`` (default off).
     :param secrets: requests from :func:`~airflow_secrets_provider.with_secrets`, Pachyderm-style
         dicts (``{"name", "envVar", "key"}``, ``{"name", "mount_path"}``) and native
         ``Secret`` objects, in any mix.
@@ -146,16 +152,19 @@ class SecretTaskOperator(KubernetesPodOperator):
         attach_project_secrets: bool = True,
         azure_vault_options: Mapping[str, Any] | None = None,
         apply_presets: bool = True,
+        mask_external_secrets: bool | None = None,
         **kwargs: Any,
     ) -> None:
         native, requests = split_secrets(secrets)
         super().__init__(secrets=native, **kwargs)
         if project is not None:
             check_label_name(project, "project")
+        check_operator_options(attach_project_secrets, apply_presets, azure_vault_options)
         self.project = project
         self.attach_project_secrets = attach_project_secrets
         self.azure_vault_options = dict(azure_vault_options or {})
         self.apply_presets = apply_presets
+        self.mask_external_secrets = mask_external_secrets
         self.secret_requests: list[SecretRequest] = []
         self.resolved: ResolvedSecrets | None = None  # set once by prepare_secrets() on the worker
         self._created_task_secret: str | None = None  # the per-task Secret this instance created
@@ -261,14 +270,17 @@ class SecretTaskOperator(KubernetesPodOperator):
         super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
         if parent is not self:
             return
-        if self.project is not None and not is_templated(self.project):
-            check_label_name(self.project, "project")
 
         def render(value: Any) -> Any:
             return self.render_template(value, context, jinja_env)
 
         rendered = [request.render(render) for request in self.secret_requests]
-        self._check_requests(rendered)
+        # Rendered names must be literal: one still holding '{{' or '{%' is an error, not left
+        # for the API server (whose 422, and KPO's log of the pod, would show the text).
+        with literal_names(rendered=True):
+            if self.project is not None:
+                check_label_name(self.project, "project")
+            self._check_requests(rendered)
         self.secret_requests = rendered
 
     def build_pod_request_obj(self, context: Context | None = None, *, dry_run: bool = False) -> k8s.V1Pod:
@@ -289,6 +301,11 @@ class SecretTaskOperator(KubernetesPodOperator):
             self.env_vars = saved_env_vars
 
     # -- execute time (worker) -----------------------------------------------------------
+
+    @cached_property
+    def pod_manager(self) -> CompleteLogsPodManager:
+        """KPO's pod manager, minus the silent loss of a fast container's output (pod_logs.py)."""
+        return CompleteLogsPodManager(kube_client=self.client, callbacks=self.callbacks)
 
     @cached_property
     def hook(self) -> SecretsKubernetesHook:  # type: ignore[override]
@@ -342,6 +359,10 @@ class SecretTaskOperator(KubernetesPodOperator):
         registered with the masker; see :mod:`airflow_secrets_provider.operators.resolve`.
         """
         requests = self.effective_requests()
+        if self.project:  # namespace-per-project layout: the project's namespace (see layout.py)
+            from airflow_secrets_provider.layout import configured_task_namespace
+
+            self.namespace = configured_task_namespace(self.project, self.namespace) or self.namespace
         # The pod KPO will create, built without an API call: its namespace is KPO's own choice
         # (the operator's, the connection's, a pod template's, the service account's namespace
         # in a pod, ``default``) and its labels select the presets.
@@ -356,11 +377,26 @@ class SecretTaskOperator(KubernetesPodOperator):
         # request's env var, a preset with anything. Building the pod merges every field.
         self.resolved = resolved
         try:
-            self.build_pod_request_obj(context, dry_run=True)
+            final = self.build_pod_request_obj(context, dry_run=True)
+            self._mask_external_secrets(namespace, final)
         except BaseException:
             self.resolved = None
             raise
         return resolved.values
+
+    def _mask_external_secrets(self, namespace: str, pod: k8s.V1Pod) -> None:
+        """Opt-in: mask the values of the externally managed Secrets ``pod`` references."""
+        from airflow_secrets_provider.operators import external_masking
+
+        wanted = self.mask_external_secrets
+        if wanted is None:
+            wanted = external_masking.configured_mask_external_secrets()
+        if not wanted:
+            return
+        own = {task_secret_name(pod.metadata.name), *([project_secret_name(self.project)] if self.project else [])}
+        masked = external_masking.mask_referenced_secrets(self.hook, namespace, pod, own)
+        if masked:
+            self.log.info("Registered the values of Secrets %s with the log masker", masked)
 
     def _matching_presets(self, namespace: str, planned: k8s.V1Pod) -> tuple[Preset, ...]:
         """The presets (cluster ConfigMaps and the configured file) matching the pod's labels."""

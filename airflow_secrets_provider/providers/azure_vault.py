@@ -36,6 +36,7 @@ from airflow_secrets_provider.model import (
 )
 from airflow_secrets_provider.validation import (
     check_secret_name,
+    describe_names,
     env_name_for_key,
     is_key_vault_name,
     is_key_vault_secret_name,
@@ -155,7 +156,7 @@ def parse(source: object) -> AzureVaultSecrets:
     unknown = set(source) - allowed
     if unknown:
         raise SecretConfigError(
-            "source", f"unknown fields {sorted(map(str, unknown))}; allowed: {sorted(allowed)}", provider=KIND
+            "source", f"unknown fields {describe_names(unknown)}; allowed: {sorted(allowed)}", provider=KIND
         )
     if "name" not in source:
         raise SecretConfigError("source.name", "is required (the Key Vault name)", provider=KIND)

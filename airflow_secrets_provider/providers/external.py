@@ -20,8 +20,11 @@ from airflow_secrets_provider.validation import (
     check_mount_path,
     check_secret_key,
     check_secret_name,
+    describe_names,
     is_templated,
+    keyed_field,
     normalize_mount_path,
+    shown,
 )
 
 KIND = "secret"
@@ -65,18 +68,22 @@ class SecretMount(SecretRequest):
         check_mount_path(self.mount_path, "mount_path")
         paths: set[str] = set()
         for key, path in self.items or ():
-            check_secret_key(key, f"items[{key!r}]")
-            check_item_path(path, f"items[{key!r}]")
+            # The key is part of the field name: described, not quoted, if it may hold a value.
+            field = keyed_field("items", key, "item key")
+            check_secret_key(key, field)
+            check_item_path(path, field)
             if is_templated(path):
                 continue
             # The kubelet cleans item paths (`a//b` is `a/b`), and a file cannot also be a
-            # directory of another item's file (`a` and `a/b`).
+            # directory of another item's file (`a` and `a/b`). Paths are described, not quoted.
             clean = posixpath.normpath(path)
             if clean in paths:
-                raise SecretConfigError(f"items[{key!r}]", f"file {path!r} is used by two keys")
+                raise SecretConfigError(field, f"file {shown(path, 'item path')} is used by two keys")
             for other in paths:
                 if clean.startswith(other + "/") or other.startswith(clean + "/"):
-                    raise SecretConfigError(f"items[{key!r}]", f"file {path!r} and file {other!r} would nest")
+                    raise SecretConfigError(
+                        field, f"file {shown(path, 'item path')} and file {shown(other, 'item path')} would nest"
+                    )
             paths.add(clean)
 
     def mount_paths(self) -> tuple[str, ...]:
@@ -129,12 +136,20 @@ def parse_pipeline_spec(entry: Mapping[str, Any], field: str) -> SecretRequest:
         if env_key:
             unknown = keys - {"name", env_key, "key", "optional"}
             if unknown or "key" not in keys:
-                raise SecretConfigError(field, "an env entry has exactly 'name', 'envVar' (or 'env_var') and 'key'")
-            return secret_env(entry[env_key], entry["name"], entry["key"], optional=bool(entry.get("optional", False)))
+                raise SecretConfigError(
+                    field,
+                    "an env entry has exactly 'name', 'envVar' (or 'env_var') and 'key' (and 'optional')"
+                    + (f"; unknown fields: {describe_names(unknown)}" if unknown else ""),
+                )
+            optional = entry.get("optional", False)
+            if not isinstance(optional, bool):
+                # "no" or "false" would be true as a bool: only real booleans are accepted.
+                raise SecretConfigError("optional", f"must be true or false, got {type(optional).__name__}")
+            return secret_env(entry[env_key], entry["name"], entry["key"], optional=optional)
         if mount_key:
             unknown = keys - {"name", mount_key, "items"}
             if unknown:
-                raise SecretConfigError(field, f"unknown fields {sorted(unknown)} in a mount entry")
+                raise SecretConfigError(field, f"unknown fields {describe_names(unknown)} in a mount entry")
             return secret_mount(entry["name"], entry[mount_key], entry.get("items"))
     except SecretConfigError as err:
         if err.field == field:

@@ -18,7 +18,8 @@ from airflow_secrets_provider.exceptions import (
 )
 from airflow_secrets_provider.key_value import parse_key_value_lines
 from airflow_secrets_provider.model import ResolveContext, ValueRequest
-from airflow_secrets_provider.validation import check_env_name, is_templated
+from airflow_secrets_provider.text_files import read_secrets_file
+from airflow_secrets_provider.validation import check_env_name, is_shown, is_templated, shown
 from airflow_secrets_provider.values import SecretValues
 
 KIND = "file"
@@ -39,24 +40,24 @@ class FileSecrets(ValueRequest):
     def validate(self) -> None:
         if not is_templated(self.path) and not self.path.strip():
             raise SecretConfigError("source", "must be a file path", provider=KIND)
+        if "\x00" in self.path:
+            raise SecretConfigError("source", "must not contain a NUL character (no file name can)", provider=KIND)
 
     def env_names(self) -> None:
         return None  # the keys are in the file, which is only read on the worker
 
     @drops_original_error
     def resolve(self, context: ResolveContext) -> SecretValues:
+        # The path is described, not quoted, if it looks like a value (``DB_PASSWORD=...``
+        # given where a path belongs).
+        where = shown(self.path, "file path")
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                text = handle.read()
+            text = read_secrets_file(self.path, "source", provider=KIND).text
         except FileNotFoundError:
             raise SecretNotFoundError(KIND, self.path, "the worker's file system") from None
         except PermissionError:
-            raise SecretAccessError(KIND, self.path, "permission denied") from None
-        except IsADirectoryError:
-            raise SecretConfigError(self.path, "is a directory, not a secrets file", provider=KIND) from None
-        except UnicodeDecodeError:
-            raise SecretConfigError(self.path, "is not UTF-8 text", provider=KIND) from None
-        return parse_secrets_text(text, self.path)
+            raise SecretAccessError(KIND, where, "permission denied") from None
+        return parse_secrets_text(text, self.path if is_shown(self.path) else "source")
 
 
 def parse(source: object) -> FileSecrets:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from airflow_secrets_provider.exceptions import SecretConfigError
 from airflow_secrets_provider.model import ResolveContext, ValueRequest
-from airflow_secrets_provider.validation import check_env_name
+from airflow_secrets_provider.secret_data import MAX_SECRET_BYTES
+from airflow_secrets_provider.validation import check_env_name, literal_names
 from airflow_secrets_provider.values import SecretValues
 
 KIND = "inline"
@@ -25,8 +26,9 @@ class InlineSecrets(ValueRequest):
     kind = KIND
 
     def validate(self) -> None:
-        for key in self.values:
-            check_env_name(key, f"source[{key!r}]", KIND)
+        with literal_names():
+            for key in self.values:
+                check_env_name(key, "source key", KIND)
 
     def env_names(self) -> tuple[str, ...]:
         return tuple(self.values)
@@ -45,12 +47,30 @@ def parse(source: object) -> InlineSecrets:
         )
     if not source:
         raise SecretConfigError("source", "must hold at least one secret", provider=KIND)
+    total = 0
     for key, value in source.items():
-        check_env_name(key, "source key", KIND)
+        # Inline keys are never rendered, so one that looks like a template would reach the
+        # pod as written: keys must be plain names.
+        with literal_names():
+            check_env_name(key, "source key", KIND)
         if not isinstance(value, str):
             raise SecretConfigError(
                 f"source[{key!r}]", f"value must be a string, got {type(value).__name__}", provider=KIND
             )
+        size = len(value.encode("utf-8"))
+        total += size
+        if size > MAX_SECRET_BYTES:
+            raise SecretConfigError(
+                f"source[{key!r}]",
+                f"the value is {size} bytes, over the Kubernetes limit of {MAX_SECRET_BYTES} bytes (1 MiB) per Secret",
+                provider=KIND,
+            )
+    if total > MAX_SECRET_BYTES:
+        raise SecretConfigError(
+            "source",
+            f"the values take {total} bytes, over the Kubernetes limit of {MAX_SECRET_BYTES} bytes (1 MiB) per Secret",
+            provider=KIND,
+        )
     request = InlineSecrets(SecretValues(source))
     request.validate()
     return request

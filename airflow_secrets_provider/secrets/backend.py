@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Sequence
 
@@ -54,6 +55,7 @@ from airflow_secrets_provider.exceptions import (
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from airflow_secrets_provider.secrets.masking import mask_value
 from airflow_secrets_provider.secrets.sources import Source, build_source
+from airflow_secrets_provider.validation import is_shown, shown
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +86,27 @@ def _number(value: object, field: str) -> float:
             raise SecretConfigError(field, "must be a number of seconds") from None
     else:
         raise SecretConfigError(field, "must be a number of seconds")
+    if not math.isfinite(number):
+        # NaN compares false with everything: a NaN lifetime would keep a miss for ever.
+        raise SecretConfigError(field, "must be a finite number of seconds (not NaN or infinity)")
     if number < 0:
         raise SecretConfigError(field, "must not be negative (0 turns caching off)")
+    return number
+
+
+@drops_original_error
+def _count(value: object, field: str) -> int:
+    """A whole number of at least 1; per-key overrides arrive as strings."""
+    number: object = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise SecretConfigError(field, "must be a whole number of at least 1") from None
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise SecretConfigError(field, "must be a whole number of at least 1")
     return number
 
 
@@ -117,13 +138,22 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         cache_ttl_seconds: float | str = DEFAULT_CACHE_TTL_SECONDS,
         negative_cache_ttl_seconds: float | str = DEFAULT_NEGATIVE_CACHE_TTL_SECONDS,
         cache_max_entries: int | str = 10_000,
+        **unknown: object,
     ) -> None:
         super().__init__()
+        if unknown:
+            # Airflow passes backend_kwargs as keywords: a typo would be a bare TypeError.
+            name = sorted(unknown)[0]
+            raise SecretConfigError(
+                name if is_shown(name) else "backend_kwargs",
+                f"{shown(name, 'option name')} is not a known option; known: "
+                "sources, cache_ttl_seconds, negative_cache_ttl_seconds, cache_max_entries",
+            )
         self.sources: list[Source] = [build_source(config, i) for i, config in enumerate(_sources(sources))]
         self.cache: LookupCache[tuple[str, str], str] = LookupCache(
             _number(cache_ttl_seconds, "cache_ttl_seconds"),
             _number(negative_cache_ttl_seconds, "negative_cache_ttl_seconds"),
-            max_entries=max(1, int(_number(cache_max_entries, "cache_max_entries"))),
+            max_entries=_count(cache_max_entries, "cache_max_entries"),
         )
         for source in self.sources:
             source.use_cache_ttl(self.cache.ttl, self.cache.negative_ttl)

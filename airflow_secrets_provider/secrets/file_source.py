@@ -6,8 +6,10 @@ string or an object of connection fields; a non-string variable is returned as J
 else ``KEY=VALUE`` lines (``#`` comments, blank lines ignored). A kind without a file is off.
 
 Files are read on lookup, not at construction (the backend is built in every Airflow process,
-often before the file is mounted), and re-read whenever the backend's cache lets a lookup
-through, so a rotated file is picked up after the TTL. Parse errors name the file and line,
+often before the file is mounted). A lookup the backend's cache lets through costs a ``stat``:
+the file is read and parsed again only when its inode, size or modification time changed, so a
+rotated file is picked up after the TTL and a large one is not re-read on every lookup. Only
+regular files of at most 2 MiB are read (:mod:`airflow_secrets_provider.text_files`). Parse errors name the file and line,
 never the content: YAML's own messages quote the offending line, so they are not passed on.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import threading
 from typing import Any
 
 from typing_extensions import Unpack
@@ -30,6 +33,8 @@ from airflow_secrets_provider.secrets.sources import (
     parse_patterns,
     spell_as_is,
 )
+from airflow_secrets_provider.text_files import FileIdentity, FileText, current_identity, read_secrets_file
+from airflow_secrets_provider.validation import shown
 
 KIND = "file"
 FORMATS = ("env", "json", "yaml")
@@ -99,20 +104,27 @@ def _iso(value: object) -> str:
 
 
 @drops_original_error
-def read_file_values(path: str, fmt: str) -> dict[str, Any]:
-    """The id -> value mapping of one file. A missing file is an empty store, not an error."""
+def read_file_text(path: str, field: str) -> FileText | None:
+    """The file's text, or None when there is no file (an empty store, not an error)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        return read_secrets_file(path, field, provider=KIND)
     except FileNotFoundError:
-        return {}
+        return None
     except PermissionError:
-        raise SecretAccessError(KIND, path, "permission denied") from None
-    except UnicodeDecodeError:
-        raise SecretConfigError(path, "is not UTF-8 text", provider=KIND) from None
+        raise SecretAccessError(KIND, shown(path, "file path"), "permission denied") from None
+
+
+def parse_file_values(text: str, origin: str, fmt: str) -> dict[str, Any]:
+    """The id -> value mapping of one file's text."""
     if fmt == "env":
-        return dict(parse_key_value_text(text, path))
-    return _parse_structured(text, path, fmt)
+        return dict(parse_key_value_text(text, origin))
+    return _parse_structured(text, origin, fmt)
+
+
+def read_file_values(path: str, fmt: str, field: str = "file") -> dict[str, Any]:
+    """The id -> value mapping of one file. A missing file is an empty store, not an error."""
+    read = read_file_text(path, field)
+    return {} if read is None else parse_file_values(read.text, field, fmt)
 
 
 class FileSource(Source):
@@ -155,10 +167,34 @@ class FileSource(Source):
         super().__init__(Naming(prefixes, "", parse_patterns(patterns, field), spell_as_is), f"{field} (file)")
         self.files = files
         self.format = format
+        self._field = field
+        # Parsed files by kind, with the identity (inode, size, mtime) they were read at: a
+        # lookup costs a stat, and a file is read and parsed again only once it changed.
+        self._parsed: dict[str, tuple[FileIdentity, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def values(self, kind: str) -> dict[str, Any]:
+        """The parsed file of ``kind``, re-read only when the file changed since the last read."""
+        path = self.files[kind]
+        field = f"{self._field}.{kind}_file"
+        now = current_identity(path)
+        with self._lock:
+            cached = self._parsed.get(kind)
+        if cached is not None and now is not None and cached[0] == now:
+            return cached[1]
+        read = read_file_text(path, field)
+        if read is None:
+            with self._lock:
+                self._parsed.pop(kind, None)
+            return {}
+        origin = f"{field} ({shown(path, 'file path')})"
+        values = parse_file_values(read.text, origin, self.format or detect_format(path))
+        with self._lock:
+            self._parsed[kind] = (read.identity, values)
+        return values
 
     def read(self, kind: str, name: str) -> str | None:
-        path = self.files[kind]
-        values = read_file_values(path, self.format or detect_format(path))
+        values = self.values(kind)
         if name not in values or values[name] is None:
             return None
-        return serialize(kind, name, values[name], path)
+        return serialize(kind, name, values[name], f"{self._field}.{kind}_file")

@@ -20,6 +20,7 @@ held in one Secret cost one GET per TTL, not K. Concurrent lookups share the rea
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from functools import cached_property
@@ -38,6 +39,7 @@ from airflow_secrets_provider.secrets.sources import (
     require_str,
     spell_secret_key,
 )
+from airflow_secrets_provider.validation import check_label_name, check_secret_name, literal_names
 
 if TYPE_CHECKING:
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
@@ -136,6 +138,14 @@ class KubernetesSource(Source):
         options = {"kube_config": kube_config, "context": context, "namespace": namespace}
         for key in options:
             require_str(options, key, field, optional=True)
+        # Checked now, as a task's names are: an invalid one would only fail at the first lookup.
+        with literal_names():
+            if chosen[0] == "project":
+                check_label_name(value, f"{field}.project", KIND)
+            elif chosen[0] == "secret":
+                check_secret_name(value, f"{field}.secret", KIND)
+            if namespace is not None:
+                check_label_name(namespace, f"{field}.namespace", KIND)
         if in_cluster is not None and not isinstance(in_cluster, bool):
             raise SecretConfigError(f"{field}.in_cluster", "must be true, false or null (auto)", provider=KIND)
         self.request_timeout = _seconds(request_timeout, f"{field}.request_timeout")
@@ -208,6 +218,7 @@ def _seconds(value: object, field: str) -> float:
             value = float(value)
         except ValueError:
             raise SecretConfigError(field, "must be a positive number of seconds", provider=KIND) from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise SecretConfigError(field, "must be a positive number of seconds", provider=KIND)
+    # NaN passes every comparison (and infinity never times out): finite numbers only.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise SecretConfigError(field, "must be a positive, finite number of seconds", provider=KIND)
     return float(value)

@@ -25,7 +25,7 @@ from typing_extensions import Self, Unpack
 
 from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
 from airflow_secrets_provider.kinds import KINDS, SOURCE_KINDS
-from airflow_secrets_provider.validation import is_secret_key
+from airflow_secrets_provider.validation import describe_names, is_secret_key, is_shown, shown
 
 LOOKUP_KINDS = ("connections", "variables", "config")
 
@@ -184,9 +184,14 @@ class Source(ABC):
         A typo must not silently mean "use the default".
         """
         options = {key: value for key, value in config.items() if key != "kind"}
-        unknown = sorted(set(options) - cls.option_names())
+        unknown = sorted(set(options) - cls.option_names(), key=str)
         if unknown:
-            raise SecretConfigError(f"{field}.{unknown[0]}", "is not a known option for this source kind")
+            name = unknown[0]
+            if isinstance(name, str) and is_shown(name):
+                raise SecretConfigError(f"{field}.{name}", "is not a known option for this source kind")
+            raise SecretConfigError(
+                field, f"{describe_names(unknown[:1], 'option name')} is not a known option for this source kind"
+            )
         return cls(field=field, **options)  # type: ignore[call-arg]  # subclasses take keywords
 
     def lookup(self, kind: str, identifier: str) -> str | None:
@@ -244,5 +249,6 @@ def build_source(config: object, index: int) -> Source:
     kind = config.get("kind")
     entry = KINDS.get(kind) if isinstance(kind, str) else None
     if entry is None or entry.backend_source is None:
-        raise SecretConfigError(f"{field}.kind", f"must be one of {list(SOURCE_KINDS)}, got {kind!r}")
+        given = shown(kind) if isinstance(kind, str) else f"a {type(kind).__name__}"
+        raise SecretConfigError(f"{field}.kind", f"must be one of {list(SOURCE_KINDS)}, got {given}")
     return entry.source_class().from_config(config, field)

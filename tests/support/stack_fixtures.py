@@ -5,6 +5,11 @@ waits for it to be ready, and stops it with ``scripts/quickstart.sh stop`` at th
 session, failing the teardown if anything it started is still running. The e2e and browser tests
 share it: starting the stack costs about half a minute, and every test triggers its own runs.
 
+The session stack also serves a second, initially empty DAG folder (bundle ``extra``,
+:attr:`RunningStack.extra_dags`) and carries one environment variable the leak audit's ``env``
+provider reads (:data:`AUDIT_ENV_VAR`, a fresh ``secrets.token_hex(16)`` per session): tests
+that need DAGs of their own drop them into the running stack instead of starting another.
+
 A stack that cannot start skips its tests with the reason locally and fails them under CI.
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -24,7 +30,7 @@ import pytest
 
 from devstack.airflow_api import AirflowApi
 from devstack.airflow_stack import tagged_pids
-from devstack.stack_home import ADMIN_USER, StackHome, read_install_secrets
+from devstack.stack_home import ADMIN_USER, EXTRA_DAGS_ENV, StackHome, read_install_secrets
 from tests.support.tiers import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +38,8 @@ QUICKSTART = REPO / "scripts" / "quickstart.sh"
 #: Bounded waits for conditions, generous for a cold CI machine (the kube build runs before pytest).
 START_TIMEOUT_S = 900
 STOP_TIMEOUT_S = 300
+#: In the services' environment: the value the leak audit's ``env`` provider reads.
+AUDIT_ENV_VAR = "ASP_AUDIT_ENV_SECRET"
 
 
 def free_port() -> int:
@@ -82,6 +90,10 @@ class RunningStack:
     #: What ``quickstart.sh`` printed to the terminal (stdout and stderr).
     output: str
     state: dict[str, Any]
+    #: The second DAG folder the stack serves (bundle ``extra``), if it was started with one.
+    extra_dags: Path | None = None
+    #: Environment variables given to the stack's services beyond what the stack sets itself.
+    extra_env: dict[str, str] | None = None
 
     @property
     def url(self) -> str:
@@ -114,11 +126,19 @@ class RunningStack:
         return found
 
 
-def start_stack(root: Path, port: int, *, detach: bool = True) -> RunningStack:
-    """``scripts/quickstart.sh --detach --home ROOT --port PORT``, as a user would run it."""
+def start_stack(
+    root: Path, port: int, *, extra_dags: Path | None = None, extra_env: dict[str, str] | None = None
+) -> RunningStack:
+    """``scripts/quickstart.sh --detach --home ROOT --port PORT``, as a user would run it.
+
+    ``extra_dags`` becomes the stack's second DAG bundle; ``extra_env`` reaches every service.
+    """
     args = ["bash", str(QUICKSTART), "--detach", "--home", str(root), "--port", str(port)]
+    env = {**os.environ, **(extra_env or {})}
+    if extra_dags is not None:
+        env[EXTRA_DAGS_ENV] = str(extra_dags)
     result = subprocess.run(
-        args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=START_TIMEOUT_S, cwd=REPO
+        args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=START_TIMEOUT_S, cwd=REPO, env=env
     )
     home = StackHome(root)
     output = result.stdout + result.stderr
@@ -126,7 +146,9 @@ def start_stack(root: Path, port: int, *, detach: bool = True) -> RunningStack:
         stop_stack(home)
         raise RuntimeError(f"quickstart.sh --detach failed (exit {result.returncode}):\n{output[-3000:]}")
     state = json.loads(home.state_file.read_text())
-    return RunningStack(home=home, port=port, output=output, state=state)
+    return RunningStack(
+        home=home, port=port, output=output, state=state, extra_dags=extra_dags, extra_env=dict(extra_env or {})
+    )
 
 
 def stop_stack(home: StackHome) -> str:
@@ -145,8 +167,9 @@ def stop_stack(home: StackHome) -> str:
 def airflow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """The quickstart stack for the whole session; stopped (and checked empty) at the end."""
     root = tmp_path_factory.mktemp("stack")
+    extra_dags = tmp_path_factory.mktemp("extra-dags")
     try:
-        stack = start_stack(root, free_port())
+        stack = start_stack(root, free_port(), extra_dags=extra_dags, extra_env={AUDIT_ENV_VAR: secrets.token_hex(16)})
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         skip_or_fail(f"the quickstart stack did not start: {exc}")
     try:
