@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from airflow_secrets_provider.validation import _LITERAL_ONLY
 from airflow_secrets_provider.values import SecretValues
 
 # ---------------------------------------------------------------------------------------------
@@ -106,10 +107,22 @@ class SecretRequest(ABC):
 
     kind: ClassVar[str]
     template_fields: ClassVar[tuple[str, ...]] = ()
+    _validated: ClassVar[bool] = False  # set on an instance (not a field) once validate() passed
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("validate")
+        if own is not None and not getattr(own, "__isabstractmethod__", False):
+            cls.validate = _validated_once(own)  # type: ignore[method-assign,assignment]
 
     @abstractmethod
     def validate(self) -> None:
-        """Check names and paths; templated ones are checked once rendered."""
+        """Check names and paths; templated ones are checked once rendered.
+
+        Each request object is checked once: requests are immutable, the factories check what
+        they build, and the operator checks again whatever it is handed (a request may have
+        been built directly). Rendering makes a new object, which is checked afresh.
+        """
 
     @abstractmethod
     def attachments(self, target: AttachTarget, index: int) -> list[Attachment]:
@@ -143,6 +156,27 @@ class SecretRequest(ABC):
             elif value is not None:
                 changes[name] = render_value(value)
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+_VALIDATED = "_validated"
+
+
+def _validated_once(validate: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``validate`` remembered per object (only for the object's own class's method: a
+    subclass calling ``super().validate()`` has not finished its own checks yet)."""
+
+    def once(self: Any) -> None:
+        # Remembered for the parse-time check only: inside ``literal_names()`` (after rendering)
+        # templated names are errors, so those checks always run.
+        outermost = type(self).validate is once and not _LITERAL_ONLY.get()
+        if outermost and self._validated:
+            return
+        validate(self)
+        if outermost:
+            object.__setattr__(self, _VALIDATED, True)  # frozen dataclass: not a field, not compared
+
+    once.__name__, once.__qualname__, once.__doc__ = validate.__name__, validate.__qualname__, validate.__doc__
+    return once
 
 
 def _render_nested(value: Any, render_value: Callable[[Any], Any]) -> Any:

@@ -69,39 +69,64 @@ def collect_attachments(requests: Sequence[SecretRequest], target: AttachTarget)
     return attachments
 
 
-def merge_attachments(attachments: Iterable[Attachment]) -> list[Attachment]:
-    """Drop identical repeats; reject two different sources for one env var or mount path."""
-    merged: list[Attachment] = []
-    seen: set[Attachment] = set()
-    env_sources: dict[str, Attachment] = {}
-    mount_sources: dict[str, SecretVolume] = {}
-    env_from: dict[str, int] = {}
-    for item in attachments:
-        if item in seen:
-            continue
+class AttachmentMerge:
+    """Attachments merged so far: identical repeats dropped, two sources for one name rejected.
+
+    Incremental, so that a task adding its requests one by one pays for each request's own
+    references only (checking the whole list again on every addition made parsing a task
+    quadratic in its references). Plain dataclasses only: no kubernetes model is built here.
+    """
+
+    __slots__ = ("_env_from", "_env_sources", "_mount_sources", "_seen", "merged")
+
+    def __init__(self, attachments: Iterable[Attachment] = ()) -> None:
+        self.merged: list[Attachment] = []
+        self._seen: set[Attachment] = set()
+        self._env_sources: dict[str, Attachment] = {}
+        self._mount_sources: dict[str, SecretVolume] = {}
+        self._env_from: dict[str, int] = {}
+        for item in attachments:
+            self.add(item)
+
+    def add(self, item: Attachment) -> None:
+        """Merge one reference; raises :class:`SecretConfigError` (state unchanged) on a conflict."""
+        seen = self._seen
+        before = len(seen)
+        seen.add(item)  # one hash per reference: a repeat leaves the set as it was
+        if len(seen) == before:
+            return
+        try:
+            self._place(item)
+        except SecretConfigError:
+            seen.discard(item)
+            raise
+
+    def _place(self, item: Attachment) -> None:
         if isinstance(item, (SecretKeyEnv, PlainEnv)):
-            if item.env_name in env_sources:
+            if item.env_name in self._env_sources:
                 raise SecretConfigError(
                     "secrets", f"environment variable {shown(item.env_name)} is requested from two different sources"
                 )
-            env_sources[item.env_name] = item
+            self._env_sources[item.env_name] = item
         elif isinstance(item, SecretVolume):
-            if item.mount_path in mount_sources:
+            if item.mount_path in self._mount_sources:
                 raise SecretConfigError(
                     "secrets", f"mount path {shown(item.mount_path, 'mount path')} is requested by two different mounts"
                 )
-            mount_sources[item.mount_path] = item
+            self._mount_sources[item.mount_path] = item
         elif isinstance(item, SecretEnvFrom):
-            if item.secret_name in env_from:
+            if item.secret_name in self._env_from:
                 # The same Secret as optional and as required: required wins (it is the stricter).
-                position = env_from[item.secret_name]
-                merged[position] = SecretEnvFrom(item.secret_name, optional=False)
-                seen.add(item)
-                continue
-            env_from[item.secret_name] = len(merged)
-        seen.add(item)
-        merged.append(item)
-    return merged
+                position = self._env_from[item.secret_name]
+                self.merged[position] = SecretEnvFrom(item.secret_name, optional=False)
+                return
+            self._env_from[item.secret_name] = len(self.merged)
+        self.merged.append(item)
+
+
+def merge_attachments(attachments: Iterable[Attachment]) -> list[Attachment]:
+    """Drop identical repeats; reject two different sources for one env var or mount path."""
+    return AttachmentMerge(attachments).merged
 
 
 def to_pod_secrets(attachments: Iterable[Attachment]) -> PodSecrets:

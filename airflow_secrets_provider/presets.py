@@ -57,6 +57,7 @@ PRESET_KEY = "preset.yaml"
 APPLIED_ANNOTATION = "airflow-secrets-provider/presets"
 CONFIG_SECTION = "secrets_provider"
 CONFIG_FILE_OPTION = "presets_file"
+CONFIG_CLUSTER_OPTION = "cluster_presets"
 
 # field in the YAML -> (Preset attribute, model class name)
 _FIELDS = {
@@ -264,6 +265,17 @@ def configured_presets_file() -> str | None:
 
     value = conf.get(CONFIG_SECTION, CONFIG_FILE_OPTION, fallback="") or ""
     return value.strip() or None
+
+
+def cluster_presets_enabled() -> bool:
+    """Airflow's ``[secrets_provider] cluster_presets`` (default true).
+
+    False saves each launch the ``list`` of preset ConfigMaps, for deployments whose presets
+    all live in ``presets_file`` (or that use none).
+    """
+    from airflow.configuration import conf
+
+    return conf.getboolean(CONFIG_SECTION, CONFIG_CLUSTER_OPTION, fallback=True)
 
 
 def preset_config_map(preset_data: Mapping[str, Any], name: str) -> k8s.V1ConfigMap:

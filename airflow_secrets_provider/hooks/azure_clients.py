@@ -30,6 +30,7 @@ class _Registry:
         self._pid = os.getpid()
         self._credentials: dict[tuple[Any, ...], TokenCredential] = {}
         self._clients: dict[tuple[Any, ...], SecretClient] = {}
+        self._warm: set[int] = set()  # id() of clients (held in _clients) that completed a request
 
     def _check_fork(self) -> None:
         # Caller holds the lock. Pools and token caches are not fork-safe: start afresh.
@@ -37,6 +38,19 @@ class _Registry:
             self._pid = os.getpid()
             self._credentials.clear()
             self._clients.clear()
+            self._warm.clear()
+
+    def is_warm(self, client: SecretClient) -> bool:
+        """Whether ``client`` has answered a request: its challenge and token are cached."""
+        with self._lock:
+            self._check_fork()
+            return id(client) in self._warm
+
+    def mark_warm(self, client: SecretClient) -> None:
+        with self._lock:
+            self._check_fork()
+            if any(found is client for found in self._clients.values()):
+                self._warm.add(id(client))
 
     def credential(self, config: CredentialConfig, verify: bool | str) -> TokenCredential:
         key = (config, verify)
@@ -61,6 +75,7 @@ class _Registry:
         with self._lock:
             self._credentials.clear()
             self._clients.clear()
+            self._warm.clear()
 
     def __len__(self) -> int:
         with self._lock:

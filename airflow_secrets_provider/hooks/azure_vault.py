@@ -170,7 +170,10 @@ class AzureVaultReader:
         """Fetch ``names`` concurrently (at most ``max_workers`` at a time).
 
         Every fetch runs to completion; then the first failure in request order is raised, so
-        the error is deterministic however the threads interleave.
+        the error is deterministic however the threads interleave. A client that has not yet
+        answered a request fetches the first name alone: that request pays Key Vault's
+        challenge, the authority's discovery and the token request once, and the others start
+        with the token cached (fanned out cold, each worker paid all three).
         """
         ordered = list(dict.fromkeys(names))
         if not ordered:
@@ -180,20 +183,29 @@ class AzureVaultReader:
                 raise SecretConfigError(
                     f"secrets[{i}]", f"{shown(name)} is not a valid Key Vault secret name", provider=KIND
                 )
-        self.client(vault_url, credential)  # build once, before the threads race to it
+        client = self.client(vault_url, credential)  # build once, before the threads race to it
 
         def fetch(name: str) -> str | Exception:
             try:
-                return self.get_secret(vault_url, name, credential)
+                value = self.get_secret(vault_url, name, credential)
+            except SecretNotFoundError as err:
+                _REGISTRY.mark_warm(client)  # the vault answered: authenticated
+                return err
             except SecretsProviderError as err:
                 return err
+            _REGISTRY.mark_warm(client)
+            return value
 
-        workers = min(self.options.max_workers, len(ordered))
-        if workers == 1:
-            results = [fetch(name) for name in ordered]
+        results: list[str | Exception] = []
+        if not _REGISTRY.is_warm(client):
+            results.append(fetch(ordered[0]))
+        rest = ordered[len(results) :]
+        workers = min(self.options.max_workers, len(rest))
+        if workers <= 1:
+            results.extend(fetch(name) for name in rest)
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="azure-vault") as pool:
-                results = list(pool.map(fetch, ordered))
+                results.extend(pool.map(fetch, rest))
         values: dict[str, str] = {}
         for name, result in zip(ordered, results, strict=True):
             if isinstance(result, Exception):

@@ -10,23 +10,54 @@ nothing from the operator and changes nothing but the pod it is given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from airflow.providers.cncf.kubernetes.k8s_model import K8SModel
 from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.model import AttachTarget, SecretRequest
+from airflow_secrets_provider.model import Attachment, AttachTarget, SecretRequest, SecretVolume
 from airflow_secrets_provider.naming import task_secret_name
-from airflow_secrets_provider.operators.resolve import ResolvedSecrets
-from airflow_secrets_provider.pod import PodSecrets, apply_pod_secrets, assemble
-from airflow_secrets_provider.presets import APPLIED_ANNOTATION, applied_names
+from airflow_secrets_provider.pod import (
+    AttachmentMerge,
+    PodSecrets,
+    apply_pod_secrets,
+    collect_attachments,
+    to_pod_secrets,
+)
 from airflow_secrets_provider.validation import normalize_mount_path
+
+if TYPE_CHECKING:  # worker-side modules: not imported while a DAG is parsed
+    from airflow_secrets_provider.operators.resolve import ResolvedSecrets
 
 PLACEHOLDER_POD_NAME = "pod"
 """Pod name used to check requests before a pod exists (names derived from it are not used)."""
+
+_XCOM_DIR = normalize_mount_path(PodDefaults.XCOM_MOUNT_PATH)
+
+
+def check_not_xcom_mount(item: Attachment) -> None:
+    """KPO adds its XCom volume after the secrets are attached; a secret there would collide with it."""
+    if isinstance(item, SecretVolume) and normalize_mount_path(item.mount_path) == _XCOM_DIR:
+        raise SecretConfigError(
+            "secrets", f"mount path {item.mount_path!r} is where do_xcom_push mounts its XCom volume"
+        )
+
+
+def merge_checked(
+    attachments: Iterable[Attachment], *, xcom: bool, into: AttachmentMerge | None = None
+) -> AttachmentMerge:
+    """Merge ``attachments`` (into ``into``, or a new merge), rejecting conflicts and, with
+    ``xcom``, a mount on the XCom path. Plain dataclasses only: no kubernetes model is built."""
+    merge = AttachmentMerge() if into is None else into
+    for item in attachments:
+        if xcom:
+            check_not_xcom_mount(item)
+        merge.add(item)
+    return merge
 
 
 @dataclass(frozen=True)
@@ -55,23 +86,23 @@ class SecretAttachment(K8SModel):
             resolved_keys=self.resolved.keys if self.resolved is not None else {},
         )
 
+    def merged(self, pod_name: str = PLACEHOLDER_POD_NAME) -> list[Attachment]:
+        """The merged references; raises :class:`SecretConfigError` on any conflict (no models built)."""
+        return merge_checked(collect_attachments(self.requests, self.target(pod_name)), xcom=self.xcom).merged
+
     def pod_secrets(self, pod_name: str = PLACEHOLDER_POD_NAME) -> PodSecrets:
-        """The env vars, volumes and mounts; raises :class:`SecretConfigError` on any conflict."""
-        pod_secrets = assemble(self.requests, self.target(pod_name))
-        if self.xcom:
-            # KPO adds its XCom volume after this point; a secret there would collide with it.
-            xcom_dir = normalize_mount_path(PodDefaults.XCOM_MOUNT_PATH)
-            for mount in pod_secrets.volume_mounts:
-                if normalize_mount_path(mount.mount_path) == xcom_dir:
-                    raise SecretConfigError(
-                        "secrets", f"mount path {mount.mount_path!r} is where do_xcom_push mounts its XCom volume"
-                    )
-        return pod_secrets
+        """The env vars, volumes and mounts; raises :class:`SecretConfigError` on any conflict.
+
+        The only place kubernetes models are made from the references: once per pod build.
+        """
+        return to_pod_secrets(self.merged(pod_name))
 
     def attach_to_pod(self, pod: k8s.V1Pod) -> k8s.V1Pod:
         presets = self.resolved.presets if self.resolved is not None else ()
         pod = apply_pod_secrets(pod, self.pod_secrets(pod.metadata.name), self.container_name, presets)
         if presets:
+            from airflow_secrets_provider.presets import APPLIED_ANNOTATION, applied_names
+
             pod.metadata.annotations = {**(pod.metadata.annotations or {}), APPLIED_ANNOTATION: applied_names(presets)}
         return pod
 

@@ -123,6 +123,34 @@ def failing_fast_on_missing_secrets(
             del pod_manager.read_pod
 
 
+@contextmanager
+def capturing_created_pods(pod_manager: Any) -> Iterator[list[k8s.V1Pod]]:
+    """While active, every pod ``pod_manager.create_pod`` returns is appended to the yielded list.
+
+    KubernetesPodOperator's ``get_or_create_pod`` drops the API server's answer to the create
+    (it returns the request), yet that answer is the pod with its UID, which the per-task
+    Secret's ``ownerReferences`` need: keeping it saves reading the pod back.
+    """
+    original: Callable[..., k8s.V1Pod] = pod_manager.create_pod
+    had_own = "create_pod" in vars(pod_manager)
+    answers: list[k8s.V1Pod] = []
+
+    def create_pod(*args: Any, **kwargs: Any) -> k8s.V1Pod:
+        answer = original(*args, **kwargs)
+        if isinstance(answer, k8s.V1Pod):
+            answers.append(answer)
+        return answer
+
+    pod_manager.create_pod = create_pod
+    try:
+        yield answers
+    finally:
+        if had_own:
+            pod_manager.create_pod = original
+        else:
+            del pod_manager.create_pod
+
+
 def reference_error_in(exc: BaseException) -> PodSecretReferenceError | None:
     """The :class:`PodSecretReferenceError` that ``exc`` is, or was raised while handling.
 

@@ -29,30 +29,53 @@ from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
-from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError, KubeTarget
-from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.hooks.task_secrets import create_task_secret, delete_secret
 from airflow_secrets_provider.model import AttachTarget, SecretRequest, ValueRequest
 from airflow_secrets_provider.naming import project_secret_name, task_secret_name
-from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment
+from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment, merge_checked
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
 from airflow_secrets_provider.operators.options import check_operator_options
 from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
-from airflow_secrets_provider.operators.resolve import ResolvedSecrets, resolve_requests
-from airflow_secrets_provider.pod import assemble
-from airflow_secrets_provider.presets import Preset, all_presets, applied_names, configured_presets_file, matching
+from airflow_secrets_provider.pod import AttachmentMerge, collect_attachments
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
 from airflow_secrets_provider.validation import check_label_name, literal_names
 from airflow_secrets_provider.values import SecretValues
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # resolve and presets are worker-side: not imported while a DAG is parsed
     import jinja2
     from airflow.sdk.definitions.context import Context
 
+    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+    from airflow_secrets_provider.operators.resolve import ResolvedSecrets
+    from airflow_secrets_provider.presets import Preset
+
 SecretLike = SecretRequest | Secret | Mapping[str, Any]
+
+
+_PARSED_SPECS: dict[tuple[tuple[object, type, object], ...], SecretRequest] = {}
+MAX_PARSED_SPECS = 4096
+
+
+def _parse_spec(entry: Mapping[str, Any], index: int) -> SecretRequest:
+    """``parse_pipeline_spec``, remembered per distinct entry for the rest of the process.
+
+    DAG files build many tasks in loops with the same secret dicts; requests are immutable and
+    already checked, so one parse serves them all. Entries with unhashable values (``items``
+    lists) and entries that fail are not remembered (an error names its own index).
+    """
+    try:
+        key = tuple((name, type(value), value) for name, value in entry.items())
+        found = _PARSED_SPECS.get(key)
+    except TypeError:
+        return parse_pipeline_spec(entry, f"secrets[{index}]")
+    if found is None:
+        found = parse_pipeline_spec(entry, f"secrets[{index}]")
+        if len(_PARSED_SPECS) >= MAX_PARSED_SPECS:
+            _PARSED_SPECS.clear()
+        _PARSED_SPECS[key] = found
+    return found
 
 
 def split_secrets(secrets: Sequence[SecretLike] | None) -> tuple[list[Secret], list[SecretRequest]]:
@@ -69,13 +92,29 @@ def split_secrets(secrets: Sequence[SecretLike] | None) -> tuple[list[Secret], l
         elif isinstance(item, SecretRequest):
             requests.append(item)
         elif isinstance(item, Mapping):
-            requests.append(parse_pipeline_spec(item, f"secrets[{index}]"))
+            requests.append(_parse_spec(item, index))
         else:
             raise SecretConfigError(
                 f"secrets[{index}]",
                 f"expected with_secrets(...), a secret dict or a kubernetes Secret, got {type(item).__name__}",
             )
     return native, requests
+
+
+class _ParseMerge:
+    """The operator's merged references at parse time and what they were merged for."""
+
+    __slots__ = ("count", "merge", "project", "requests", "target")
+
+    def __init__(self) -> None:
+        self.requests: list[SecretRequest] | None = None
+        self.count = 0
+        self.project: str | None = None
+        self.target = AttachTarget(task_secret_name(PLACEHOLDER_POD_NAME))
+        self.merge = AttachmentMerge()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ParseMerge:
+        return _ParseMerge()  # rebuilt on demand: it only caches what secret_requests holds
 
 
 class SecretTaskOperator(KubernetesPodOperator):
@@ -129,15 +168,46 @@ class SecretTaskOperator(KubernetesPodOperator):
         self.secret_requests: list[SecretRequest] = []
         self.resolved: ResolvedSecrets | None = None  # set once by prepare_secrets() on the worker
         self._created_task_secret: str | None = None  # the per-task Secret this instance created
+        self._merge = _ParseMerge()  # see _merged_so_far
         for request in requests:
             self._add_request(request)
+        # The merge state only speeds up adding; a parsed DAG keeps thousands of tasks, so it is
+        # dropped here (the next with_secrets() rebuilds it once, from secret_requests).
+        self._merge = _ParseMerge()
 
     # -- building the request list ----------------------------------------------------------
 
+    def _merged_so_far(self) -> _ParseMerge:  # the state's requests are secret_requests on return
+        """The merged references of ``secret_requests``, kept between additions.
+
+        Adding a request then costs that request's references only, so constructing a task is
+        linear in its references, and no kubernetes model is made while a DAG is parsed (the
+        models are built once, when the pod is built). Rebuilt if ``secret_requests`` or
+        ``project`` were replaced since (rendering does both).
+        """
+        state = self._merge
+        requests, project = self.secret_requests, self.project
+        if state.requests is not requests or state.count != len(requests) or state.project != project:
+            state.requests, state.count, state.project = requests, len(requests), project
+            state.target = AttachTarget(
+                task_secret_name(PLACEHOLDER_POD_NAME), project_secret_name(project) if project else None
+            )
+            # Without the implicit project request: it is an optional envFrom, which merges with
+            # anything; effective_requests() adds it where the pod is built and checked again.
+            state.merge = merge_checked(collect_attachments(requests, state.target), xcom=False)
+        return state
+
     def _add_request(self, request: SecretRequest) -> SecretTaskOperator:
-        candidate = [*self.secret_requests, request]
-        self._check_requests(candidate)
-        self.secret_requests = candidate
+        request.validate()
+        state = self._merged_so_far()
+        try:
+            # The XCom mount path is checked where the pod is built (do_xcom_push may change).
+            merge_checked(request.attachments(state.target, state.count), xcom=False, into=state.merge)
+        except BaseException:
+            state.requests = None  # partly merged: rebuilt from the kept requests next time
+            raise
+        self.secret_requests.append(request)  # the list the state was merged for
+        state.count += 1
         return self
 
     def with_secrets(self, kind: str, source: object) -> SecretTaskOperator:
@@ -186,8 +256,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         """Validate names and find conflicting references now rather than when the pod is built."""
         for request in requests:
             request.validate()
-        checked = self.attachment(requests)
-        assemble(checked.requests, checked.target(PLACEHOLDER_POD_NAME))
+        self.attachment(requests).merged(PLACEHOLDER_POD_NAME)
 
     def _do_render_template_fields(
         self,
@@ -241,6 +310,8 @@ class SecretTaskOperator(KubernetesPodOperator):
     @cached_property
     def hook(self) -> SecretsKubernetesHook:  # type: ignore[override]
         """KPO's hook, with this package's Secret calls and retry policy (one client for both)."""
+        from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+
         return SecretsKubernetesHook(
             conn_id=self.kubernetes_conn_id,
             in_cluster=self.in_cluster,
@@ -297,6 +368,8 @@ class SecretTaskOperator(KubernetesPodOperator):
         # in a pod, ``default``) and its labels select the presets.
         planned = self.build_pod_request_obj(context, dry_run=True)
         namespace = str(planned.metadata.namespace)
+        from airflow_secrets_provider.operators.resolve import resolve_requests
+
         resolved = resolve_requests(self.hook, namespace, self.project, requests, self.azure_vault_options)
         if self.apply_presets:
             resolved = dataclasses.replace(resolved, presets=self._matching_presets(namespace, planned))
@@ -327,7 +400,16 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _matching_presets(self, namespace: str, planned: k8s.V1Pod) -> tuple[Preset, ...]:
         """The presets (cluster ConfigMaps and the configured file) matching the pod's labels."""
-        hook: SecretsKubernetesHook | None = self.hook
+        from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError
+        from airflow_secrets_provider.presets import (
+            all_presets,
+            applied_names,
+            cluster_presets_enabled,
+            configured_presets_file,
+            matching,
+        )
+
+        hook: SecretsKubernetesHook | None = self.hook if cluster_presets_enabled() else None
         try:
             found = all_presets(hook, namespace, configured_presets_file())
         except KubernetesAccessError:
@@ -357,7 +439,11 @@ class SecretTaskOperator(KubernetesPodOperator):
                 f"the pod is for namespace {pod_request_obj.metadata.namespace!r} but its secrets were "
                 f"checked in {resolved.namespace!r}",
             )
-        pod = super().get_or_create_pod(pod_request_obj, context)
+        from airflow_secrets_provider.hooks.kube_errors import KubeTarget
+        from airflow_secrets_provider.operators.pod_start import capturing_created_pods
+
+        with capturing_created_pods(self.pod_manager) as answers:
+            pod = super().get_or_create_pod(pod_request_obj, context)
         values = resolved.values if resolved is not None else SecretValues()
         if not values:
             return pod
@@ -366,9 +452,13 @@ class SecretTaskOperator(KubernetesPodOperator):
             self._ensure_task_secret(pod, values)
             return pod
         try:
-            created = self.hook.translate(
-                lambda: self.pod_manager.read_pod(pod), "read", KubeTarget("Pod", name, namespace)
-            )
+            # The API server's answer to the create carries the pod's UID (for ownerReferences);
+            # KPO returns the request instead, so reading the pod again would cost a request.
+            created = answers[-1] if answers and answers[-1].metadata and answers[-1].metadata.uid else None
+            if created is None:
+                created = self.hook.translate(
+                    lambda: self.pod_manager.read_pod(pod), "read", KubeTarget("Pod", name, namespace)
+                )
             self._create_task_secret(created, values, replace_existing=True)
         except BaseException:
             self._delete_unstartable_pod(pod)
@@ -377,6 +467,8 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _create_task_secret(self, pod: k8s.V1Pod, values: SecretValues, *, replace_existing: bool) -> bool:
         """Create ``pod``'s Secret (see :func:`~airflow_secrets_provider.hooks.task_secrets.create_task_secret`)."""
+        from airflow_secrets_provider.hooks.task_secrets import create_task_secret
+
         if not create_task_secret(self.hook, pod, values, replace_existing=replace_existing):
             return False
         self._created_task_secret = task_secret_name(pod.metadata.name)
@@ -389,6 +481,8 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _delete_unstartable_pod(self, pod: k8s.V1Pod) -> None:
         """Best effort: the Secret could not be created, so the pod would wait for it forever."""
+        from airflow_secrets_provider.hooks.kube_errors import KubeTarget
+
         name, namespace = pod.metadata.name, pod.metadata.namespace
         try:
             self.hook.translate(lambda: self.pod_manager.delete_pod(pod), "delete", KubeTarget("Pod", name, namespace))
@@ -397,6 +491,8 @@ class SecretTaskOperator(KubernetesPodOperator):
             self.log.warning("Could not delete pod %s after its Secret failed: %s", name, type(err).__name__)
 
     def _delete_secret(self, name: str, namespace: str) -> None:
+        from airflow_secrets_provider.hooks.task_secrets import delete_secret
+
         if delete_secret(self.hook, name, namespace):
             self.log.info("Deleted per-task Secret %s", name)
 

@@ -155,6 +155,8 @@ class ChainedSecretsBackend(BaseSecretsBackend):
             _number(negative_cache_ttl_seconds, "negative_cache_ttl_seconds"),
             max_entries=_count(cache_max_entries, "cache_max_entries"),
         )
+        for source in self.sources:
+            source.use_cache_ttl(self.cache.ttl, self.cache.negative_ttl)
 
     def __repr__(self) -> str:
         return f"ChainedSecretsBackend(sources={[s.label for s in self.sources]!r}, cache={self.cache!r})"
@@ -183,7 +185,7 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         one. An id spelled as a team's own is never served by a plain lookup, so no task reaches
         another team's secrets by naming them.
         """
-        if _TEAM_SCOPED_ID_RE.fullmatch(identifier):
+        if TEAM_SEP in identifier and _TEAM_SCOPED_ID_RE.fullmatch(identifier):
             return None
         if team_name:
             value = self._lookup_id(kind, team_scoped_id(team_name, identifier))
@@ -192,9 +194,10 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         return self._lookup_id(kind, identifier)
 
     def _lookup_id(self, kind: str, identifier: str) -> str | None:
-        value = self.cache.get((kind, identifier), lambda: self._load(kind, identifier))
+        value = self.cache.get((kind, identifier), self._load, kind, identifier)
         if value is not None:
-            # Again on cache hits: a task process may have reset its masker since the first hit.
+            # On a hit too, but mask_value registers a value once per process (and again only if
+            # a masker was reset since, as the supervisor does before it starts a task process).
             mask_value(value, connection=kind == "connections")
         return value
 

@@ -11,8 +11,10 @@ transactions per 10 s per vault, and a busy deployment looks the same ids up aga
   each calling the store; the leader's result (or exception) is handed to all of them.
 * A lookup may declare its answer not cacheable (a source failed, so a miss may be wrong and a
   later source's hit may be shadowed once it recovers); such answers are asked again next time.
-* Storage is ``cachetools.TLRUCache``: per-entry lifetimes, bounded size, least recently used
-  out first.
+* Storage is a plain dict of ``(value, expiry)``: a hit is one dict read and one clock read,
+  without a lock (a dict read is atomic), so a cached lookup costs about what Airflow's
+  environment-variable backend costs. Writes take a lock; a full cache drops expired entries,
+  then the oldest stored.
 
 Values are kept in memory only, never logged, and the cache's ``repr`` shows sizes only.
 """
@@ -23,9 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
-
-import cachetools
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -98,11 +98,10 @@ class SingleFlight(Generic[K, V]):
 class LookupCache(Generic[K, V]):
     """``get(key, load)``: a cached value, or ``load()`` once (single flight) and remember it.
 
-    The storage is ``cachetools.TLRUCache`` (installed with Airflow): each entry's lifetime is
-    chosen when it is stored (``ttl`` for a hit, ``negative_ttl`` for a miss; a lifetime of 0
-    is never stored), expired entries go first and then the least recently used, so the cache
-    holds at most ``max_entries``. cachetools is not thread-safe; one lock guards it, and is
-    never held while a store is called.
+    Each entry's lifetime is chosen when it is stored (``ttl`` for a hit, ``negative_ttl`` for
+    a miss; a lifetime of 0 is never stored). Reads take no lock; writes do, and a store is
+    never called while it is held. At most ``max_entries`` are kept: expired ones go first,
+    then the oldest stored.
     """
 
     def __init__(
@@ -117,22 +116,18 @@ class LookupCache(Generic[K, V]):
             raise ValueError("cache TTLs must not be negative")
         self.ttl = ttl
         self.negative_ttl = negative_ttl
-        self.max_entries = max_entries
+        self.max_entries = max(1, max_entries)
+        self._clock = clock
         self._lock = threading.Lock()
-        self._entries: cachetools.TLRUCache[K, _Entry[V]] = cachetools.TLRUCache(
-            maxsize=max_entries, ttu=self._expires, timer=clock
-        )
+        self._entries: dict[K, tuple[V | None, float]] = {}  # value (None: a miss), expiry
         self._flight: SingleFlight[K, V | None] = SingleFlight()
-
-    def _expires(self, key: K, entry: _Entry[V], now: float) -> float:
-        return now + (self.ttl if entry.value is not None else self.negative_ttl)
 
     def __repr__(self) -> str:
         return f"LookupCache(ttl={self.ttl}, negative_ttl={self.negative_ttl}, entries={len(self)})"
 
     def __len__(self) -> int:
         with self._lock:
-            self._entries.expire()
+            self._expire(self._clock())
             return len(self._entries)
 
     def clear(self) -> None:
@@ -143,31 +138,39 @@ class LookupCache(Generic[K, V]):
         """Callers waiting for the lookup of ``key`` in progress (see :meth:`SingleFlight.followers`)."""
         return self._flight.followers(key)
 
-    def _cached(self, key: K) -> _Entry[V] | None:
-        with self._lock:
-            return self._entries.get(key)
+    def _expire(self, now: float) -> None:
+        # Caller holds the lock.
+        for key in [k for k, (_, expiry) in self._entries.items() if expiry <= now]:
+            del self._entries[key]
 
-    def get(self, key: K, load: Callable[[], LoadResult[V]]) -> V | None:
-        entry = self._cached(key)
-        if entry is not None:
-            return entry.value
+    def _store(self, key: K, value: V | None) -> None:
+        lifetime = self.ttl if value is not None else self.negative_ttl
+        if lifetime <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            entries = self._entries
+            entries.pop(key, None)  # re-stored: it is the newest now
+            if len(entries) >= self.max_entries:
+                self._expire(now)
+                while len(entries) >= self.max_entries:
+                    del entries[next(iter(entries))]  # dicts keep insertion order: the oldest
+            entries[key] = (value, now + lifetime)
+
+    def get(self, key: K, load: Callable[..., LoadResult[V]], *args: Any) -> V | None:
+        """The cached answer for ``key``, or ``load(*args)`` (one caller at a time per key)."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] > self._clock():
+            return entry[0]
 
         def lead() -> V | None:
             # A flight that finished between our cache check and now may have filled it.
-            entry = self._cached(key)
-            if entry is not None:
-                return entry.value
-            result = load()
+            entry = self._entries.get(key)
+            if entry is not None and entry[1] > self._clock():
+                return entry[0]
+            result = load(*args)
             if result.cacheable:
-                with self._lock:
-                    self._entries[key] = _Entry(result.value)
+                self._store(key, result.value)
             return result.value
 
         return self._flight.do(key, lead)
-
-
-@dataclass(frozen=True)
-class _Entry(Generic[V]):
-    """A stored answer; ``None`` is a remembered miss."""
-
-    value: V | None = field(repr=False)

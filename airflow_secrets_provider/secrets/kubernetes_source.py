@@ -12,6 +12,10 @@ kube config (``kube_config`` / ``context``, default ``$KUBECONFIG`` or ``~/.kube
 ``in_cluster`` forces either. The client is cncf.kubernetes' (``SecretsKubernetesHook``, with a
 request timeout), built on first lookup, once per configuration per process; reads follow the
 package's retry policy.
+
+One read serves every id: the Secret's (or the selected Secrets') data is kept for the
+backend's ``cache_ttl_seconds`` (a missing Secret for ``negative_cache_ttl_seconds``), so K ids
+held in one Secret cost one GET per TTL, not K. Concurrent lookups share the read in flight.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing_extensions import Unpack
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError, drops_original_error
 from airflow_secrets_provider.naming import project_secret_name
+from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from airflow_secrets_provider.secrets.sources import (
     NamingOptions,
     Source,
@@ -149,6 +154,10 @@ class KubernetesSource(Source):
         defaults = {"connections": f"{prefix}CONN", "variables": f"{prefix}VAR", "config": f"{prefix}CONFIG"}
         what = f"Secret {self.secret!r}" if self.secret else f"Secrets labelled {label_selector!r}"
         super().__init__(parse_naming(naming, field, defaults, "_", spell_secret_key), f"{field} (kubernetes, {what})")
+        self._reads: LookupCache[str, dict[str, str]] = LookupCache(0, 0)  # off until a backend sets TTLs
+
+    def use_cache_ttl(self, ttl: float, negative_ttl: float) -> None:
+        self._reads = LookupCache(ttl, negative_ttl, max_entries=1)
 
     @cached_property
     def hook(self) -> SecretsKubernetesHook:
@@ -169,10 +178,18 @@ class KubernetesSource(Source):
         return self._namespace
 
     def read(self, kind: str, name: str) -> str | None:
-        return self.data().get(name)
+        return (self._reads.get("data", self._load) or {}).get(name)
+
+    def _load(self) -> LoadResult[dict[str, str]]:
+        found = self._read()
+        return LoadResult(found)  # a missing Secret (None) is kept for the negative TTL
 
     def data(self) -> dict[str, str]:
-        """Every key the source holds, decoded (one API call, retried if transient)."""
+        """Every key the source holds, decoded (one API call, retried if transient); uncached."""
+        return self._read() or {}
+
+    def _read(self) -> dict[str, str] | None:
+        """Every key the source holds, decoded; ``None`` when the Secret does not exist."""
         from airflow_secrets_provider.hooks.kube_errors import KubernetesNotFoundError
         from airflow_secrets_provider.secret_data import decode_text
 
@@ -185,7 +202,7 @@ class KubernetesSource(Source):
             assert self.label_selector is not None  # __init__ checked
             listed = hook.list_secrets(namespace, self.label_selector)
         except KubernetesNotFoundError:
-            return {}
+            return None
         merged: dict[str, str] = {}
         for item in sorted(listed.items, key=lambda s: s.metadata.name):
             for key, value in decode_text(item.data, f"Secret {item.metadata.name!r}").items():

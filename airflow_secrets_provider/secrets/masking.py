@@ -13,11 +13,20 @@ task, the supervisor; the core one filters core processes' logs (API server, CLI
 registered with both, as Airflow does for its own sensitive config.
 
 The masker ignores strings shorter than ``[logging] min_length_masked_secret`` (5 by default).
+
+**Once per process, not per hit.** Inside a task every ``mask_secret`` is also a message to
+the supervisor, so registering a value again on each cache hit cost a round trip per lookup.
+:func:`mask_value` remembers what it registered, and with which maskers' state: a masker that
+was reset since (``reset_secrets_masker``, which the supervisor calls after loading the
+secrets backends and before starting the task process) holds a new pattern set, and then
+every value is registered again on its next hit. A forked process inherits the maskers with
+the values in them (and their supervisor is the process that registered them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,21 +37,69 @@ STRUCTURAL_CONNECTION_FIELDS = frozenset({"conn_type"})
 the word from every log line."""
 
 
-def _maskers() -> list[Callable[[Any], None]]:
+MaskerState = Callable[[], object]
+"""Returns an object that changes (by identity) when a masker forgets its patterns."""
+
+
+def _no_state() -> object:
+    return object()  # state unknown: never equal, so values are registered every time
+
+
+def _patterns_of(get_masker: Callable[[], Any]) -> MaskerState:
+    def state() -> object:
+        try:
+            return get_masker().patterns  # ``reset_masker()`` replaces this set
+        except Exception:
+            return object()
+
+    return state
+
+
+@functools.cache
+def _maskers() -> tuple[tuple[Callable[[Any], None], ...], tuple[MaskerState, ...]]:
+    """Airflow's mask functions importable here, and how to see each masker's state (once)."""
     found: list[Callable[[Any], None]] = []
+    states: list[MaskerState] = []
     try:
         from airflow.sdk.log import mask_secret as sdk_mask
     except ImportError:
         pass
     else:
         found.append(sdk_mask)
+        try:
+            from airflow.sdk._shared.secrets_masker import _secrets_masker as sdk_masker
+        except ImportError:
+            states.append(_no_state)
+        else:
+            states.append(_patterns_of(sdk_masker))
     try:
         from airflow._shared.secrets_masker import mask_secret as core_mask
     except ImportError:
         pass
     else:
         found.append(core_mask)
-    return found
+        try:
+            from airflow._shared.secrets_masker import _secrets_masker as core_masker
+        except ImportError:
+            states.append(_no_state)
+        else:
+            states.append(_patterns_of(core_masker))
+    return tuple(found), tuple(states)
+
+
+class _Registered:
+    """Values registered with the maskers while they were in the state ``states``."""
+
+    __slots__ = ("states", "values")
+
+    def __init__(self) -> None:
+        self.states: tuple[object, ...] = ()
+        self.values: set[tuple[str, bool]] = set()
+
+
+_REGISTERED = _Registered()
+MAX_REMEMBERED = 10_000
+"""Values remembered as registered; beyond that the memory restarts (values are registered again)."""
 
 
 def _leaves(value: Any, skip_keys: frozenset[str] = frozenset()) -> Iterator[str]:
@@ -89,14 +146,38 @@ def secret_strings(value: str, *, connection: bool = False) -> list[str]:
     return list(dict.fromkeys(s for s in out if s))
 
 
-def mask_value(value: str, *, connection: bool = False) -> None:
-    """Register ``value`` (and its leaves) with every Airflow masker importable here.
+def _current(registered: _Registered, states: tuple[MaskerState, ...]) -> bool:
+    """Whether every masker is still in the state the remembered values were registered in."""
+    seen = registered.states
+    if len(seen) != len(states):
+        return False
+    for state, then in zip(states, seen, strict=True):  # noqa: SIM110  (a loop: runs on every cache hit)
+        if state() is not then:
+            return False
+    return True
 
-    A no-op where Airflow is not installed (inside a plain task image).
+
+def mask_value(value: str, *, connection: bool = False) -> None:
+    """Register ``value`` (and its leaves) with every Airflow masker importable here, once.
+
+    Again only if a masker was reset since (see the module docstring). A no-op where Airflow is
+    not installed (inside a plain task image).
     """
-    maskers = _maskers()
+    maskers, states = _maskers()
     if not maskers:
         return
+    registered, key = _REGISTERED, (value, connection)
+    if key in registered.values and _current(registered, states):
+        return
+    if not _current(registered, states) or len(registered.values) >= MAX_REMEMBERED:
+        registered.values = set()
+        registered.states = tuple(state() for state in states)
     for secret in secret_strings(value, connection=connection):
         for mask in maskers:
             mask(secret)
+    registered.values.add(key)
+
+
+def forget_registrations() -> None:
+    """Register every value again on its next lookup (tests that reset the maskers themselves)."""
+    _REGISTERED.values = set()

@@ -204,6 +204,15 @@ class Source(ABC):
     def read(self, kind: str, name: str) -> str | None:
         """The value stored under ``name`` (already spelled for this store), or ``None``."""
 
+    def use_cache_ttl(self, ttl: float, negative_ttl: float) -> None:
+        """The backend's cache lifetimes, for a source that reads many ids in one call.
+
+        The backend caches per id; a store that answers every id of a Secret with one read
+        caches that read for as long, so K ids cost one call per TTL, not K. Most sources read
+        one id per call and ignore this.
+        """
+        del ttl, negative_ttl
+
 
 class EnvSource(Source):
     """Environment variables of the process doing the lookup.
