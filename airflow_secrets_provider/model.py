@@ -179,6 +179,13 @@ def _validated_once(validate: Callable[[Any], None]) -> Callable[[Any], None]:
     return once
 
 
+def mark_validated(request: R) -> R:
+    """``request`` whose own ``validate()`` the caller has just done in full (a parser's fast
+    path, by the same predicates), so the operator does not run it again."""
+    object.__setattr__(request, _VALIDATED, True)
+    return request
+
+
 def _render_nested(value: Any, render_value: Callable[[Any], Any]) -> Any:
     if isinstance(value, tuple):
         return tuple(_render_nested(v, render_value) for v in value)

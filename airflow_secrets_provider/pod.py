@@ -90,6 +90,15 @@ class AttachmentMerge:
 
     def add(self, item: Attachment) -> None:
         """Merge one reference; raises :class:`SecretConfigError` (state unchanged) on a conflict."""
+        if type(item) is SecretKeyEnv:  # the commonest: a new name, or an identical repeat, in one lookup
+            # (never in _seen: every SecretKeyEnv comes here, and _env_sources tells its repeats)
+            known = self._env_sources.get(item.env_name)
+            if known is None:
+                self._env_sources[item.env_name] = item
+                self.merged.append(item)
+                return
+            if known == item:
+                return
         seen = self._seen
         before = len(seen)
         seen.add(item)  # one hash per reference: a repeat leaves the set as it was

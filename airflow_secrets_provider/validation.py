@@ -12,13 +12,14 @@ import contextvars
 import posixpath
 import re
 from collections.abc import Iterable, Iterator
+from typing import TypeGuard
 
 from airflow_secrets_provider.exceptions import SecretConfigError
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN_RE = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
 _DNS1123_LABEL_RE = re.compile(rf"^{_DNS1123_LABEL}$")
-_SECRET_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
+_PLAIN_SECRET_KEY_RE = re.compile(r"(?!\.\.)(?!\.\Z)[-._a-zA-Z0-9]{1,253}")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NOT_ENV_CHAR_RE = re.compile(r"[^A-Za-z0-9_]")
 
@@ -154,8 +155,24 @@ def _require_str(value: object, field: str, provider: str | None) -> str:
     return value
 
 
+def is_plain_secret_name(value: object) -> TypeGuard[str]:
+    """A valid Kubernetes Secret name, not a template: what :func:`check_secret_name` accepts as is."""
+    return (
+        type(value) is str and len(value) <= MAX_SUBDOMAIN_LENGTH and _DNS1123_SUBDOMAIN_RE.fullmatch(value) is not None
+    )
+
+
+def is_plain_env_name(value: object) -> TypeGuard[str]:
+    """A valid environment variable name, not a template: what :func:`check_env_name` accepts as is."""
+    return type(value) is str and _ENV_NAME_RE.fullmatch(value) is not None
+
+
 def check_secret_name(value: object, field: str, provider: str | None = None) -> str:
     """A Kubernetes Secret name: a DNS-1123 subdomain of at most 253 characters."""
+    # Fast path for the common case (a valid plain name: no braces, so not a template); the
+    # same checks, in one regex match, before the ones below that explain a failure.
+    if is_plain_secret_name(value):
+        return value
     name = _require_str(value, field, provider)
     if pending_template(name, field, provider):
         return name
@@ -172,6 +189,8 @@ def check_secret_name(value: object, field: str, provider: str | None = None) ->
 
 def check_label_name(value: object, field: str, provider: str | None = None) -> str:
     """A DNS-1123 label (project names, which become part of Secret names and labels)."""
+    if type(value) is str and len(value) <= MAX_LABEL_LENGTH and _DNS1123_LABEL_RE.fullmatch(value):
+        return value  # fast path: valid and plain (see check_secret_name)
     name = _require_str(value, field, provider)
     if pending_template(name, field, provider):
         return name
@@ -188,16 +207,14 @@ def check_label_name(value: object, field: str, provider: str | None = None) -> 
 
 def is_secret_key(key: str) -> bool:
     """Whether ``key`` can be a key of a Kubernetes Secret's ``data``."""
-    return (
-        len(key) <= MAX_SUBDOMAIN_LENGTH
-        and _SECRET_KEY_RE.fullmatch(key) is not None
-        and key not in (".", "..")
-        and not key.startswith("..")
-    )
+    # One match: at most 253 of [-._a-zA-Z0-9], not "." and not starting with "..".
+    return _PLAIN_SECRET_KEY_RE.fullmatch(key) is not None
 
 
 def check_secret_key(value: object, field: str, provider: str | None = None) -> str:
     """A key inside a Kubernetes Secret's ``data``: ``[-._a-zA-Z0-9]+``, not ``.`` or ``..``."""
+    if type(value) is str and is_secret_key(value):
+        return value  # fast path: valid and plain (see check_secret_name)
     key = _require_str(value, field, provider)
     if pending_template(key, field, provider):
         return key
@@ -213,6 +230,8 @@ def check_secret_key(value: object, field: str, provider: str | None = None) -> 
 
 def check_env_name(value: object, field: str, provider: str | None = None) -> str:
     """An environment variable name a shell and ``$(VAR)`` expansion can use: a C identifier."""
+    if is_plain_env_name(value):
+        return value  # fast path (see check_secret_name): valid and plain (see check_secret_name)
     name = _require_str(value, field, provider)
     if pending_template(name, field, provider):
         return name

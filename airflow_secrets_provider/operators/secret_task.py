@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ from airflow_secrets_provider.operators.options import check_operator_options
 from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
 from airflow_secrets_provider.pod import AttachmentMerge, collect_attachments
 from airflow_secrets_provider.providers import with_secrets as make_request
-from airflow_secrets_provider.providers.external import parse_pipeline_spec, secret_env, secret_mount
+from airflow_secrets_provider.providers.external import parse_pipeline_spec, plain_env_entry, secret_env, secret_mount
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
 from airflow_secrets_provider.validation import check_label_name, literal_names
 from airflow_secrets_provider.values import SecretValues
@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # resolve and presets are worker-side: not imported while a D
 SecretLike = SecretRequest | Secret | Mapping[str, Any]
 
 
-_PARSED_SPECS: dict[tuple[tuple[object, type, object], ...], SecretRequest] = {}
+_PARSED_SPECS: dict[tuple[object, ...], SecretRequest] = {}
 MAX_PARSED_SPECS = 4096
 
 
@@ -66,7 +66,8 @@ def _parse_spec(entry: Mapping[str, Any], index: int) -> SecretRequest:
     lists) and entries that fail are not remembered (an error names its own index).
     """
     try:
-        key = tuple((name, type(value), value) for name, value in entry.items())
+        # The types too: ``True`` and ``1`` are equal keys, but only one is a valid ``optional``.
+        key = (*entry.items(), *map(type, entry.values()))
         found = _PARSED_SPECS.get(key)
     except TypeError:
         return parse_pipeline_spec(entry, f"secrets[{index}]")
@@ -87,7 +88,10 @@ def split_secrets(secrets: Sequence[SecretLike] | None) -> tuple[list[Secret], l
     if isinstance(secrets, (str, bytes, Mapping)) or not isinstance(secrets, Sequence):
         raise SecretConfigError("secrets", f"must be a list, got {type(secrets).__name__}")
     for index, item in enumerate(secrets):
-        if isinstance(item, Secret):
+        if type(item) is dict:  # the commonest: tested first, without the ABC checks below
+            # A plain env entry is checked faster than it is looked up in the memo.
+            requests.append(plain_env_entry(item) or _parse_spec(item, index))
+        elif isinstance(item, Secret):
             native.append(item)
         elif isinstance(item, SecretRequest):
             requests.append(item)
@@ -106,12 +110,13 @@ class _ParseMerge:
 
     __slots__ = ("count", "merge", "project", "requests", "target")
 
+    target: AttachTarget  # target and merge: set with requests (see _merged_so_far)
+    merge: AttachmentMerge
+
     def __init__(self) -> None:
         self.requests: list[SecretRequest] | None = None
         self.count = 0
         self.project: str | None = None
-        self.target = AttachTarget(task_secret_name(PLACEHOLDER_POD_NAME))
-        self.merge = AttachmentMerge()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _ParseMerge:
         return _ParseMerge()  # rebuilt on demand: it only caches what secret_requests holds
@@ -144,6 +149,11 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     template_fields: Sequence[str] = (*KubernetesPodOperator.template_fields, "project")
 
+    secret_requests: list[SecretRequest]
+    resolved: ResolvedSecrets | None
+    _created_task_secret: str | None
+    _merge: _ParseMerge
+
     def __init__(
         self,
         *,
@@ -165,15 +175,18 @@ class SecretTaskOperator(KubernetesPodOperator):
         self.azure_vault_options = dict(azure_vault_options or {})
         self.apply_presets = apply_presets
         self.mask_external_secrets = mask_external_secrets
-        self.secret_requests: list[SecretRequest] = []
-        self.resolved: ResolvedSecrets | None = None  # set once by prepare_secrets() on the worker
-        self._created_task_secret: str | None = None  # the per-task Secret this instance created
-        self._merge = _ParseMerge()  # see _merged_so_far
-        for request in requests:
-            self._add_request(request)
-        # The merge state only speeds up adding; a parsed DAG keeps thousands of tasks, so it is
-        # dropped here (the next with_secrets() rebuilds it once, from secret_requests).
-        self._merge = _ParseMerge()
+        # Internal state, neither an argument nor a template field: set past BaseOperator's
+        # __setattr__ (which would only look for a converter and an argument of that name).
+        internal = object.__setattr__
+        internal(self, "secret_requests", [])
+        internal(self, "resolved", None)  # set once by prepare_secrets() on the worker
+        internal(self, "_created_task_secret", None)  # the per-task Secret this instance created
+        internal(self, "_merge", _ParseMerge())  # see _merged_so_far
+        if requests:
+            self._add_requests(requests)
+            # The merge state only speeds up adding; a parsed DAG keeps thousands of tasks, so it
+            # is dropped here (the next with_secrets() rebuilds it once, from secret_requests).
+            internal(self, "_merge", _ParseMerge())
 
     # -- building the request list ----------------------------------------------------------
 
@@ -198,16 +211,23 @@ class SecretTaskOperator(KubernetesPodOperator):
         return state
 
     def _add_request(self, request: SecretRequest) -> SecretTaskOperator:
-        request.validate()
+        return self._add_requests((request,))
+
+    def _add_requests(self, requests: Iterable[SecretRequest]) -> SecretTaskOperator:
+        """Check and merge each request in turn (the state looked up once for all of them)."""
         state = self._merged_so_far()
-        try:
-            # The XCom mount path is checked where the pod is built (do_xcom_push may change).
-            merge_checked(request.attachments(state.target, state.count), xcom=False, into=state.merge)
-        except BaseException:
-            state.requests = None  # partly merged: rebuilt from the kept requests next time
-            raise
-        self.secret_requests.append(request)  # the list the state was merged for
-        state.count += 1
+        merge, target, kept = state.merge, state.target, self.secret_requests
+        for request in requests:
+            request.validate()
+            try:
+                # The XCom mount path is checked where the pod is built (do_xcom_push may change).
+                for item in request.attachments(target, state.count):
+                    merge.add(item)
+            except BaseException:
+                state.requests = None  # partly merged: rebuilt from the kept requests next time
+                raise
+            kept.append(request)  # the list the state was merged for
+            state.count += 1
         return self
 
     def with_secrets(self, kind: str, source: object) -> SecretTaskOperator:

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
-from airflow_secrets_provider.model import Attachment, AttachTarget, SecretKeyEnv, SecretRequest, SecretVolume
+from airflow_secrets_provider.model import (
+    Attachment,
+    AttachTarget,
+    SecretKeyEnv,
+    SecretRequest,
+    SecretVolume,
+    mark_validated,
+)
 from airflow_secrets_provider.validation import (
     check_env_name,
     check_item_path,
@@ -21,6 +28,9 @@ from airflow_secrets_provider.validation import (
     check_secret_key,
     check_secret_name,
     describe_names,
+    is_plain_env_name,
+    is_plain_secret_name,
+    is_secret_key,
     is_templated,
     keyed_field,
     normalize_mount_path,
@@ -122,9 +132,44 @@ def secret_mount(secret: str, mount_path: str, items: Mapping[str, str] | Sequen
     return request
 
 
-@drops_original_error
+_PLAIN_ENV_ENTRIES: dict[tuple[str, str, str], SecretEnv] = {}
+MAX_PLAIN_ENV_ENTRIES = 4096
+
+
+def plain_env_entry(entry: Mapping[str, Any]) -> SecretEnv | None:
+    """The commonest entry, ``{"name", "envVar", "key"}`` with valid plain names, checked in one
+    pass; ``None`` for anything else (or anything wrong), which the full parse then explains.
+
+    The names pass the same predicates as :meth:`SecretEnv.validate`'s checks (whose own fast
+    paths they are), so the request is marked validated without running them again. DAG files
+    repeat the same entries across tasks: a request (immutable, checked) is remembered per
+    ``(envVar, name, key)`` for the rest of the process, a lookup cheaper than the checks.
+    """
+    if type(entry) is not dict or len(entry) != 3:
+        return None
+    # Three entries, each of these three present (a missing one is None, which fails below).
+    env_name, name, key = entry.get("envVar"), entry.get("name"), entry.get("key")
+    if type(env_name) is not str or type(name) is not str or type(key) is not str:
+        return None
+    names = (env_name, name, key)
+    found = _PLAIN_ENV_ENTRIES.get(names)
+    if found is None:
+        if not (is_plain_env_name(env_name) and is_plain_secret_name(name) and is_secret_key(key)):
+            return None
+        found = mark_validated(SecretEnv(env_name, name, key))
+        if len(_PLAIN_ENV_ENTRIES) >= MAX_PLAIN_ENV_ENTRIES:
+            _PLAIN_ENV_ENTRIES.clear()
+        _PLAIN_ENV_ENTRIES[names] = found
+    return found
+
+
 def parse_pipeline_spec(entry: Mapping[str, Any], field: str) -> SecretRequest:
     """A Pachyderm pipeline-spec secret entry."""
+    return plain_env_entry(entry) or _parse_pipeline_spec(entry, field)
+
+
+@drops_original_error
+def _parse_pipeline_spec(entry: Mapping[str, Any], field: str) -> SecretRequest:
     keys = set(entry)
     env_key = "envVar" if "envVar" in keys else "env_var" if "env_var" in keys else None
     mount_key = "mount_path" if "mount_path" in keys else "mountPath" if "mountPath" in keys else None
