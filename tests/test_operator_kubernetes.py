@@ -94,6 +94,15 @@ def task_secrets(core: CoreV1Api, namespace: str) -> list[str]:
     return [s.metadata.name for s in secrets.items]
 
 
+def wait_for_no_task_secrets(core: CoreV1Api, namespace: str, timeout: float = 60) -> None:
+    """Bounded wait: a finished, deleted pod's Secret is removed by the garbage collector
+    (ownerReference), which acts a moment after the task returns."""
+    deadline = time.monotonic() + timeout
+    while task_secrets(core, namespace) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert task_secrets(core, namespace) == []
+
+
 def server_side_dry_run(core: CoreV1Api, pod: k8s.V1Pod) -> None:
     """Create a copy of a stored pod with dryRun=All: the API server validates it completely."""
     data = ApiClient().sanitize_for_serialization(pod)
@@ -180,8 +189,8 @@ def test_dag_with_several_secret_tasks_runs_end_to_end(
     env = {e.name: e.value_from.secret_key_ref for e in train_pod.spec.containers[0].env if e.value_from}
     assert env["FILE_TOKEN"].name == task_secret_name(train_pod.metadata.name)
     assert [e.name for e in train_pod.spec.containers[0].env][-1] == "DSN"
-    # The operator deleted every per-task Secret it created; the project Secret is untouched.
-    assert task_secrets(core, kube_namespace) == []
+    # Every per-task Secret went with its deleted pod; the project Secret is untouched.
+    wait_for_no_task_secrets(core, kube_namespace)
     assert ProjectSecretsStore(core, kube_namespace).list_keys(project) == ["AWS_KEY", "DB_PASSWORD"]
 
 
@@ -389,7 +398,7 @@ def test_azure_vault_secrets_reach_the_pod_through_the_task_secret(
     status = core.read_namespaced_pod(pod.metadata.name, kube_namespace).status
     assert status.phase == "Succeeded", (status.reason, status.message)
     op.cleanup(pod=pod, remote_pod=core.read_namespaced_pod(pod.metadata.name, kube_namespace))
-    assert task_secrets(core, kube_namespace) == []
+    wait_for_no_task_secrets(core, kube_namespace)  # gone with the finished pod KPO deleted
 
 
 def test_backend_kubernetes_source_reads_project_secret(

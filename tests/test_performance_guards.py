@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -188,6 +189,13 @@ class _TaskInstance:
         pass
 
 
+def _task_secrets(core: Any, namespace: str) -> list[str]:
+    from airflow_secrets_provider.naming import SECRET_ROLE_LABEL
+
+    found = core.list_namespaced_secret(namespace, label_selector=f"{SECRET_ROLE_LABEL}=task")
+    return [s.metadata.name for s in found.items]
+
+
 def _launch(op: Any) -> list[str]:
     context: Any = {"ti": _TaskInstance(op.task_id), "run_id": "guards", "dag": object()}
     with recording_requests() as requests:
@@ -251,10 +259,17 @@ def test_a_launch_makes_only_the_secret_requests_more_than_plain_kpo(
         return Counter(r for r in requests if r not in WAITING)
 
     extra = without_polls(ours) - without_polls(plain)
-    expected = Counter({"GET secrets/<name>": 1, "POST secrets": 1, "DELETE secrets/<name>": 1})
+    # Read the project Secret, create the per-task one (and list the presets): no DELETE, the
+    # finished pod KPO deletes takes its Secret with it (ownerReference, garbage collector).
+    expected = Counter({"GET secrets/<name>": 1, "POST secrets": 1})
     if cluster_presets:
         expected["LIST configmaps"] = 1
     assert extra == expected
+    assert sum(extra.values()) <= 3
+    deadline = time.monotonic() + 60  # a bounded wait for the garbage collector
+    while _task_secrets(core, kube_namespace) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _task_secrets(core, kube_namespace) == []
     assert not without_polls(plain) - without_polls(ours)
     # The per-task Secret is created straight from the create's answer: no read of the pod between.
     created = ours.index("POST pods")

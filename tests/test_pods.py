@@ -319,8 +319,8 @@ def test_every_way_a_value_reaches_a_pod(
     assert [e.secret_ref.name for e in pods["all_project_keys"].spec.containers[0].env_from] == [
         "airflow-project-secrets-fraud"
     ]
-    # Each task deleted its per-task Secret when it finished.
-    assert task_secrets(core, ns) == []
+    # Each task's per-task Secret went with its deleted pod (the garbage collector, a moment later).
+    wait_for(lambda: task_secrets(core, ns) == [], "the per-task Secrets to go with their pods")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -477,7 +477,7 @@ def test_a_killed_worker_leaves_nothing_behind(
     assert retry.returncode == 0, output[-3000:]
     assert sha(api_key) in output and api_key not in output
     wait_for(lambda: core.list_namespaced_pod(ns).items == [], "the retried pod to be deleted")
-    assert task_secrets(core, ns) == []
+    wait_for(lambda: task_secrets(core, ns) == [], "the retried pod's Secret to go with it")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -54,6 +54,9 @@ if TYPE_CHECKING:  # resolve and presets are worker-side: not imported while a D
 SecretLike = SecretRequest | Secret | Mapping[str, Any]
 
 
+FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+"""Pod phases in which the API server deletes a pod at once (no grace period for its kubelet)."""
+
 _PARSED_SPECS: dict[tuple[object, ...], SecretRequest] = {}
 MAX_PARSED_SPECS = 4096
 
@@ -564,6 +567,35 @@ class SecretTaskOperator(KubernetesPodOperator):
                 )
         return super().trigger_reentry(context, event)
 
+    def process_pod_deletion(self, pod: k8s.V1Pod, *, reraise: bool = True) -> bool:
+        """KPO's pod deletion, noting whether it deleted a finished pod (see :meth:`cleanup`)."""
+        internal = object.__setattr__
+        internal(self, "_deleted_finished_pod", None)
+        deleted = super().process_pod_deletion(pod, reraise=reraise)
+        phase = pod.status.phase if deleted and pod is not None and pod.status is not None else None
+        if phase in FINISHED_PHASES:
+            internal(self, "_deleted_finished_pod", pod.metadata.name)
+        return deleted
+
+    def _secret_goes_with_pod(self, pod: k8s.V1Pod | None) -> bool:
+        """Whether the garbage collector removes ``pod``'s per-task Secret right away.
+
+        True when KPO has just deleted the finished pod this instance created the Secret for:
+        the API server removes a Succeeded or Failed pod at once (no grace period), and the
+        Secret's ownerReference to it makes the garbage collector delete the Secret seconds
+        later, so an explicit DELETE would be one more request per launch for nothing. A pod
+        still running or pending (killed, failed to start) waits for its kubelet, and a Secret
+        this instance did not create may have no ownerReference: those are deleted explicitly.
+        """
+        deleted = getattr(self, "_deleted_finished_pod", None)
+        return (
+            deleted is not None
+            and pod is not None
+            and pod.metadata is not None
+            and pod.metadata.name == deleted
+            and self._created_task_secret == task_secret_name(deleted)
+        )
+
     def cleanup(
         self,
         pod: k8s.V1Pod,
@@ -571,11 +603,18 @@ class SecretTaskOperator(KubernetesPodOperator):
         xcom_result: dict | None = None,
         context: Context | None = None,
     ) -> None:
+        object.__setattr__(self, "_deleted_finished_pod", None)
         try:
             super().cleanup(pod=pod, remote_pod=remote_pod, xcom_result=xcom_result, context=context)
         finally:
-            if not self._keeps_pod_after_kill():
-                self._delete_task_secret(pod or self.pod)
+            target = pod or self.pod
+            if not self._keeps_pod_after_kill() and not self._secret_goes_with_pod(target):
+                self._delete_task_secret(target)
+            elif self._secret_goes_with_pod(target):
+                self.log.info(
+                    "Per-task Secret %s goes with its deleted pod (ownerReference, garbage collector)",
+                    self._created_task_secret,
+                )
 
     def on_kill(self) -> None:
         try:
