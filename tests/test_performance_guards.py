@@ -82,12 +82,30 @@ def test_constructing_a_task_makes_no_kubernetes_model_objects() -> None:
 def test_each_reference_is_merged_once_while_constructing(n: int) -> None:
     """Linear in references: adding a request merges its own references, not all earlier ones."""
     with counting_calls(AttachmentMerge, "add") as merged:
-        op = task(n)
+        # One mount among the env refs: the requests go through the merge one by one.
+        op = SecretTaskOperator(
+            task_id="t", image="busybox", namespace="ns", secrets=[*refs(n - 1), {"name": "m", "mount_path": "/m"}]
+        )
     assert merged[0] == n
     with counting_calls(AttachmentMerge, "add") as merged:
         for i in range(5):  # chained additions after construction: one rebuild, then one each
             op.set_env_from_secret(f"EXTRA_{i}", "other", "key")
     assert merged[0] == n + 5
+
+
+def test_distinct_env_references_need_no_merge_and_repeats_still_do() -> None:
+    """Env refs to different variables cannot conflict: constructing such a task merges nothing.
+    A repeated variable goes through the merge, which tells an identical repeat from a conflict."""
+    with counting_calls(AttachmentMerge, "add") as merged:
+        op = task(50)
+    assert merged[0] == 0
+    assert [r.env_name for r in op.secret_requests] == [f"VAR_{i}" for i in range(50)]  # type: ignore[attr-defined]
+    same = {"name": "db-creds", "envVar": "VAR_0", "key": "key_0"}
+    assert len(SecretTaskOperator(task_id="r", image="b", secrets=[same, dict(same)]).secret_requests) == 2
+    with pytest.raises(Exception, match="VAR_0"):
+        SecretTaskOperator(task_id="c", image="b", secrets=[same, {**same, "key": "other"}])
+    with pytest.raises(Exception, match="VAR_1"):
+        op.set_env_from_secret("VAR_1", "elsewhere", "k")  # later additions merge with what is held
 
 
 def test_a_conflict_found_while_adding_leaves_the_task_as_it_was() -> None:

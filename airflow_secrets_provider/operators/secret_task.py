@@ -38,7 +38,13 @@ from airflow_secrets_provider.operators.options import check_operator_options
 from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
 from airflow_secrets_provider.pod import AttachmentMerge, collect_attachments
 from airflow_secrets_provider.providers import with_secrets as make_request
-from airflow_secrets_provider.providers.external import parse_pipeline_spec, plain_env_entry, secret_env, secret_mount
+from airflow_secrets_provider.providers.external import (
+    SecretEnv,
+    parse_pipeline_spec,
+    plain_env_entry,
+    secret_env,
+    secret_mount,
+)
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
 from airflow_secrets_provider.validation import check_label_name, literal_names
 from airflow_secrets_provider.values import SecretValues
@@ -185,7 +191,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         internal(self, "resolved", None)  # set once by prepare_secrets() on the worker
         internal(self, "_created_task_secret", None)  # the per-task Secret this instance created
         internal(self, "_merge", _ParseMerge())  # see _merged_so_far
-        if requests:
+        if requests and not self._add_distinct_env_requests(requests):
             self._add_requests(requests)
             # The merge state only speeds up adding; a parsed DAG keeps thousands of tasks, so it
             # is dropped here (the next with_secrets() rebuilds it once, from secret_requests).
@@ -212,6 +218,20 @@ class SecretTaskOperator(KubernetesPodOperator):
             # anything; effective_requests() adds it where the pod is built and checked again.
             state.merge = merge_checked(collect_attachments(requests, state.target), xcom=False)
         return state
+
+    def _add_distinct_env_requests(self, requests: list[SecretRequest]) -> bool:
+        """Take ``requests`` as they are if they are all env references from externally managed
+        Secrets, each to a different variable (the commonest task): such requests cannot
+        conflict (a conflict is two sources for one variable), so there is nothing to merge.
+        False (nothing taken) otherwise; the caller then merges them one by one."""
+        if any(type(request) is not SecretEnv for request in requests):
+            return False
+        if len({request.env_name for request in requests}) != len(requests):  # type: ignore[attr-defined]
+            return False
+        for request in requests:
+            request.validate()  # already done by the parser: remembered, so this is a lookup
+        self.secret_requests.extend(requests)
+        return True
 
     def _add_request(self, request: SecretRequest) -> SecretTaskOperator:
         return self._add_requests((request,))
