@@ -88,7 +88,6 @@ def test_states_from_rows_use_kpos_labels() -> None:
 # -- against the API server and a real metadata DB ------------------------------------------------
 
 
-
 def build_two_task_dag(dag_id: str) -> DAG:
     from airflow.providers.standard.operators.empty import EmptyOperator
 
@@ -147,7 +146,9 @@ def launch_for(
 
 
 def names(core: CoreV1Api, namespace: str) -> tuple[list[str], list[str]]:
-    pods = sorted(p.metadata.name for p in core.list_namespaced_pod(namespace).items if not p.metadata.deletion_timestamp)
+    pods = sorted(
+        p.metadata.name for p in core.list_namespaced_pod(namespace).items if not p.metadata.deletion_timestamp
+    )
     found = core.list_namespaced_secret(namespace, label_selector=f"{SECRET_ROLE_LABEL}=task").items
     return pods, sorted(s.metadata.name for s in found)
 
@@ -354,3 +355,64 @@ def _gone(core: CoreV1Api, namespace: str) -> bool:
         return core.list_namespaced_pod(namespace).items == []
     except ApiException:
         return False
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_a_dag_run_that_ends_takes_its_task_instances_leftovers(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    finished_run: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scheduler calls ``on_dag_run_success``/``_failed`` when a run ends (e.g. after a trigger timeout)."""
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag_id, run_id, ns = finished_run.dag_id, finished_run.run_id, kube_namespace
+    for task_id in ("done", "other"):
+        launch_for(kube_cluster, ns, dag_id, run_id, task_id)
+    other_run = launch_for(kube_cluster, ns, dag_id, "another_run", "done")  # not this run's
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(kube_cluster.kubeconfig))
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", ns)
+    with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one()
+        get_listener_manager().hook.on_dag_run_success(dag_run=run, msg="success")  # as DagRun.update_state does
+    assert names(core, ns) == ([other_run.metadata.name], [task_secret_name(other_run.metadata.name)])
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_the_listener_can_be_turned_off(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    finished_run: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag_id, run_id, ns = finished_run.dag_id, finished_run.run_id, kube_namespace
+    pod = launch_for(kube_cluster, ns, dag_id, run_id, "done")
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(kube_cluster.kubeconfig))
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", ns)
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_ON_TASK_END", "False")
+    with create_session() as session:
+        ti = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "done")
+        ).one()
+        get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
+    assert names(core, ns) == ([pod.metadata.name], [task_secret_name(pod.metadata.name)])
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_ON_TASK_END", "True")
+    with create_session() as session:
+        ti = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "done")
+        ).one()
+        get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
+    assert names(core, ns) == ([], [])

@@ -22,6 +22,7 @@ Every injected fault is counted (:attr:`FaultProxy.injected`) for the README's f
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -119,7 +120,9 @@ class FaultProxy:
 
     # -- control -------------------------------------------------------------------------
 
-    def add(self, kind: str, *, method: str | None = None, path: str = ".*", times: int | None = 1, **fault: object) -> Rule:
+    def add(
+        self, kind: str, *, method: str | None = None, path: str = ".*", times: int | None = 1, **fault: object
+    ) -> Rule:
         rule = Rule(Fault(kind, **fault), method, path, times)  # type: ignore[arg-type]
         with self._lock:
             self.rules.append(rule)
@@ -147,9 +150,9 @@ class FaultProxy:
                 if rule.take(method, path):
                     return rule.fault
             chance = self._random
-            if chance and (chance.methods is None or method in chance.methods) and re.search(chance.path, path):
-                if chance.rng.random() < chance.rate:
-                    return chance.rng.choice(chance.faults)
+            matches = chance and (chance.methods is None or method in chance.methods) and re.search(chance.path, path)
+            if chance and matches and chance.rng.random() < chance.rate:
+                return chance.rng.choice(chance.faults)
         return None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -193,7 +196,9 @@ class FaultProxy:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "proxy", "cluster": {"server": self.url, "certificate-authority": str(self.ca_file)}}],
+            "clusters": [
+                {"name": "proxy", "cluster": {"server": self.url, "certificate-authority": str(self.ca_file)}}
+            ],
             "users": [{"name": "admin", "user": {"token": token}}],
             "contexts": [{"name": "proxy", "context": {"cluster": "proxy", "user": "admin"}}],
             "current-context": "proxy",
@@ -256,11 +261,9 @@ class FaultProxy:
         finally:
             if upstream is not None:
                 upstream.close()
-            try:
+            with contextlib.suppress(OSError):
                 reader.close()
                 conn.close()
-            except OSError:
-                pass
 
 
 def _read_request(reader: BinaryIO) -> tuple[str, str, list[tuple[str, str]], bytes | None] | None:
@@ -332,11 +335,7 @@ def _relay(conn: socket.socket, response: http.client.HTTPResponse) -> None:
 def _reset(conn: socket.socket, reader: BinaryIO) -> None:
     """Close with RST (SO_LINGER 0): the client sees a reset, not an orderly end."""
     reader.close()  # the socket is only really closed once its file object is
-    try:
+    with contextlib.suppress(OSError):
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         conn.close()
-    except OSError:
-        pass
