@@ -25,6 +25,11 @@ Rules (one verdict per object):
   deleted unless it finished (``Succeeded``/``Failed``) and its task asked to keep finished pods
   (``on_finish_action`` ``keep_pod``, or ``delete_succeeded_pod`` and the pod failed): a kept pod
   is the user's choice and holds no value (its Secret goes).
+* The cleanup works from our *pods* only, and never lists or reads a Secret (a list response
+  carries every Secret's data): a per-task Secret is named after its pod
+  (:func:`~airflow_secrets_provider.naming.task_secret_name`) and deleted by that name, and one
+  whose pod is already gone is the garbage collector's (its ``ownerReferences``). So the
+  cleanup's identity needs ``list``/``delete`` on pods and ``delete`` on Secrets, nothing more.
 """
 
 from __future__ import annotations
@@ -98,15 +103,14 @@ class TaskKey:
 
 @dataclass(frozen=True)
 class Leftover:
-    """A pod or per-task Secret of ours, as listed from the API server (no data, no spec)."""
+    """A pod of ours, as listed from the API server (labels, phase, one annotation; no spec)."""
 
-    kind: str  # "Pod" or "Secret"
     namespace: str
     name: str
     uid: str | None
     labels: Mapping[str, str]
-    phase: str | None = None  # pods only
-    on_finish_action: str | None = None  # pods only, from ON_FINISH_ANNOTATION
+    phase: str | None = None
+    on_finish_action: str | None = None  # from ON_FINISH_ANNOTATION
 
     @property
     def key(self) -> TaskKey | None:
@@ -119,10 +123,11 @@ class Leftover:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the cleanup does with one object, and why (names only)."""
+    """What the cleanup does with one pod and its per-task Secret, and why (names only)."""
 
     item: Leftover
-    delete: bool
+    delete_pod: bool
+    delete_secret: bool
     reason: str
 
 
@@ -160,22 +165,21 @@ def _keeps_finished_pod(item: Leftover) -> bool:
 
 
 def judge(item: Leftover, states: TaskStates) -> Verdict:
-    """The verdict for one object (see the module's rules)."""
+    """The verdict for one pod and its per-task Secret (see the module's rules)."""
     key = item.key
     if key is None:
-        return Verdict(item, False, "no task instance labels (dag_id, task_id, run_id): not a task's object")
+        return Verdict(item, False, False, "no task instance labels (dag_id, task_id, run_id): not a task's pod")
     if key.dag_id not in states.known_dags:
-        return Verdict(item, False, f"DAG {key.dag_id} is not known to this Airflow: left alone")
+        return Verdict(item, False, False, f"DAG {key.dag_id} is not known to this Airflow: left alone")
     if key in states.live:
-        return Verdict(item, False, f"task instance {key.describe()} is still live")
+        return Verdict(item, False, False, f"task instance {key.describe()} is still live")
     ended = states.ended.get(key, states.ended_otherwise)
     why = f"task instance {key.describe()} " + (f"ended ({ended})" if ended else "no longer exists")
-    if item.kind == "Pod" and _keeps_finished_pod(item):
-        return Verdict(item, False, f"{why}; pod finished and kept (on_finish_action={item.on_finish_action})")
-    return Verdict(item, True, why)
+    if _keeps_finished_pod(item):
+        return Verdict(item, False, True, f"{why}; the finished pod is kept (on_finish_action={item.on_finish_action})")
+    return Verdict(item, True, True, why)
 
 
 def judge_all(items: Iterable[Leftover], states: TaskStates) -> list[Verdict]:
-    """Verdicts in a stable order: Secrets first (they hold values), then pods, by namespace/name."""
-    verdicts = [judge(item, states) for item in items]
-    return sorted(verdicts, key=lambda v: (v.item.kind != "Secret", v.item.namespace, v.item.name))
+    """Verdicts in a stable order (namespace, pod name)."""
+    return sorted((judge(item, states) for item in items), key=lambda v: (v.item.namespace, v.item.name))

@@ -14,7 +14,9 @@ handled. A failure is logged (names only) and never raised into Airflow. What a 
 see (the scheduler down when the state changed) is what ``airflow-secrets cleanup`` is for.
 
 Configuration (``[secrets_provider]`` in airflow.cfg or ``AIRFLOW__SECRETS_PROVIDER__*``):
-``cleanup_on_task_end`` (default ``True``), ``cleanup_namespaces`` (comma-separated; empty: every
+``cleanup_on_task_end`` (default ``True``), ``cleanup_operators`` (the task types whose task
+instances are looked after, comma-separated, default ``SecretTaskOperator``; ``*`` for every
+task: a subclass of the operator has a type name of its own), ``cleanup_namespaces`` (comma-separated; empty: every
 namespace, which needs a cluster-wide ``list`` on pods and Secrets), ``cleanup_kubernetes_conn_id``
 (default ``kubernetes_default``; without such a connection, the in-cluster account or the default
 kubeconfig), ``cleanup_kube_config_file`` (a kubeconfig path instead).
@@ -46,6 +48,14 @@ def _config(key: str, fallback: str) -> str:
 
 def enabled() -> bool:
     return _config("cleanup_on_task_end", "True").strip().lower() in ("true", "1", "yes", "on")
+
+
+def handles(task_instance: Any) -> bool:
+    """Whether ``task_instance`` is a scheduler/API-server task instance of a configured task type."""
+    if not (enabled() and _is_orm_task_instance(task_instance)):
+        return False
+    names = {n.strip() for n in _config("cleanup_operators", "SecretTaskOperator").split(",") if n.strip()}
+    return "*" in names or getattr(task_instance, "operator", None) in names
 
 
 def configured_namespaces() -> list[str | None]:
@@ -94,25 +104,27 @@ def _run(only: TaskKey, read_states: Any) -> None:
     from airflow_secrets_provider.cleanup_run import run_cleanup
     from airflow_secrets_provider.exceptions import SecretsProviderError
 
-    try:
-        report = run_cleanup(configured_hook(), configured_namespaces(), read_states, only=only)
+    try:  # run_cleanup logs each delete (names only)
+        run_cleanup(configured_hook(), configured_namespaces(), read_states, only=only)
     except Exception as err:
         problem = str(err) if isinstance(err, SecretsProviderError) else type(err).__name__
-        log.warning("airflow-secrets-provider cleanup for %s failed: %s", only.describe(), problem)
-        return
-    for item in report.deleted:
-        log.info("airflow-secrets-provider cleanup deleted %s %s/%s", item.kind, item.namespace, item.name)
+        log.warning(
+            "airflow-secrets-provider cleanup for %s failed: %s (configure [secrets_provider] cleanup_* "
+            "options, or cleanup_on_task_end = False)",
+            only.describe(),
+            problem,
+        )
 
 
 @hookimpl
 def on_task_instance_failed(previous_state: Any, task_instance: Any, error: Any = None) -> None:
-    if enabled() and _is_orm_task_instance(task_instance):
+    if handles(task_instance):
         clean_task_instance(task_instance)
 
 
 @hookimpl
 def on_task_instance_success(previous_state: Any, task_instance: Any) -> None:
-    if enabled() and _is_orm_task_instance(task_instance):
+    if handles(task_instance):
         clean_task_instance(task_instance)
 
 

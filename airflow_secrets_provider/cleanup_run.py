@@ -1,9 +1,10 @@
-"""``cleanup``: list our pods and per-task Secrets, judge them (:mod:`.cleanup`), delete the orphans.
+"""``cleanup``: list our pods, judge them (:mod:`.cleanup`), delete orphans and their per-task Secrets.
 
-Deletes are exact: a pod or Secret is deleted with its UID as a precondition, so an object
-recreated under the same name after it was listed is never taken; one that is already gone
-counts as deleted. One object failing does not stop the others; the failure is reported by
-name and type (never a body).
+No Secret is listed or read: a per-task Secret is deleted by the name derived from its pod
+(see :mod:`.cleanup`). Pods are deleted with their UID as a precondition, so a pod recreated
+under the same name after it was listed is never taken; an object already gone counts as
+deleted and is not reported. One object failing does not stop the others; the failure is
+reported by name and type (never a body).
 """
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ from airflow_secrets_provider.cleanup import ON_FINISH_ANNOTATION, Leftover, Tas
 from airflow_secrets_provider.exceptions import SecretsProviderError
 from airflow_secrets_provider.hooks.kube_errors import KubernetesNotFoundError
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SECRET_ROLE_LABEL
+from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, task_secret_name
 
 log = logging.getLogger(__name__)
 
 OUR_PODS = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},dag_id,task_id,run_id"
-TASK_SECRETS = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{SECRET_ROLE_LABEL}=task"
 
 StateReader = Callable[[Iterable[TaskKey]], TaskStates]
+
+
+@dataclass(frozen=True)
+class Deleted:
+    kind: str  # "Pod" or "Secret"
+    namespace: str
+    name: str
 
 
 @dataclass
@@ -31,15 +38,15 @@ class CleanupReport:
     """What one cleanup saw and did; names and reasons only."""
 
     verdicts: list[Verdict] = field(default_factory=list)
-    deleted: list[Leftover] = field(default_factory=list)
-    failed: list[tuple[Leftover, str]] = field(default_factory=list)
+    deleted: list[Deleted] = field(default_factory=list)
+    failed: list[tuple[Deleted, str]] = field(default_factory=list)
 
 
-def selector_for(key: TaskKey | None, base: str) -> str:
-    """``base`` narrowed to one task instance's (or DAG run's, when task_id is empty) labels."""
+def selector_for(key: TaskKey | None) -> str:
+    """Our pods, narrowed to one task instance's (or a DAG run's, when task_id is empty) labels."""
     if key is None:
-        return base
-    parts = [base, f"dag_id={key.dag_id}", f"run_id={key.run_id}"]
+        return OUR_PODS
+    parts = [OUR_PODS, f"dag_id={key.dag_id}", f"run_id={key.run_id}"]
     if key.task_id:
         parts.append(f"task_id={key.task_id}")
         parts.append(f"map_index={key.map_index}" if key.map_index >= 0 else "!map_index")
@@ -49,14 +56,15 @@ def selector_for(key: TaskKey | None, base: str) -> str:
 def list_leftovers(
     hook: SecretsKubernetesHook, namespaces: Sequence[str | None], only: TaskKey | None = None
 ) -> list[Leftover]:
-    """Our pods and per-task Secrets in ``namespaces`` (None: every namespace), metadata only."""
+    """Our pods in ``namespaces`` (None: every namespace): labels, phase, on-finish annotation."""
     found: list[Leftover] = []
     for namespace in namespaces:
-        for pod in hook.list_pods(namespace, selector_for(only, OUR_PODS)).items:
+        for pod in hook.list_pods(namespace, selector_for(only)).items:
             meta = pod.metadata
+            if meta.deletion_timestamp is not None:
+                continue  # already going
             found.append(
                 Leftover(
-                    "Pod",
                     meta.namespace,
                     meta.name,
                     meta.uid,
@@ -65,10 +73,6 @@ def list_leftovers(
                     on_finish_action=(meta.annotations or {}).get(ON_FINISH_ANNOTATION),
                 )
             )
-        for secret in hook.list_secrets_anywhere(namespace, selector_for(only, TASK_SECRETS)).items:
-            meta = secret.metadata
-            found.append(Leftover("Secret", meta.namespace, meta.name, meta.uid, dict(meta.labels or {})))
-            secret.data = None  # listed for its labels; the values are dropped at once
     return found
 
 
@@ -80,7 +84,7 @@ def run_cleanup(
     dry_run: bool = False,
     only: TaskKey | None = None,
 ) -> CleanupReport:
-    """List, then read task states (in that order: see :func:`.cleanup_states.read_task_states`), judge, delete."""
+    """List pods, then read task states (in that order: see :func:`.cleanup_states.read_task_states`), judge, delete."""
     items = list_leftovers(hook, namespaces, only)
     report = CleanupReport()
     if not items:
@@ -90,29 +94,26 @@ def run_cleanup(
     if dry_run:
         return report
     for verdict in report.verdicts:
-        if not verdict.delete:
-            continue
         item = verdict.item
-        try:
-            _delete(hook, item)
-        except Exception as err:  # one object must not stop the others
-            problem = str(err) if isinstance(err, SecretsProviderError) else type(err).__name__
-            report.failed.append((item, problem))
-            log.warning("Cleanup could not delete %s %s/%s: %s", item.kind, item.namespace, item.name, problem)
-            continue
-        report.deleted.append(item)
-        log.info("Cleanup deleted %s %s/%s: %s", item.kind, item.namespace, item.name, verdict.reason)
+        if verdict.delete_secret:
+            _attempt(report, Deleted("Secret", item.namespace, task_secret_name(item.name)), verdict.reason, hook, None)
+        if verdict.delete_pod:
+            _attempt(report, Deleted("Pod", item.namespace, item.name), verdict.reason, hook, item.uid)
     return report
 
 
-def _delete(hook: SecretsKubernetesHook, item: Leftover) -> None:
-    from kubernetes.client import V1DeleteOptions, V1Preconditions
-
+def _attempt(report: CleanupReport, what: Deleted, reason: str, hook: SecretsKubernetesHook, uid: str | None) -> None:
     try:
-        if item.kind == "Pod":
-            hook.delete_pod(item.name, item.namespace, uid=item.uid)
+        if what.kind == "Pod":
+            hook.delete_pod(what.name, what.namespace, uid=uid)
         else:
-            options = V1DeleteOptions(preconditions=V1Preconditions(uid=item.uid)) if item.uid else None
-            hook.delete_secret(item.name, item.namespace, options)
+            hook.delete_secret(what.name, what.namespace)
     except KubernetesNotFoundError:
-        pass  # gone already (the garbage collector took it with its pod): deleted all the same
+        return  # never there, or gone already (collected with its pod)
+    except Exception as err:  # one object must not stop the others
+        problem = str(err) if isinstance(err, SecretsProviderError) else type(err).__name__
+        report.failed.append((what, problem))
+        log.warning("Cleanup could not delete %s %s/%s: %s", what.kind, what.namespace, what.name, problem)
+        return
+    report.deleted.append(what)
+    log.info("Cleanup deleted %s %s/%s: %s", what.kind, what.namespace, what.name, reason)

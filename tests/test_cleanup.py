@@ -11,6 +11,7 @@ fails a dead worker's task and the cleanup removes what the worker left.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -54,28 +55,33 @@ def test_label_values_are_made_safe_exactly_as_kpo_does(text: str) -> None:
     assert safe_label(text) == make_safe_label_value(text)
 
 
-def _item(kind: str, dag: str = "d", task: str = "t", run: str = "r", **kwargs: Any) -> Leftover:
+def _item(dag: str = "d", task: str = "t", run: str = "r", **kwargs: Any) -> Leftover:
     labels = {"dag_id": dag, "task_id": task, "run_id": run, "try_number": "1"}
-    return Leftover(kind, "ns", f"{task}-x", "uid", labels, **kwargs)
+    return Leftover("ns", f"{task}-x", "uid", labels, **kwargs)
 
 
 def test_verdicts() -> None:
     ended = TaskKey("d", "t", "r")
     states = TaskStates(frozenset({"d"}), frozenset({TaskKey("d", "live", "r")}), {ended: "failed"})
-    assert judge(_item("Secret"), states).delete
-    assert "ended (failed)" in judge(_item("Secret"), states).reason
-    assert judge(_item("Pod", phase="Pending", on_finish_action="keep_pod"), states).delete  # never finished
-    assert not judge(_item("Pod", phase="Succeeded", on_finish_action="keep_pod"), states).delete  # kept on purpose
-    assert judge(_item("Pod", phase="Succeeded", on_finish_action="delete_succeeded_pod"), states).delete
-    assert not judge(_item("Pod", phase="Failed", on_finish_action="delete_succeeded_pod"), states).delete
-    assert judge(_item("Pod", phase="Running", on_finish_action="delete_pod"), states).delete
-    assert not judge(_item("Secret", task="live"), states).delete  # any try of a live task instance
-    assert not judge(_item("Secret", dag="other"), states).delete  # another Airflow's DAG
-    gone = judge(_item("Secret", run="deleted-run"), states)
-    assert gone.delete and "no longer exists" in gone.reason
-    mapped = Leftover("Secret", "ns", "m", "u", {"dag_id": "d", "task_id": "live", "run_id": "r", "map_index": "3"})
-    assert judge(mapped, states).delete  # map index 3 is not the unmapped live instance
-    assert not judge(Leftover("Secret", "ns", "n", "u", {}), states).delete  # no task labels
+
+    def does(item: Leftover) -> tuple[bool, bool]:
+        verdict = judge(item, states)
+        return verdict.delete_pod, verdict.delete_secret
+
+    assert does(_item(phase="Pending", on_finish_action="delete_pod")) == (True, True)
+    assert "ended (failed)" in judge(_item(), states).reason
+    assert does(_item(phase="Pending", on_finish_action="keep_pod")) == (True, True)  # never finished
+    assert does(_item(phase="Succeeded", on_finish_action="keep_pod")) == (False, True)  # kept on purpose
+    assert does(_item(phase="Succeeded", on_finish_action="delete_succeeded_pod")) == (True, True)
+    assert does(_item(phase="Failed", on_finish_action="delete_succeeded_pod")) == (False, True)
+    assert does(_item(phase="Running", on_finish_action="delete_pod")) == (True, True)
+    assert does(_item(task="live")) == (False, False)  # any try of a live task instance
+    assert does(_item(dag="other")) == (False, False)  # another Airflow's DAG
+    gone = judge(_item(run="deleted-run"), states)
+    assert gone.delete_pod and "no longer exists" in gone.reason
+    mapped = Leftover("ns", "m", "u", {"dag_id": "d", "task_id": "live", "run_id": "r", "map_index": "3"})
+    assert judge(mapped, states).delete_pod  # map index 3 is not the unmapped live instance
+    assert does(Leftover("ns", "n", "u", {})) == (False, False)  # no task labels
 
 
 def test_states_from_rows_use_kpos_labels() -> None:
@@ -174,7 +180,8 @@ def test_the_cleanup_command_deletes_what_ended_task_instances_left(
     assert len(before[0]) == 4 and len(before[1]) == 4
     dry = run_cli(kube_cluster, "cleanup", "--dry-run", "-n", ns)
     assert dry.code == 0, dry.err
-    assert dry.out.count("would delete") == 3, dry.out  # pending pod + two Secrets of task "done"
+    assert dry.out.count("would delete pod and Secret") == 1, dry.out  # the pending pod of task "done"
+    assert dry.out.count("would delete Secret (pod kept)") == 1, dry.out  # the finished, kept one
     assert names(core, ns) == before  # a dry run deletes nothing
 
     result = run_cli(kube_cluster, "cleanup", "-n", ns, "-o", "json")
@@ -185,8 +192,15 @@ def test_the_cleanup_command_deletes_what_ended_task_instances_left(
     assert task_secrets == sorted([task_secret_name(live.metadata.name), task_secret_name(foreign.metadata.name)])
     assert pending.metadata.name not in pods
 
-    again = run_cli(kube_cluster, "cleanup", "-n", ns)
-    assert again.code == 0 and "deleted" not in again.out.replace("would delete", ""), again.out
+    assert sorted((d["kind"], d["name"]) for d in json.loads(result.out)["deleted"]) == sorted(
+        [
+            ("Pod", pending.metadata.name),
+            ("Secret", task_secret_name(pending.metadata.name)),
+            ("Secret", task_secret_name(kept.metadata.name)),
+        ]
+    )
+    again = run_cli(kube_cluster, "cleanup", "-n", ns, "-o", "json")
+    assert again.code == 0 and json.loads(again.out)["deleted"] == [], again.out
 
 
 @pytest.mark.kubernetes
@@ -212,6 +226,8 @@ def test_a_deferred_task_marked_failed_through_the_rest_api_leaves_nothing(
 
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(kube_cluster.kubeconfig))
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", ns)
+    # The test's task instance was made by an EmptyOperator run; a real one is a SecretTaskOperator's.
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS", "SecretTaskOperator,EmptyOperator")
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
     from airflow.api_fastapi.app import create_app
 
@@ -386,7 +402,7 @@ def test_a_dag_run_that_ends_takes_its_task_instances_leftovers(
 
 @pytest.mark.kubernetes
 @pytest.mark.airflow
-def test_the_listener_can_be_turned_off(
+def test_the_listener_can_be_turned_off_and_looks_after_configured_task_types_only(
     kube_cluster: KubeCluster,
     kube_namespace: str,
     core: CoreV1Api,
@@ -403,6 +419,7 @@ def test_the_listener_can_be_turned_off(
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(kube_cluster.kubeconfig))
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", ns)
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_ON_TASK_END", "False")
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS", "*")
     with create_session() as session:
         ti = session.scalars(
             select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "done")
@@ -410,6 +427,14 @@ def test_the_listener_can_be_turned_off(
         get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
     assert names(core, ns) == ([pod.metadata.name], [task_secret_name(pod.metadata.name)])
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_ON_TASK_END", "True")
+    monkeypatch.delenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS")  # default: SecretTaskOperator only
+    with create_session() as session:
+        ti = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "done")
+        ).one()
+        get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
+    assert names(core, ns) == ([pod.metadata.name], [task_secret_name(pod.metadata.name)])  # an EmptyOperator's
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS", "*")
     with create_session() as session:
         ti = session.scalars(
             select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "done")

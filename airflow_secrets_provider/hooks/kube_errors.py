@@ -130,7 +130,7 @@ def _timed_out(exc: BaseException) -> bool:
 def connection_error(exc: BaseException, operation: str, target: KubeTarget) -> KubernetesUnavailableError:
     """No HTTP answer; a timeout says so (the client-side request timeout ran out), by type only."""
     if _timed_out(exc):
-        reason = f"no answer within the client-side request timeout ({type(exc).__name__})"
+        reason = f"connection error: no answer within the client-side request timeout ({type(exc).__name__})"
     else:
         reason = f"connection error ({type(exc).__name__})"
     return KubernetesUnavailableError(operation, target, status=None, reason=reason)

@@ -274,7 +274,7 @@ class SecretsKubernetesHook(KubernetesHook):
             KubeTarget("ConfigMap", name, namespace),
         )
 
-    # -- Pods and per-task Secrets of every task (the cleanup) -------------------------------
+    # -- Pods (the cleanup; KPO's own pod calls go through PodManager) ----------------------
 
     def list_pods(self, namespace: str | None, label_selector: str) -> V1PodList:
         """Pods with these labels in ``namespace``, or in every namespace when it is None."""
@@ -286,17 +286,6 @@ class SecretsKubernetesHook(KubernetesHook):
         else:
             fn = lambda: api.list_namespaced_pod(namespace, label_selector=label_selector, **self._timeout())  # noqa: E731
         return self.call(fn, "list", KubeTarget(f"Pods labelled {label_selector!r}", None, namespace))
-
-    def list_secrets_anywhere(self, namespace: str | None, label_selector: str) -> V1SecretList:
-        """:meth:`list_secrets`, or in every namespace when ``namespace`` is None."""
-        if namespace is not None:
-            return self.list_secrets(namespace, label_selector)
-        api = self.core_v1_client
-        return self.call(
-            lambda: api.list_secret_for_all_namespaces(label_selector=label_selector, **self._timeout()),
-            "list",
-            KubeTarget(f"Secrets labelled {label_selector!r}"),
-        )
 
     def delete_pod(self, name: str, namespace: str, uid: str | None = None) -> None:
         """Delete the pod (exactly the one with ``uid`` when given); NotFound when gone already."""
