@@ -50,12 +50,30 @@ def enabled() -> bool:
     return _config("cleanup_on_task_end", "True").strip().lower() in ("true", "1", "yes", "on")
 
 
+def _operators() -> set[str]:
+    return {n.strip() for n in _config("cleanup_operators", "SecretTaskOperator").split(",") if n.strip()}
+
+
 def handles(task_instance: Any) -> bool:
     """Whether ``task_instance`` is a scheduler/API-server task instance of a configured task type."""
     if not (enabled() and _is_orm_task_instance(task_instance)):
         return False
-    names = {n.strip() for n in _config("cleanup_operators", "SecretTaskOperator").split(",") if n.strip()}
+    names = _operators()
     return "*" in names or getattr(task_instance, "operator", None) in names
+
+
+def handles_run(dag_run: Any) -> bool:
+    """Whether the ended run had a task of a configured type (so other DAGs cost no API call)."""
+    if not enabled():
+        return False
+    names = _operators()
+    if "*" in names:
+        return True
+    try:
+        task_instances = dag_run.get_task_instances()
+    except Exception:  # cannot tell: look, the cleanup's own rules still apply
+        return True
+    return any(getattr(ti, "operator", None) in names for ti in task_instances)
 
 
 def configured_namespaces() -> list[str | None]:
@@ -130,13 +148,13 @@ def on_task_instance_success(previous_state: Any, task_instance: Any) -> None:
 
 @hookimpl
 def on_dag_run_failed(dag_run: Any, msg: str) -> None:
-    if enabled():
+    if handles_run(dag_run):
         clean_dag_run(dag_run)
 
 
 @hookimpl
 def on_dag_run_success(dag_run: Any, msg: str) -> None:
-    if enabled():
+    if handles_run(dag_run):
         clean_dag_run(dag_run)
 
 
