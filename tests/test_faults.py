@@ -17,8 +17,10 @@ import logging
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import kubernetes
@@ -393,3 +395,50 @@ def test_a_pod_name_taken_by_someone_else_is_not_adopted(
         op.get_or_create_pod(request, context={})  # type: ignore[arg-type]
     assert info.value.status == 409
     assert core.read_namespaced_pod(request.metadata.name, kube_namespace).metadata.uid == stored.metadata.uid
+
+
+def test_a_whole_execute_through_faults_succeeds_and_leaves_nothing(
+    proxy: FaultProxy,
+    proxy_kubeconfig: Path,
+    core: CoreV1Api,
+    kube_namespace: str,
+    kubelet_standin: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """execute() from the checks to the pod's deletion, with faults on the creates, reads and deletes."""
+    caplog.set_level(logging.INFO)
+    ns = kube_namespace
+    inline = value()
+    # A real kubelet keeps a pod whose Secret is missing Pending and retries; the stand-in gives
+    # up after reference_retry_seconds. KPO retries the lost create for about 15 s (its 409s)
+    # before the pod is adopted and its Secret created, so the stand-in waits longer here.
+    kubelet_standin.reference_retry_seconds = 120
+    kubelet_standin.watch_and_run(ns)  # plays the kubelet, straight to the API server
+    proxy.add("lost", method="POST", path=PODS_PATH)
+    proxy.add("lost", method="POST", path=SECRETS_PATH)
+    proxy.add("status", method="GET", path=PODS_PATH + "/", status=503, times=2)
+    proxy.add("reset", method="GET", path=PODS_PATH + "/")
+    proxy.add("lost", method="DELETE", path=SECRETS_PATH)
+    proxy.add("lost", method="DELETE", path=PODS_PATH)
+    op = _operator("whole", proxy_kubeconfig, ns, on_finish_action="delete_pod")
+    op.with_secrets("inline", {"INLINE": inline})
+    pushed: dict[str, Any] = {}
+    ti = SimpleNamespace(
+        dag_id="faults",
+        task_id="whole",
+        run_id="r1",
+        map_index=-1,
+        try_number=1,
+        xcom_push=lambda key, value, **_: pushed.__setitem__(key, value),
+    )
+    context: Any = {"ti": ti, "task_instance": ti, "run_id": "r1", "dag": SimpleNamespace()}
+    error = _bounded(lambda: op.execute(context=context))
+    assert error is None, repr(error)
+    assert core.list_namespaced_secret(ns, label_selector=f"{SECRET_ROLE_LABEL}=task").items == []
+    deadline = time.monotonic() + 60
+    while core.list_namespaced_pod(ns).items and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert core.list_namespaced_pod(ns).items == []
+    assert [name for _ns, name, phase in kubelet_standin.finished if phase == "Succeeded"] == [op.pod.metadata.name]
+    assert proxy.injected["lost"] == 4, proxy.log
+    no_value_in(caplog.text, [inline])
