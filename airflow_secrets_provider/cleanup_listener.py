@@ -59,21 +59,26 @@ def handles(task_instance: Any) -> bool:
     if not (enabled() and _is_orm_task_instance(task_instance)):
         return False
     names = _operators()
-    return "*" in names or getattr(task_instance, "operator", None) in names
+    return "*" in names or _loaded(task_instance, "operator") in names
 
 
-def handles_run(dag_run: Any) -> bool:
-    """Whether the ended run had a task of a configured type (so other DAGs cost no API call)."""
-    if not enabled():
-        return False
-    names = _operators()
-    if "*" in names:
-        return True
+def _loaded(obj: Any, name: str) -> Any:
+    """An attribute as already loaded, never refreshed from the DB.
+
+    Listeners run inside the scheduler's and the API server's own sessions: touching an expired
+    attribute (or opening a session of our own) would reload or detach their objects and break
+    the caller (a scheduler loop then fails with ``DetachedInstanceError``). So only values the
+    object already holds are read.
+    """
     try:
-        task_instances = dag_run.get_task_instances()
-    except Exception:  # cannot tell: look, the cleanup's own rules still apply
-        return True
-    return any(getattr(ti, "operator", None) in names for ti in task_instances)
+        from sqlalchemy import inspect
+
+        state = inspect(obj, raiseerr=False)
+    except Exception:
+        state = None
+    if state is None:
+        return getattr(obj, name, None)
+    return state.dict.get(name)
 
 
 def configured_namespaces() -> list[str | None]:
@@ -101,20 +106,29 @@ def _state_text(state: Any) -> str | None:
 
 def clean_task_instance(task_instance: Any) -> None:
     """Delete the pods and per-task Secrets of ``task_instance`` if it has ended."""
-    state = _state_text(task_instance.state)
+    state = _state_text(_loaded(task_instance, "state"))
     if state in LIVE_STATES:
         return  # up_for_retry: the next try may reattach to the pod
-    key = TaskKey.of(task_instance.dag_id, task_instance.task_id, task_instance.run_id, task_instance.map_index)
+    dag_id, task_id, run_id = (_loaded(task_instance, n) for n in ("dag_id", "task_id", "run_id"))
+    if not (dag_id and task_id and run_id):
+        return
+    key = TaskKey.of(dag_id, task_id, run_id, _loaded(task_instance, "map_index"))
     states = TaskStates(frozenset({key.dag_id}), frozenset(), {key: str(state)})
     _run(key, lambda _keys: states)
 
 
-def clean_dag_run(dag_run: Any) -> None:
-    """Delete what the task instances of an ended DAG run left (all of them have ended)."""
-    state = _state_text(dag_run.state) or "ended"
-    key = TaskKey.of(dag_run.dag_id, "", dag_run.run_id)
-    key = TaskKey(key.dag_id, "", key.run_id)
-    states = TaskStates(frozenset({key.dag_id}), frozenset(), {}, ended_otherwise=f"DAG run {state}")
+def clean_dag_run(dag_run: Any, ended: str) -> None:
+    """Delete what the task instances of an ended DAG run left (all of them have ended).
+
+    One pod list per ended run, narrowed by its labels: the run's task types are not looked up
+    (that would mean a query inside the scheduler's own session).
+    """
+    dag_id, run_id = _loaded(dag_run, "dag_id"), _loaded(dag_run, "run_id")
+    if not (dag_id and run_id):
+        return
+    full = TaskKey.of(dag_id, "", run_id)
+    key = TaskKey(full.dag_id, "", full.run_id)
+    states = TaskStates(frozenset({key.dag_id}), frozenset(), {}, ended_otherwise=f"DAG run {ended}")
     _run(key, lambda _keys: states)
 
 
@@ -148,14 +162,14 @@ def on_task_instance_success(previous_state: Any, task_instance: Any) -> None:
 
 @hookimpl
 def on_dag_run_failed(dag_run: Any, msg: str) -> None:
-    if handles_run(dag_run):
-        clean_dag_run(dag_run)
+    if enabled():
+        clean_dag_run(dag_run, "failed")
 
 
 @hookimpl
 def on_dag_run_success(dag_run: Any, msg: str) -> None:
-    if handles_run(dag_run):
-        clean_dag_run(dag_run)
+    if enabled():
+        clean_dag_run(dag_run, "success")
 
 
 class CleanupPlugin(AirflowPlugin):
