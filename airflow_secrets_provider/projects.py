@@ -138,6 +138,8 @@ class ProjectSecretsStore:
         """Remove ``keys``; return the keys left, sorted. All must exist, or nothing changes.
 
         Removing the last key deletes the Secret (an empty project Secret is no project Secret).
+        Existence is checked on the first read; when the write is retried (a lost response, a
+        conflict), keys already absent count as deleted.
         """
         self._check_project(project)
         if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
@@ -149,10 +151,17 @@ class ProjectSecretsStore:
         for key in wanted:
             self._check_key(key, "keys")
 
+        first_look = [True]
+
         def remove(current: dict[str, bytes]) -> dict[str, bytes]:
-            for key in wanted:
-                if key not in current:
-                    raise self._missing(project, key)
+            # Only the first read decides whether the keys exist. A later read is a retry: after
+            # a lost response our own earlier write (or a concurrent one) may have removed some
+            # of them already, and a key that is absent is as deleted as it gets.
+            if first_look[0]:
+                first_look[0] = False
+                for key in wanted:
+                    if key not in current:
+                        raise self._missing(project, key)
             return {k: v for k, v in current.items() if k not in wanted}
 
         keys, uid = self._update(project, "delete keys from", remove, create=False)
@@ -270,7 +279,8 @@ class ProjectSecretsStore:
         def once() -> tuple[list[str], str | None]:
             secret = self._read(project)
             if secret is None and not create:
-                # Same error as for a Secret without the key: the first requested key is missing.
+                # Same error as for a Secret without the key: the first requested key is missing
+                # (on a retry, the Secret our lost delete removed: nothing is left to do).
                 mutate({})
                 return [], None
             if secret is not None:

@@ -92,4 +92,5 @@ def test_request_timeout_is_passed_on_every_call() -> None:
     api = ScriptedCoreV1Api()
     _hook(api, request_timeout=7.5).read_secret("s", "ns")
     _hook(api).read_secret("s", "ns")
-    assert [kwargs for _, kwargs in api.calls] == [{"_request_timeout": 7.5}, {}]  # None: KPO's default
+    # None: [secrets_provider] kube_request_timeout, default 60 s; passed on every call either way.
+    assert [kwargs for _, kwargs in api.calls] == [{"_request_timeout": 7.5}, {"_request_timeout": 60.0}]

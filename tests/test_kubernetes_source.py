@@ -38,7 +38,7 @@ class FlakyCoreV1Api:
         self.errors = list(errors)
         self.calls = 0
 
-    def read_namespaced_secret(self, name: str, namespace: str) -> SimpleNamespace:
+    def read_namespaced_secret(self, name: str, namespace: str, **kwargs: Any) -> SimpleNamespace:
         self.calls += 1
         if self.errors:
             raise self.errors.pop(0)
@@ -146,7 +146,7 @@ class FakeCoreV1Api:
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
         return SimpleNamespace(metadata=SimpleNamespace(name=name, labels=labels), data=encoded)
 
-    def read_namespaced_secret(self, name: str, namespace: str) -> SimpleNamespace:
+    def read_namespaced_secret(self, name: str, namespace: str, **kwargs: Any) -> SimpleNamespace:
         self.calls += 1
         if self.status:
             raise ApiException(status=self.status, reason="Forbidden")
@@ -154,7 +154,7 @@ class FakeCoreV1Api:
             raise ApiException(status=404, reason="Not Found")
         return self._secret(name)
 
-    def list_namespaced_secret(self, namespace: str, label_selector: str) -> SimpleNamespace:
+    def list_namespaced_secret(self, namespace: str, label_selector: str, **kwargs: Any) -> SimpleNamespace:
         self.calls += 1
         key, _, value = label_selector.partition("=")
         names = [n for n, (labels, _) in self.secrets.items() if labels.get(key) == value]

@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     from airflow_secrets_provider.cli import manifest_commands as manifests
     from airflow_secrets_provider.cli import preset_commands as presets
     from airflow_secrets_provider.cli import project_commands as projects
+    from airflow_secrets_provider.cli.cleanup_command import cleanup_command
     from airflow_secrets_provider.cli.rbac_command import rbac
     from airflow_secrets_provider.cli.render import render
 
@@ -101,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("name", nargs="?", help="the preset (show, delete)")
     cmd.add_argument("-f", "--filename", help="apply: a YAML file of presets, or - for stdin")
     cmd.set_defaults(handler=presets.presets_command)
+
+    # -- what ended task instances left behind ------------------------------------------------
+    cmd = _cluster_command(
+        commands, "cleanup", "delete the pods and per-task Secrets whose task instance has ended (reads Airflow's DB)"
+    )
+    cmd.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
+    cmd.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace instead of one")
+    cmd.set_defaults(handler=cleanup_command)
 
     # -- offline (render may read the cluster's presets) ------------------------------------
     cmd = commands.add_parser(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from dataclasses import dataclass
 
 import urllib3.exceptions
@@ -120,8 +121,19 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPErr
 """No HTTP answer at all (refused, reset, timed out): transient, the request may be repeated."""
 
 
+def _timed_out(exc: BaseException) -> bool:
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        return _timed_out(exc.reason)
+    return isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError, socket.timeout))
+
+
 def connection_error(exc: BaseException, operation: str, target: KubeTarget) -> KubernetesUnavailableError:
-    return KubernetesUnavailableError(operation, target, status=None, reason=f"connection error ({type(exc).__name__})")
+    """No HTTP answer; a timeout says so (the client-side request timeout ran out), by type only."""
+    if _timed_out(exc):
+        reason = f"connection error: no answer within the client-side request timeout ({type(exc).__name__})"
+    else:
+        reason = f"connection error ({type(exc).__name__})"
+    return KubernetesUnavailableError(operation, target, status=None, reason=reason)
 
 
 def gave_up(error: KubernetesApiError, attempts: int) -> KubernetesApiError:

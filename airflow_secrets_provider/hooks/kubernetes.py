@@ -9,10 +9,19 @@ through :mod:`.kube_retry`'s policy and come back as :mod:`.kube_errors`' value-
 
 Pod reads and deletes are KPO's own (``PodManager.read_pod`` / ``delete_pod``, which retry with
 ``generic_api_retry``); :meth:`SecretsKubernetesHook.translate` only turns their errors into ours.
+
+**Request timeouts.** Every request made through the hook's client, KPO's pod calls included,
+has a client-side timeout (``request_timeout``, else Airflow's config
+``[secrets_provider] kube_request_timeout``, else 60 s): an API server that accepts the
+connection and never answers fails the call with a ``KubernetesUnavailableError`` ("timed out")
+that the retry policy repeats within its budget, instead of blocking ``execute()`` or
+``set_secrets`` until an outer bound. Calls that set their own timeout (KPO's log streaming)
+keep it; a server-side ``timeout_seconds`` is given 5 s more on the client.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,6 +33,8 @@ from kubernetes.client import (
     V1ConfigMap,
     V1ConfigMapList,
     V1DeleteOptions,
+    V1PodList,
+    V1Preconditions,
     V1Secret,
     V1SecretList,
 )
@@ -36,6 +47,61 @@ T = TypeVar("T")
 NO_RETRY = RetryPolicy(max_attempts=1)
 """For calls that already retry themselves (KPO's PodManager): translate errors, nothing more."""
 
+DEFAULT_REQUEST_TIMEOUT = 60.0
+"""Seconds; KubernetesHook's own ``API_TIMEOUT``."""
+
+_SERVER_SIDE_MARGIN = 5.0
+
+
+def configured_request_timeout() -> float:
+    """``[secrets_provider] kube_request_timeout`` (seconds, > 0), else :data:`DEFAULT_REQUEST_TIMEOUT`.
+
+    Read when a hook is built (execute time, a CLI command, the backend's first lookup), never
+    at DAG parse time. A value that is not a positive number is an error naming the option.
+    """
+    from airflow.configuration import conf
+
+    raw = conf.get("secrets_provider", "kube_request_timeout", fallback=None)
+    return (
+        DEFAULT_REQUEST_TIMEOUT
+        if raw in (None, "")
+        else check_request_timeout(raw, "[secrets_provider] kube_request_timeout")
+    )
+
+
+def check_request_timeout(value: object, field: str = "request_timeout") -> float:
+    """A positive, finite number of seconds; anything else raises ``SecretConfigError`` naming ``field``."""
+    from airflow_secrets_provider.exceptions import SecretConfigError
+
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SecretConfigError(field, "must be a number of seconds", provider="kubernetes") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise SecretConfigError(field, "must be a positive, finite number of seconds", provider="kubernetes")
+    return seconds
+
+
+def with_default_timeout(api_client: Any, seconds: float) -> Any:
+    """Make ``api_client`` give every request ``seconds`` of client-side timeout unless it sets one.
+
+    The generated client passes ``_request_timeout=None`` explicitly, which means "wait for
+    ever"; KubernetesHook's client replaces that with its fixed 60 s. This wraps the client's
+    ``call_api`` (on the instance, so the connection and TLS set-up KubernetesHook did stay) with
+    the configured value instead.
+    """
+    original = api_client.call_api
+
+    def call_api(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("_request_timeout") is None:
+            server_side = kwargs.get("timeout_seconds")
+            timeout = seconds if server_side is None else max(seconds, float(server_side) + _SERVER_SIDE_MARGIN)
+            kwargs["_request_timeout"] = timeout
+        return original(*args, **kwargs)
+
+    api_client.call_api = call_api
+    return api_client
+
 
 class SecretsKubernetesHook(KubernetesHook):
     """A ``KubernetesHook`` whose Secret calls retry transient failures and fail clearly.
@@ -43,8 +109,9 @@ class SecretsKubernetesHook(KubernetesHook):
     :param core_v1: use this ``CoreV1Api`` instead of building one from the connection (the
         project store is handed a client; tests hand in a faulty one).
     :param retry_policy: how hard transient failures are retried (see :mod:`.kube_retry`).
-    :param request_timeout: client-side timeout of each request in seconds; ``None`` keeps
-        ``KubernetesHook``'s default (``API_TIMEOUT``, 60 s).
+    :param request_timeout: client-side timeout of each request in seconds, for every call made
+        through this hook (Secrets, pods, events, ConfigMaps); ``None`` reads
+        ``[secrets_provider] kube_request_timeout`` (default 60 s).
     Every other argument is ``KubernetesHook``'s (``conn_id``, ``config_file``,
     ``cluster_context``, ``in_cluster`` ...).
     """
@@ -59,14 +126,25 @@ class SecretsKubernetesHook(KubernetesHook):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.retry_policy = retry_policy
-        self.request_timeout = request_timeout
+        self.request_timeout = (
+            configured_request_timeout() if request_timeout is None else check_request_timeout(request_timeout)
+        )
         if core_v1 is not None:
             self.__dict__["core_v1_client"] = core_v1  # fills KubernetesHook's cached_property
 
     @classmethod
-    def for_client(cls, core_v1: CoreV1Api, retry_policy: RetryPolicy = DEFAULT_POLICY) -> SecretsKubernetesHook:
-        """A hook over an existing client; no Airflow connection is looked up."""
-        return cls(kubernetes_conn_id=None, core_v1=core_v1, retry_policy=retry_policy)
+    def for_client(
+        cls, core_v1: CoreV1Api, retry_policy: RetryPolicy = DEFAULT_POLICY, request_timeout: float | None = None
+    ) -> SecretsKubernetesHook:
+        """A hook over an existing client; no Airflow connection is looked up.
+
+        The client is not changed: the timeout is passed with each of this hook's calls.
+        """
+        return cls(kubernetes_conn_id=None, core_v1=core_v1, retry_policy=retry_policy, request_timeout=request_timeout)
+
+    def get_conn(self) -> Any:
+        """KubernetesHook's client, with this hook's request timeout as every call's default."""
+        return with_default_timeout(super().get_conn(), self.request_timeout)
 
     # -- the policy ------------------------------------------------------------------------
 
@@ -80,7 +158,7 @@ class SecretsKubernetesHook(KubernetesHook):
         return call_kube(fn, operation, target, policy=NO_RETRY)
 
     def _timeout(self) -> dict[str, Any]:
-        return {} if self.request_timeout is None else {"_request_timeout": self.request_timeout}
+        return {"_request_timeout": self.request_timeout}
 
     # -- Secrets ---------------------------------------------------------------------------
 
@@ -194,4 +272,28 @@ class SecretsKubernetesHook(KubernetesHook):
             lambda: api.delete_namespaced_config_map(name, namespace, **self._timeout()),
             "delete",
             KubeTarget("ConfigMap", name, namespace),
+        )
+
+    # -- Pods (the cleanup; KPO's own pod calls go through PodManager) ----------------------
+
+    def list_pods(self, namespace: str | None, label_selector: str) -> V1PodList:
+        """Pods with these labels in ``namespace``, or in every namespace when it is None."""
+        api = self.core_v1_client
+        if namespace is None:
+            fn: Callable[[], V1PodList] = lambda: api.list_pod_for_all_namespaces(  # noqa: E731
+                label_selector=label_selector, **self._timeout()
+            )
+        else:
+            fn = lambda: api.list_namespaced_pod(namespace, label_selector=label_selector, **self._timeout())  # noqa: E731
+        return self.call(fn, "list", KubeTarget(f"Pods labelled {label_selector!r}", None, namespace))
+
+    def delete_pod(self, name: str, namespace: str, uid: str | None = None) -> None:
+        """Delete the pod (exactly the one with ``uid`` when given); NotFound when gone already."""
+        api = self.core_v1_client
+        body = V1DeleteOptions(preconditions=V1Preconditions(uid=uid)) if uid else None
+        kwargs: dict[str, Any] = {**self._timeout()}
+        if body is not None:
+            kwargs["body"] = body
+        self.call(
+            lambda: api.delete_namespaced_pod(name, namespace, **kwargs), "delete", KubeTarget("Pod", name, namespace)
         )

@@ -486,7 +486,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         from airflow_secrets_provider.operators.pod_start import capturing_created_pods
 
         with capturing_created_pods(self.pod_manager) as answers:
-            pod = super().get_or_create_pod(pod_request_obj, context)
+            pod = self._create_or_adopt(pod_request_obj, context)
         values = resolved.values if resolved is not None else SecretValues()
         if not values:
             return pod
@@ -507,6 +507,26 @@ class SecretTaskOperator(KubernetesPodOperator):
             self._delete_unstartable_pod(pod)
             raise
         return pod
+
+    def _create_or_adopt(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
+        """KPO's get-or-create, with the cleanup's marks and a lost create's pod adopted (see :mod:`.launch`)."""
+        from airflow_secrets_provider.hooks.kube_errors import KubeTarget
+        from airflow_secrets_provider.operators.launch import created_by_this_launch, is_lost_create, mark_launch
+
+        launch_id = mark_launch(pod_request_obj, self.on_finish_action)
+        try:
+            return super().get_or_create_pod(pod_request_obj, context)
+        except Exception as exc:
+            if not is_lost_create(exc):
+                raise
+            name, namespace = pod_request_obj.metadata.name, pod_request_obj.metadata.namespace
+            existing = self.hook.translate(
+                lambda: self.pod_manager.read_pod(pod_request_obj), "read", KubeTarget("Pod", name, namespace)
+            )
+            if not created_by_this_launch(existing, launch_id):
+                raise
+            self.log.info("Pod %s was created but the response was lost; adopting it", name)
+            return pod_request_obj
 
     def _create_task_secret(self, pod: k8s.V1Pod, values: SecretValues, *, replace_existing: bool) -> bool:
         """Create ``pod``'s Secret (see :func:`~airflow_secrets_provider.hooks.task_secrets.create_task_secret`)."""

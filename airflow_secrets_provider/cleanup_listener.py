@@ -1,0 +1,179 @@
+"""The cleanup that runs without a user: an Airflow listener in the scheduler and the API server.
+
+Why a listener: when Airflow ends a task instance without running the task's code, e.g. a
+*deferred* task marked failed (or success) in the UI or REST API before the triggerer ran it,
+the API server sets the state and calls ``on_task_instance_failed``/``_success``; a worker that
+died is failed by the scheduler's ``handle_failure``, which calls ``on_task_instance_failed``;
+a DAG run that ends calls ``on_dag_run_success``/``_failed`` in the scheduler (or the API
+server when a user marks the run). None of these run operator code, so this is where the pods
+and per-task Secrets of such task instances are deleted (see :mod:`.cleanup` for the rules).
+
+Listeners also fire in task workers, for the task's own ``RuntimeTaskInstance``: there the
+operator has cleaned up itself, so only Airflow's ORM task instances (scheduler, API server) are
+handled. A failure is logged (names only) and never raised into Airflow. What a listener cannot
+see (the scheduler down when the state changed) is what ``airflow-secrets cleanup`` is for.
+
+Configuration (``[secrets_provider]`` in airflow.cfg or ``AIRFLOW__SECRETS_PROVIDER__*``):
+``cleanup_on_task_end`` (default ``True``), ``cleanup_operators`` (the task types whose task
+instances are looked after, comma-separated, default ``SecretTaskOperator``; ``*`` for every
+task: a subclass of the operator has a type name of its own), ``cleanup_namespaces`` (comma-separated; empty: every
+namespace, which needs a cluster-wide ``list`` on pods and Secrets), ``cleanup_kubernetes_conn_id``
+(default ``kubernetes_default``; without such a connection, the in-cluster account or the default
+kubeconfig), ``cleanup_kube_config_file`` (a kubeconfig path instead).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from airflow.listeners import hookimpl
+from airflow.plugins_manager import AirflowPlugin
+
+from airflow_secrets_provider.cleanup import LIVE_STATES, TaskKey, TaskStates
+from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+LISTENER_POLICY = RetryPolicy(max_attempts=3, max_elapsed=15.0)
+"""Short: the scheduler's loop waits for a listener."""
+
+
+def _config(key: str, fallback: str) -> str:
+    from airflow.configuration import conf
+
+    return str(conf.get("secrets_provider", key, fallback=fallback))
+
+
+def enabled() -> bool:
+    return _config("cleanup_on_task_end", "True").strip().lower() in ("true", "1", "yes", "on")
+
+
+def _operators() -> set[str]:
+    return {n.strip() for n in _config("cleanup_operators", "SecretTaskOperator").split(",") if n.strip()}
+
+
+def handles(task_instance: Any) -> bool:
+    """Whether ``task_instance`` is a scheduler/API-server task instance of a configured task type."""
+    if not (enabled() and _is_orm_task_instance(task_instance)):
+        return False
+    names = _operators()
+    return "*" in names or _loaded(task_instance, "operator") in names
+
+
+def _loaded(obj: Any, name: str) -> Any:
+    """An attribute as already loaded, never refreshed from the DB.
+
+    Listeners run inside the scheduler's and the API server's own sessions: touching an expired
+    attribute (or opening a session of our own) would reload or detach their objects and break
+    the caller (a scheduler loop then fails with ``DetachedInstanceError``). So only values the
+    object already holds are read.
+    """
+    try:
+        from sqlalchemy import inspect
+
+        state = inspect(obj, raiseerr=False)
+    except Exception:
+        state = None
+    if state is None:
+        return getattr(obj, name, None)
+    return state.dict.get(name)
+
+
+def configured_namespaces() -> list[str | None]:
+    names = [n.strip() for n in _config("cleanup_namespaces", "").split(",") if n.strip()]
+    return list(names) if names else [None]
+
+
+def configured_hook() -> Any:
+    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+
+    config_file = _config("cleanup_kube_config_file", "") or None
+    conn_id = _config("cleanup_kubernetes_conn_id", "kubernetes_default") or None
+    return SecretsKubernetesHook(conn_id=conn_id, config_file=config_file, retry_policy=LISTENER_POLICY)
+
+
+def _is_orm_task_instance(task_instance: Any) -> bool:
+    from airflow.models.taskinstance import TaskInstance
+
+    return isinstance(task_instance, TaskInstance)
+
+
+def _state_text(state: Any) -> str | None:
+    return None if state is None else str(getattr(state, "value", state))
+
+
+def clean_task_instance(task_instance: Any) -> None:
+    """Delete the pods and per-task Secrets of ``task_instance`` if it has ended."""
+    state = _state_text(_loaded(task_instance, "state"))
+    if state in LIVE_STATES:
+        return  # up_for_retry: the next try may reattach to the pod
+    dag_id, task_id, run_id = (_loaded(task_instance, n) for n in ("dag_id", "task_id", "run_id"))
+    if not (dag_id and task_id and run_id):
+        return
+    key = TaskKey.of(dag_id, task_id, run_id, _loaded(task_instance, "map_index"))
+    states = TaskStates(frozenset({key.dag_id}), frozenset(), {key: str(state)})
+    _run(key, lambda _keys: states)
+
+
+def clean_dag_run(dag_run: Any, ended: str) -> None:
+    """Delete what the task instances of an ended DAG run left (all of them have ended).
+
+    One pod list per ended run, narrowed by its labels: the run's task types are not looked up
+    (that would mean a query inside the scheduler's own session).
+    """
+    dag_id, run_id = _loaded(dag_run, "dag_id"), _loaded(dag_run, "run_id")
+    if not (dag_id and run_id):
+        return
+    full = TaskKey.of(dag_id, "", run_id)
+    key = TaskKey(full.dag_id, "", full.run_id)
+    states = TaskStates(frozenset({key.dag_id}), frozenset(), {}, ended_otherwise=f"DAG run {ended}")
+    _run(key, lambda _keys: states)
+
+
+def _run(only: TaskKey, read_states: Any) -> None:
+    from airflow_secrets_provider.cleanup_run import run_cleanup
+    from airflow_secrets_provider.exceptions import SecretsProviderError
+
+    try:  # run_cleanup logs each delete (names only)
+        run_cleanup(configured_hook(), configured_namespaces(), read_states, only=only)
+    except Exception as err:
+        problem = str(err) if isinstance(err, SecretsProviderError) else type(err).__name__
+        log.warning(
+            "airflow-secrets-provider cleanup for %s failed: %s (configure [secrets_provider] cleanup_* "
+            "options, or cleanup_on_task_end = False)",
+            only.describe(),
+            problem,
+        )
+
+
+@hookimpl
+def on_task_instance_failed(previous_state: Any, task_instance: Any, error: Any = None) -> None:
+    if handles(task_instance):
+        clean_task_instance(task_instance)
+
+
+@hookimpl
+def on_task_instance_success(previous_state: Any, task_instance: Any) -> None:
+    if handles(task_instance):
+        clean_task_instance(task_instance)
+
+
+@hookimpl
+def on_dag_run_failed(dag_run: Any, msg: str) -> None:
+    if enabled():
+        clean_dag_run(dag_run, "failed")
+
+
+@hookimpl
+def on_dag_run_success(dag_run: Any, msg: str) -> None:
+    if enabled():
+        clean_dag_run(dag_run, "success")
+
+
+class CleanupPlugin(AirflowPlugin):
+    """Registers this module's listeners (entry point ``airflow.plugins``)."""
+
+    name = "airflow_secrets_provider_cleanup"
+    listeners = [sys.modules[__name__]]

@@ -1,0 +1,450 @@
+"""No per-task Secret and no pod of ours outlives its task instance (airflow_secrets_provider/cleanup*.py).
+
+The rules are checked as pure functions first. Then against the real API server and a real
+Airflow metadata DB (a DAG run made by ``dag.test()``, task instance states set as Airflow sets
+them): the ``airflow-secrets cleanup`` command; the listener fired by Airflow's own REST API
+when a *deferred* task is marked failed before any triggerer ran it (no operator code runs);
+and a worker SIGKILLed at each step of a task's launch (after the pod's create, after its
+Secret's create, while the pod runs), after which the task instance is failed as the scheduler
+fails a dead worker's task and the cleanup removes what the worker left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pendulum
+import pytest
+from airflow.sdk import DAG
+from kubernetes.client import CoreV1Api
+from kubernetes.client import models as k8s
+from kubernetes.client.exceptions import ApiException
+
+from airflow_secrets_provider import SecretTaskOperator, with_secrets
+from airflow_secrets_provider.cleanup import Leftover, TaskKey, TaskStates, judge, safe_label
+from airflow_secrets_provider.naming import SECRET_ROLE_LABEL, task_secret_name
+from devstack.kube_cluster import KubeCluster
+from devstack.kubelet_standin import KubeletStandIn
+from tests.conftest import run_dag_from_module
+from tests.support.canaries import canary
+from tests.support.cli import run_cli
+from tests.support.fault_proxy import FaultProxy
+from tests.support.tiers import skip_or_fail
+
+REPO = Path(__file__).resolve().parents[1]
+
+# -- the rules, as pure functions ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["manual__2026-01-02T00:00:00+00:00", "plain_id", "x" * 80, "-odd-", "scheduled__2026-11-29T18:00:00.123456+00:00"],
+)
+def test_label_values_are_made_safe_exactly_as_kpo_does(text: str) -> None:
+    from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
+
+    assert safe_label(text) == make_safe_label_value(text)
+
+
+def _item(dag: str = "d", task: str = "t", run: str = "r", **kwargs: Any) -> Leftover:
+    labels = {"dag_id": dag, "task_id": task, "run_id": run, "try_number": "1"}
+    return Leftover("ns", f"{task}-x", "uid", labels, **kwargs)
+
+
+def test_verdicts() -> None:
+    ended = TaskKey("d", "t", "r")
+    states = TaskStates(frozenset({"d"}), frozenset({TaskKey("d", "live", "r")}), {ended: "failed"})
+
+    def does(item: Leftover) -> tuple[bool, bool]:
+        verdict = judge(item, states)
+        return verdict.delete_pod, verdict.delete_secret
+
+    assert does(_item(phase="Pending", on_finish_action="delete_pod")) == (True, True)
+    assert "ended (failed)" in judge(_item(), states).reason
+    assert does(_item(phase="Pending", on_finish_action="keep_pod")) == (True, True)  # never finished
+    assert does(_item(phase="Succeeded", on_finish_action="keep_pod")) == (False, True)  # kept on purpose
+    assert does(_item(phase="Succeeded", on_finish_action="delete_succeeded_pod")) == (True, True)
+    assert does(_item(phase="Failed", on_finish_action="delete_succeeded_pod")) == (False, True)
+    assert does(_item(phase="Running", on_finish_action="delete_pod")) == (True, True)
+    assert does(_item(task="live")) == (False, False)  # any try of a live task instance
+    assert does(_item(dag="other")) == (False, False)  # another Airflow's DAG
+    gone = judge(_item(run="deleted-run"), states)
+    assert gone.delete_pod and "no longer exists" in gone.reason
+    mapped = Leftover("ns", "m", "u", {"dag_id": "d", "task_id": "live", "run_id": "r", "map_index": "3"})
+    assert judge(mapped, states).delete_pod  # map index 3 is not the unmapped live instance
+    assert does(Leftover("ns", "n", "u", {})) == (False, False)  # no task labels
+
+
+def test_states_from_rows_use_kpos_labels() -> None:
+    run = "manual__2026-01-02T00:00:00+00:00"
+    states = TaskStates.build(["d"], [("d", "a", run, -1, "running"), ("d", "b", run, -1, "success")])
+    assert TaskKey("d", "a", safe_label(run)) in states.live
+    assert states.ended == {TaskKey("d", "b", safe_label(run)): "success"}
+
+
+# -- against the API server and a real metadata DB ------------------------------------------------
+
+
+def build_two_task_dag(dag_id: str) -> DAG:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
+        EmptyOperator(task_id="done") >> EmptyOperator(task_id="other")
+    return dag
+
+
+@pytest.fixture
+def finished_run(airflow_db: None, dags_folder: Path, kube_namespace: str) -> SimpleNamespace:
+    """A DAG run whose two task instances succeeded, in the session's metadata DB."""
+    dag_id = f"cleanup_{kube_namespace}".replace("-", "_")
+    run: Any = run_dag_from_module(dags_folder, "tests.test_cleanup:build_two_task_dag", dag_id=dag_id)
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"done": "success", "other": "success"}
+    return SimpleNamespace(dag_id=dag_id, run_id=run.run_id)
+
+
+def set_state(dag_id: str, run_id: str, task_id: str, state: str) -> None:
+    """Write a task instance's state as the scheduler or the API server does."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(
+            update(TaskInstance)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id)
+            .values(state=state)
+        )
+
+
+def launch_for(
+    kube_cluster: KubeCluster, namespace: str, dag_id: str, run_id: str, task_id: str, **kwargs: Any
+) -> k8s.V1Pod:
+    """The pod and per-task Secret the operator creates for that task instance (labels as KPO sets them)."""
+    op = SecretTaskOperator(
+        task_id=task_id,
+        image="busybox:1.36",
+        cmds=["true"],
+        namespace=namespace,
+        config_file=str(kube_cluster.kubeconfig),
+        in_cluster=False,
+        get_logs=False,
+        reattach_on_restart=False,
+        secrets=[with_secrets("inline", {"TOKEN": canary("cleanup")})],
+        **kwargs,
+    )
+    context: Any = {
+        "ti": SimpleNamespace(dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=-1, try_number=1),
+        "run_id": run_id,
+        "dag": SimpleNamespace(),
+    }
+    op.prepare_secrets(context)
+    pod = op.get_or_create_pod(op.build_pod_request_obj(context), context)
+    return pod
+
+
+def names(core: CoreV1Api, namespace: str) -> tuple[list[str], list[str]]:
+    pods = sorted(
+        p.metadata.name for p in core.list_namespaced_pod(namespace).items if not p.metadata.deletion_timestamp
+    )
+    found = core.list_namespaced_secret(namespace, label_selector=f"{SECRET_ROLE_LABEL}=task").items
+    return pods, sorted(s.metadata.name for s in found)
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_the_cleanup_command_deletes_what_ended_task_instances_left(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    finished_run: SimpleNamespace,
+    kubelet_standin: KubeletStandIn,
+) -> None:
+    dag_id, run_id, ns = finished_run.dag_id, finished_run.run_id, kube_namespace
+    pending = launch_for(kube_cluster, ns, dag_id, run_id, "done")  # its task ended: an orphan
+    kept = launch_for(kube_cluster, ns, dag_id, run_id, "done", on_finish_action="keep_pod")
+    kubelet_standin.run_pod(ns, kept.metadata.name)  # finished, and its task keeps finished pods
+    live = launch_for(kube_cluster, ns, dag_id, run_id, "other")
+    set_state(dag_id, run_id, "other", "running")  # still running: untouchable
+    foreign = launch_for(kube_cluster, ns, "not_a_dag_here", run_id, "done")  # another Airflow's
+
+    before = names(core, ns)
+    assert len(before[0]) == 4 and len(before[1]) == 4
+    dry = run_cli(kube_cluster, "cleanup", "--dry-run", "-n", ns)
+    assert dry.code == 0, dry.err
+    assert dry.out.count("would delete pod and Secret") == 1, dry.out  # the pending pod of task "done"
+    assert dry.out.count("would delete Secret (pod kept)") == 1, dry.out  # the finished, kept one
+    assert names(core, ns) == before  # a dry run deletes nothing
+
+    result = run_cli(kube_cluster, "cleanup", "-n", ns, "-o", "json")
+    assert result.code == 0, result.err
+    assert canary("cleanup") not in result.text
+    pods, task_secrets = names(core, ns)
+    assert pods == sorted([kept.metadata.name, live.metadata.name, foreign.metadata.name])
+    assert task_secrets == sorted([task_secret_name(live.metadata.name), task_secret_name(foreign.metadata.name)])
+    assert pending.metadata.name not in pods
+
+    assert sorted((d["kind"], d["name"]) for d in json.loads(result.out)["deleted"]) == sorted(
+        [
+            ("Pod", pending.metadata.name),
+            ("Secret", task_secret_name(pending.metadata.name)),
+            ("Secret", task_secret_name(kept.metadata.name)),
+        ]
+    )
+    again = run_cli(kube_cluster, "cleanup", "-n", ns, "-o", "json")
+    assert again.code == 0 and json.loads(again.out)["deleted"] == [], again.out
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_a_deferred_task_marked_failed_through_the_rest_api_leaves_nothing(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    finished_run: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The task deferred (pod and Secret created, waiting for the triggerer); a user marks it failed.
+
+    No operator code runs for that: Airflow's API server sets the state and calls the
+    ``on_task_instance_failed`` listeners, where this provider's cleanup runs.
+    """
+    from fastapi.testclient import TestClient
+
+    dag_id, run_id, ns = finished_run.dag_id, finished_run.run_id, kube_namespace
+    pod = launch_for(kube_cluster, ns, dag_id, run_id, "other", deferrable=True)
+    set_state(dag_id, run_id, "other", "deferred")
+    assert names(core, ns) == ([pod.metadata.name], [task_secret_name(pod.metadata.name)])
+
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(kube_cluster.kubeconfig))
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", ns)
+    # The test's task instance was made by an EmptyOperator run; a real one is a SecretTaskOperator's.
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS", "SecretTaskOperator,EmptyOperator")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    from airflow.api_fastapi.app import create_app
+
+    with TestClient(create_app("core")) as client:
+        response = client.patch(
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/other", json={"new_state": "failed"}
+        )
+    assert response.status_code == 200, response.text[:500]
+    assert names(core, ns) == ([], [])
+
+
+# -- a worker SIGKILLed at each step of a launch --------------------------------------------------
+
+
+def build_launch_dag(dag_id: str, kubeconfig: str, namespace: str) -> DAG:
+    with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
+        SecretTaskOperator(
+            task_id="launch",
+            image="busybox:1.36",
+            cmds=["true"],
+            namespace=namespace,
+            config_file=kubeconfig,
+            in_cluster=False,
+            get_logs=False,
+            startup_timeout_seconds=3600,
+            secrets=[with_secrets("inline", {"TOKEN": canary("killed")})],
+        )
+    return dag
+
+
+def wait_for(condition: Any, what: str, timeout: float = 180) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def worker_proxy(kube_cluster: KubeCluster, tmp_path: Path) -> Iterator[FaultProxy]:
+    if not kube_cluster.admin_token:
+        skip_or_fail("the fault proxy needs the bearer token of a cluster we started")
+    with FaultProxy(kube_cluster.server, kube_cluster.ca_file, tmp_path) as proxy:
+        yield proxy
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+@pytest.mark.parametrize("step", ["after-pod-create", "after-secret-create", "while-running"])
+def test_a_worker_killed_at_each_step_leaves_nothing_once_its_task_is_failed(
+    step: str,
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    airflow_db: None,
+    dags_folder: Path,
+    worker_proxy: FaultProxy,
+    kubelet_standin: KubeletStandIn,
+) -> None:
+    ns = kube_namespace
+    dag_id = f"killed_{step}_{ns}".replace("-", "_")
+    kubeconfig = worker_proxy.kubeconfig(kube_cluster.admin_token)
+    if step == "after-pod-create":
+        # The Secret's create never gets an answer: the worker is stuck between the two creates.
+        worker_proxy.add("stall", method="POST", path=r"/secrets", times=None)
+    if step == "while-running":
+        kubelet_standin.running_seconds = 3600
+        kubelet_standin.watch_and_run(ns)
+    (dags_folder / f"{dag_id}.py").write_text(
+        "# airflow DAG file written by the tests\nfrom tests.test_cleanup import build_launch_dag\n\n"
+        f"dag = build_launch_dag({dag_id!r}, {str(kubeconfig)!r}, {ns!r})\n",
+        encoding="utf-8",
+    )
+    airflow = Path(sys.executable).with_name("airflow")
+    worker = subprocess.Popen(
+        [str(airflow), "tasks", "test", dag_id, "launch", "2026-01-02"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+
+        def reached() -> bool:
+            pods, task_secrets = names(core, ns)
+            if worker.poll() is not None:
+                return True
+            if step == "after-pod-create":
+                return len(pods) == 1 and worker_proxy.injected["stall"] > 0
+            if step == "after-secret-create":
+                return len(pods) == 1 and len(task_secrets) == 1
+            return bool(
+                len(task_secrets) == 1 and [p.status.phase for p in core.list_namespaced_pod(ns).items] == ["Running"]
+            )
+
+        wait_for(reached, f"the worker to reach {step}")
+        assert worker.poll() is None, worker.communicate()[0][-3000:]
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=60)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=60)
+        assert worker.stdout is not None
+        output = worker.stdout.read()
+        worker.stdout.close()
+    assert canary("killed") not in output
+    pods, task_secrets = names(core, ns)
+    assert len(pods) == 1 and len(task_secrets) == (0 if step == "after-pod-create" else 1)
+
+    # The task instance is still "running" in the metadata DB: the cleanup leaves it alone.
+    run_id = _run_id(dag_id)
+    assert run_cli(kube_cluster, "cleanup", "-n", ns).code == 0
+    assert names(core, ns) == (pods, task_secrets)
+
+    # The scheduler fails the dead worker's task instance; the cleanup then removes everything.
+    set_state(dag_id, run_id, "launch", "failed")
+    result = run_cli(kube_cluster, "cleanup", "-n", ns)
+    assert result.code == 0, result.err
+    assert names(core, ns) == ([], [])
+    wait_for(lambda: _gone(core, ns), "the pod to be deleted")
+
+
+def _run_id(dag_id: str) -> str:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        (run_id,) = session.scalars(select(DagRun.run_id).where(DagRun.dag_id == dag_id)).all()
+    return str(run_id)
+
+
+def _gone(core: CoreV1Api, namespace: str) -> bool:
+    try:
+        return core.list_namespaced_pod(namespace).items == []
+    except ApiException:
+        return False
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_a_dag_run_that_ends_takes_its_task_instances_leftovers(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    finished_run: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scheduler calls ``on_dag_run_success``/``_failed`` when a run ends (e.g. after a trigger timeout)."""
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag_id, run_id, ns = finished_run.dag_id, finished_run.run_id, kube_namespace
+    for task_id in ("done", "other"):
+        launch_for(kube_cluster, ns, dag_id, run_id, task_id)
+    other_run = launch_for(kube_cluster, ns, dag_id, "another_run", "done")  # not this run's
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(kube_cluster.kubeconfig))
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", ns)
+
+    def end_run() -> None:
+        with create_session() as session:
+            run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one()
+            get_listener_manager().hook.on_dag_run_success(dag_run=run, msg="success")  # as DagRun.update_state does
+            # The caller's object is left as it was: still bound to its session, its state readable
+            # (reading the run's task instances here once broke the scheduler's loop).
+            assert run in session and run.state == "success"
+
+    end_run()
+    assert names(core, ns) == ([other_run.metadata.name], [task_secret_name(other_run.metadata.name)])
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_the_listener_can_be_turned_off_and_looks_after_configured_task_types_only(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    finished_run: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag_id, run_id, ns = finished_run.dag_id, finished_run.run_id, kube_namespace
+    pod = launch_for(kube_cluster, ns, dag_id, run_id, "done")
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(kube_cluster.kubeconfig))
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", ns)
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_ON_TASK_END", "False")
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS", "*")
+    with create_session() as session:
+        ti = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "done")
+        ).one()
+        get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
+    assert names(core, ns) == ([pod.metadata.name], [task_secret_name(pod.metadata.name)])
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_ON_TASK_END", "True")
+    monkeypatch.delenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS")  # default: SecretTaskOperator only
+    with create_session() as session:
+        ti = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "done")
+        ).one()
+        get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
+    assert names(core, ns) == ([pod.metadata.name], [task_secret_name(pod.metadata.name)])  # an EmptyOperator's
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS", "*")
+    with create_session() as session:
+        ti = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "done")
+        ).one()
+        get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
+    assert names(core, ns) == ([], [])
