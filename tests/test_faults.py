@@ -434,7 +434,11 @@ def test_a_whole_execute_through_faults_succeeds_and_leaves_nothing(
     context: Any = {"ti": ti, "task_instance": ti, "run_id": "r1", "dag": SimpleNamespace()}
     error = _bounded(lambda: op.execute(context=context))
     assert error is None, repr(error)
-    assert core.list_namespaced_secret(ns, label_selector=f"{SECRET_ROLE_LABEL}=task").items == []
+    # The finished pod's Secret goes with it (ownerReference, garbage collector): a bounded wait.
+    deadline = time.monotonic() + 60
+    while core.list_namespaced_secret(ns, label_selector=f"{SECRET_ROLE_LABEL}=task").items:
+        assert time.monotonic() < deadline, "the garbage collector did not delete the per-task Secret"
+        time.sleep(0.2)
     deadline = time.monotonic() + 60
     while core.list_namespaced_pod(ns).items and time.monotonic() < deadline:
         time.sleep(0.5)
