@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,6 +38,7 @@ from tests.support.canaries import canary
 from tests.support.cli import run_cli
 from tests.support.fault_proxy import FaultProxy
 from tests.support.tiers import skip_or_fail
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -256,16 +256,6 @@ def build_launch_dag(dag_id: str, kubeconfig: str, namespace: str) -> DAG:
             secrets=[with_secrets("inline", {"TOKEN": canary("killed")})],
         )
     return dag
-
-
-def wait_for(condition: Any, what: str, timeout: float = 180) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture

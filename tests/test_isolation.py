@@ -66,6 +66,7 @@ from devstack.kubelet_standin import KubeletStandIn
 from tests.support.canaries import canary
 from tests.support.isolation import CLOSED, EXPECTED, LAYOUTS, OPEN, PER_PROJECT, SHARED, markdown_table
 from tests.support.tiers import skip_or_fail
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = "iso-{project}"
@@ -534,19 +535,6 @@ def test_mask_external_secrets_is_opt_in_and_needs_get(
 PRINT_SHA = "import hashlib, os; print('SHA', hashlib.sha256(os.environ.get('TOKEN', '').encode()).hexdigest())"
 
 
-def _wait(condition: Callable[[], Any], what: str, timeout: float = 180) -> Any:
-    """A bounded wait for a condition (not a time limit on the behaviour)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 @pytest.mark.pods
 def test_on_the_real_kubelet_only_the_shared_namespace_hands_betas_secret_to_alphas_pod(
     kube_node: KubeCluster, node_namespace: str
@@ -596,7 +584,9 @@ def test_on_the_real_kubelet_only_the_shared_namespace_hands_betas_secret_to_alp
             with kube_node.api_client(_token(admin, shared, "alpha-launcher")) as alpha_client:
                 as_alpha = CoreV1Api(alpha_client)
                 _eventually_allowed(lambda: as_alpha.create_namespaced_pod(shared, pod("steal")), "alpha's pod")
-            _wait(lambda: admin.read_namespaced_pod("steal", shared).status.phase in ("Succeeded", "Failed"), "the pod")
+            wait_for(
+                lambda: admin.read_namespaced_pod("steal", shared).status.phase in ("Succeeded", "Failed"), "the pod"
+            )
             log = admin.read_namespaced_pod_log("steal", shared, _preload_content=False).data.decode()
             assert f"SHA {hashlib.sha256(value.encode()).hexdigest()}" in log
 
@@ -624,7 +614,7 @@ def test_on_the_real_kubelet_only_the_shared_namespace_hands_betas_secret_to_alp
                 waiting = statuses[0].state.waiting if statuses else None
                 return (waiting.message or "") if waiting else ""
 
-            message = _wait(waiting_message, "the kubelet's verdict on alpha's pod")
+            message = wait_for(waiting_message, "the kubelet's verdict on alpha's pod")
             assert message == f'secret "{project_secret_name(beta)}" not found'
             assert admin.read_namespaced_pod("steal", alpha_ns).status.phase == "Pending"
         finally:

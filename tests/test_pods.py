@@ -20,7 +20,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from devstack.kube_cluster import KubeCluster
 from devstack.kubelet_standin import KubeletStandIn
 from tests.conftest import run_dag_from_module
 from tests.support.tiers import skip_or_fail
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.pods, pytest.mark.airflow]
 
@@ -125,17 +125,6 @@ def pod_report(core: CoreV1Api, namespace: str, pod_name: str) -> dict[str, Any]
 def task_secrets(core: CoreV1Api, namespace: str) -> list[str]:
     found = core.list_namespaced_secret(namespace, label_selector=f"{SECRET_ROLE_LABEL}=task")
     return [s.metadata.name for s in found.items]
-
-
-def wait_for(condition: Any, what: str, timeout: float = 120) -> Any:
-    """Poll ``condition`` until it returns something truthy; a bounded wait, not a time limit."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture
