@@ -120,7 +120,7 @@ def run_group(name: str, quick: bool) -> list[Result]:
     if name == "azure":
         from benchmarks import lookup
 
-        return [*lookup.azure_fan_out(repeats=3 if quick else 7), lookup.azure_backend(repeats=3 if quick else 9)]
+        return [*lookup.azure_fan_out(repeats=3 if quick else 9), lookup.azure_backend(repeats=3 if quick else 9)]
     if name == "kube":
         from benchmarks import kube
 

@@ -332,3 +332,68 @@ def test_a_cold_fan_out_requests_one_token_one_challenge_one_discovery(vault: An
     assert count(lambda r: r.path.startswith("/secrets") and r.status == 401) == 1
     assert count(lambda r: "openid-configuration" in r.path) <= 1
     assert count(lambda r: r.path.startswith("/secrets") and r.status == 200) == len(names)
+
+
+def _cold_reader(vault: Any, **overrides: Any) -> Any:
+    from azure.keyvault.secrets._shared import http_challenge_cache
+
+    from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
+
+    http_challenge_cache.clear()  # the SDK remembers challenges per vault URL, process-wide
+    return AzureVaultReader.from_options(
+        {
+            "tenant_id": vault.tenant_id,
+            "client_id": vault.client_id,
+            "client_secret": vault.client_secret,
+            "authority": vault.authority,
+            "disable_instance_discovery": True,
+            "connection_verify": vault.ca_file,
+            "verify_challenge_resource": False,
+            "max_workers": 8,
+            "retry_total": 0,
+            **overrides,
+        }
+    )
+
+
+@pytest.mark.azure
+def test_a_cold_fan_out_starts_once_the_token_exists_not_after_the_first_read(vault: Any) -> None:
+    # The stand-in holds every authorized read until two are in its handler together. If the
+    # second read only started once the first had been answered, the first would wait out the
+    # (bounded) gathering alone and max_in_flight would stay at 1; no clock is read.
+    names = [f"early-{secrets.token_hex(4)}-{i}" for i in range(2)]
+    for name in names:
+        vault.set_secret(name, secrets.token_hex(16))
+    reader = _cold_reader(vault)
+    vault.gather_requests(2, path_prefix="/secrets/early-", authorized_only=True)
+    vault.reset_counts()
+
+    values = reader.get_secrets(vault.url, names)
+
+    assert sorted(values) == sorted(names)
+    assert vault.max_in_flight == 2
+    log = vault.request_log
+    assert sum(1 for r in log if r.path.startswith("/secrets") and r.status == 401) == 1
+    assert sum(1 for r in log if r.path.endswith("/oauth2/v2.0/token")) == 1
+
+
+@pytest.mark.azure
+def test_a_cold_fan_out_with_a_refused_credential_sends_one_request_and_names_the_vault(vault: Any) -> None:
+    from airflow_secrets_provider.exceptions import SecretAccessError
+
+    names = [f"refused-{i}" for i in range(20)]
+    for name in names:
+        vault.set_secret(name, secrets.token_hex(16))
+    wrong_secret = secrets.token_hex(16)
+    reader = _cold_reader(vault, client_secret=wrong_secret)
+    vault.reset_counts()
+
+    with pytest.raises(SecretAccessError) as info:
+        reader.get_secrets(vault.url, names)
+
+    assert vault.url in str(info.value)
+    assert f"secret {names[0]!r}" in str(info.value)  # the first name: deterministic
+    assert wrong_secret not in str(info.value)
+    log = vault.request_log
+    assert sum(1 for r in log if r.path.startswith("/secrets")) == 1  # the challenge, nothing more
+    assert sum(1 for r in log if r.path.endswith("/oauth2/v2.0/token")) == 1

@@ -13,13 +13,59 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_secrets_provider.hooks.azure_options import CredentialConfig, VaultOptions
 
 if TYPE_CHECKING:
-    from azure.core.credentials import TokenCredential
+    from azure.core.credentials import (
+        AccessToken,
+        AccessTokenInfo,
+        SupportsTokenInfo,
+        TokenCredential,
+        TokenRequestOptions,
+    )
     from azure.keyvault.secrets import SecretClient
+
+
+class _TokenSignal:
+    """A client's credential that tells when the client holds a token.
+
+    Until a client has been through Key Vault's challenge and obtained a token, every request
+    sent concurrently starts its own challenge, discovery and token request. Once a token has
+    been issued, the challenge is cached (process-wide, by the SDK) and the token too, so the
+    reader can fan out at that moment rather than after the whole first read. The signal is per
+    client, not per credential: one credential may hold a token for another vault's scope.
+    """
+
+    def __init__(self, credential: TokenCredential) -> None:
+        self._credential = credential
+        self.issued = threading.Event()
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        token = self._credential.get_token(*scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs)
+        self.issued.set()
+        return token
+
+    def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
+        # Every credential _build_credential makes (azure-identity >= 1.17) has get_token_info;
+        # azure-core prefers it over get_token when present.
+        info = cast("SupportsTokenInfo", self._credential).get_token_info(*scopes, options=options)
+        self.issued.set()
+        return info
+
+    def close(self) -> None:
+        """Nothing to release: the credential is shared and outlives any one client."""
+
+    def __repr__(self) -> str:
+        return f"_TokenSignal({type(self._credential).__name__}, issued={self.issued.is_set()})"
 
 
 class _Registry:
@@ -30,7 +76,7 @@ class _Registry:
         self._pid = os.getpid()
         self._credentials: dict[tuple[Any, ...], TokenCredential] = {}
         self._clients: dict[tuple[Any, ...], SecretClient] = {}
-        self._warm: set[int] = set()  # id() of clients (held in _clients) that completed a request
+        self._signals: dict[int, _TokenSignal] = {}  # by id() of a client held in _clients
 
     def _check_fork(self) -> None:
         # Caller holds the lock. Pools and token caches are not fork-safe: start afresh.
@@ -38,19 +84,16 @@ class _Registry:
             self._pid = os.getpid()
             self._credentials.clear()
             self._clients.clear()
-            self._warm.clear()
+            self._signals.clear()
 
-    def is_warm(self, client: SecretClient) -> bool:
-        """Whether ``client`` has answered a request: its challenge and token are cached."""
+    def token_issued(self, client: SecretClient) -> threading.Event:
+        """Set once ``client`` has obtained a token (and so passed Key Vault's challenge)."""
         with self._lock:
             self._check_fork()
-            return id(client) in self._warm
-
-    def mark_warm(self, client: SecretClient) -> None:
-        with self._lock:
-            self._check_fork()
-            if any(found is client for found in self._clients.values()):
-                self._warm.add(id(client))
+            signal = self._signals.get(id(client))
+        if signal is None:
+            raise KeyError("the client was not built by this registry")  # a programming error
+        return signal.issued
 
     def credential(self, config: CredentialConfig, verify: bool | str) -> TokenCredential:
         key = (config, verify)
@@ -68,14 +111,16 @@ class _Registry:
             self._check_fork()
             found = self._clients.get(key)
             if found is None:
-                found = self._clients[key] = _build_client(vault_url, credential, options)
+                signal = _TokenSignal(credential)
+                found = self._clients[key] = _build_client(vault_url, signal, options)
+                self._signals[id(found)] = signal
             return found
 
     def clear(self) -> None:
         with self._lock:
             self._credentials.clear()
             self._clients.clear()
-            self._warm.clear()
+            self._signals.clear()
 
     def __len__(self) -> int:
         with self._lock:

@@ -33,9 +33,10 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_secrets_provider.exceptions import (
     SecretConfigError,
@@ -170,10 +171,14 @@ class AzureVaultReader:
         """Fetch ``names`` concurrently (at most ``max_workers`` at a time).
 
         Every fetch runs to completion; then the first failure in request order is raised, so
-        the error is deterministic however the threads interleave. A client that has not yet
-        answered a request fetches the first name alone: that request pays Key Vault's
-        challenge, the authority's discovery and the token request once, and the others start
-        with the token cached (fanned out cold, each worker paid all three).
+        the error is deterministic however the threads interleave.
+
+        A client without a token sends the first name alone: that request pays Key Vault's
+        challenge, the authority's discovery and the token request once. The others start the
+        moment the token is issued, while the first read is still in flight (fanned out before
+        it, each worker would pay all three; waiting for the whole first read costs a round
+        trip). When the first request fails before any token exists (a refused credential, an
+        unreachable vault), that error is raised without sending the rest.
         """
         ordered = list(dict.fromkeys(names))
         if not ordered:
@@ -184,34 +189,28 @@ class AzureVaultReader:
                     f"secrets[{i}]", f"{shown(name)} is not a valid Key Vault secret name", provider=KIND
                 )
         client = self.client(vault_url, credential)  # build once, before the threads race to it
+        token_issued = _REGISTRY.token_issued(client)
 
         def fetch(name: str) -> str | Exception:
             try:
-                value = self.get_secret(vault_url, name, credential)
-            except SecretNotFoundError as err:
-                _REGISTRY.mark_warm(client)  # the vault answered: authenticated
+                return self.get_secret(vault_url, name, credential)
+            except SecretsProviderError as err:  # SecretNotFoundError included
                 return err
-            except SecretsProviderError as err:
-                return err
-            _REGISTRY.mark_warm(client)
-            return value
 
-        results: list[str | Exception] = []
-        if not _REGISTRY.is_warm(client):
-            results.append(fetch(ordered[0]))
-        rest = ordered[len(results) :]
-        workers = min(self.options.max_workers, len(rest))
+        workers = min(self.options.max_workers, len(ordered))
         if workers <= 1:
-            results.extend(fetch(name) for name in rest)
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="azure-vault") as pool:
-                results.extend(pool.map(fetch, rest))
-        values: dict[str, str] = {}
-        for name, result in zip(ordered, results, strict=True):
-            if isinstance(result, Exception):
-                raise result
-            values[name] = result
-        return SecretValues(values)
+            return _in_request_order(ordered, [fetch(name) for name in ordered])
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="azure-vault") as pool:
+            if token_issued.is_set():
+                return _in_request_order(ordered, list(pool.map(fetch, ordered)))
+            first = pool.submit(fetch, ordered[0])
+            _wait_for_token_or(first, token_issued)
+            if not token_issued.is_set():
+                failed = first.result()
+                if isinstance(failed, Exception) and not isinstance(failed, SecretNotFoundError):
+                    raise failed
+            rest = list(pool.map(fetch, ordered[1:]))
+            return _in_request_order(ordered, [first.result(), *rest])
 
     @drops_original_error
     def list_enabled_names(self, vault_url: str, credential: CredentialConfig | None = None) -> list[str]:
@@ -223,3 +222,21 @@ class AzureVaultReader:
             return [props.name for props in pages if props.enabled and props.name]
         except (AzureError, OSError, ValueError) as err:
             raise translate_error(err, vault_url, None, explicit_identity=self._explicit(credential)) from None
+
+
+def _wait_for_token_or(first: Future[str | Exception], token_issued: threading.Event) -> None:
+    """Block until the client holds a token, or the first request has ended without one."""
+    ended = threading.Event()
+    first.add_done_callback(lambda _future: ended.set())
+    # Two events, no primitive to wait on both: poll the token every millisecond (a small
+    # fraction of a round trip to any vault); the first request's end wakes us at once.
+    while not token_issued.is_set() and not ended.wait(0.001):
+        pass
+
+
+def _in_request_order(ordered: Sequence[str], results: Sequence[str | Exception]) -> SecretValues:
+    """The values, or the first failure in request order (deterministic under any interleaving)."""
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return SecretValues(dict(zip(ordered, cast("Sequence[str]", results), strict=True)))

@@ -253,6 +253,7 @@ class RequestRecord:
 class _Gather:
     barrier: threading.Barrier
     path_prefix: str | None
+    authorized_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -714,16 +715,19 @@ class KeyVaultStandIn:
         with self._lock:
             self._latency = (max(0.0, seconds), path_prefix)
 
-    def gather_requests(self, n: int, *, path_prefix: str | None = None, timeout: float = 30.0) -> None:
+    def gather_requests(
+        self, n: int, *, path_prefix: str | None = None, timeout: float = 30.0, authorized_only: bool = False
+    ) -> None:
         """Hold matching requests until ``n`` are in the handler together, then release them.
 
         Proves concurrency without timing anything: with a client that sends ``n`` requests
         at once, :attr:`max_in_flight` reaches ``n``; with a serial one the first request
         waits ``timeout`` (a bounded wait), every later one passes, and it stays lower.
-        ``path_prefix=None`` means vault API requests only.
+        ``path_prefix=None`` means vault API requests only. ``authorized_only`` leaves requests
+        without an ``Authorization`` header (Key Vault challenges) out of the gathering.
         """
         with self._lock:
-            self._gather = _Gather(threading.Barrier(n, timeout=timeout), path_prefix)
+            self._gather = _Gather(threading.Barrier(n, timeout=timeout), path_prefix, authorized_only)
             self._in_flight = 0
             self.max_in_flight = 0
 
@@ -857,7 +861,11 @@ class KeyVaultStandIn:
             gather = self._gather
         if latency and self._in_scope(path, latency_prefix):
             time.sleep(latency)
-        if gather is not None and self._in_scope(path, gather.path_prefix):
+        if (
+            gather is not None
+            and self._in_scope(path, gather.path_prefix)
+            and (not gather.authorized_only or "authorization" in headers)
+        ):
             with self._lock:
                 self._in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self._in_flight)
