@@ -7,8 +7,9 @@ tests pin the structure those numbers rest on:
   (linear in references);
 * a cached backend lookup calls no masker and sends the supervisor nothing;
 * K ids held in one Secret cost one GET (real API server);
-* a cold Key Vault fan-out makes one token request, at most one challenge and one discovery
-  (real SDK against the Key Vault stand-in);
+* a cold Key Vault fan-out makes one token request, at most one challenge and one discovery,
+  starts its other reads while the first is still in flight (once the token exists), and stops
+  after one request when the credential is refused (real SDK against the Key Vault stand-in);
 * a launch makes exactly the project Secret read and the per-task Secret's create and delete
   more than plain KubernetesPodOperator, and never reads the pod back after creating it.
 """
