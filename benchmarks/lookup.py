@@ -127,17 +127,7 @@ def _sdk_client(vault: Any) -> Any:
 def _our_reader(vault: Any) -> Any:
     from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
 
-    return AzureVaultReader.from_options(
-        {
-            "tenant_id": vault.tenant_id,
-            "client_id": vault.client_id,
-            "client_secret": vault.client_secret,
-            "authority": vault.authority,
-            "disable_instance_discovery": True,
-            "connection_verify": vault.ca_file,
-            "verify_challenge_resource": False,
-        }
-    )
+    return AzureVaultReader.from_options(vault.reader_options())
 
 
 def azure_fan_out(names: int = 50, repeats: int = 9) -> list[Result]:

@@ -299,28 +299,22 @@ def test_a_launch_makes_only_the_secret_requests_more_than_plain_kpo(
 # Key Vault stand-in: a cold fan-out authenticates once
 
 
-@pytest.mark.azure
-def test_a_cold_fan_out_requests_one_token_one_challenge_one_discovery(vault: Any) -> None:
+def _cold_reader(vault: Any, **overrides: Any) -> Any:
+    """A reader with a new client, in a process that has forgotten the vault's challenge."""
     from azure.keyvault.secrets._shared import http_challenge_cache
 
     from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
 
+    http_challenge_cache.clear()  # the SDK remembers challenges per vault URL, process-wide
+    return AzureVaultReader.from_options(vault.reader_options(max_workers=8, retry_total=0, **overrides))
+
+
+@pytest.mark.azure
+def test_a_cold_fan_out_requests_one_token_one_challenge_one_discovery(vault: Any) -> None:
     names = [f"fan-{i}" for i in range(24)]
     for name in names:
         vault.set_secret(name, secrets.token_hex(8))
-    http_challenge_cache.clear()  # the SDK remembers challenges per vault URL, process-wide
-    reader = AzureVaultReader.from_options(
-        {
-            "tenant_id": vault.tenant_id,
-            "client_id": vault.client_id,
-            "client_secret": vault.client_secret,
-            "authority": vault.authority,
-            "disable_instance_discovery": True,
-            "connection_verify": vault.ca_file,
-            "verify_challenge_resource": False,
-            "max_workers": 8,
-        }
-    )
+    reader = _cold_reader(vault)
     vault.reset_counts()
     values = reader.get_secrets(vault.url, names)
     assert sorted(values) == sorted(names)
@@ -333,28 +327,6 @@ def test_a_cold_fan_out_requests_one_token_one_challenge_one_discovery(vault: An
     assert count(lambda r: r.path.startswith("/secrets") and r.status == 401) == 1
     assert count(lambda r: "openid-configuration" in r.path) <= 1
     assert count(lambda r: r.path.startswith("/secrets") and r.status == 200) == len(names)
-
-
-def _cold_reader(vault: Any, **overrides: Any) -> Any:
-    from azure.keyvault.secrets._shared import http_challenge_cache
-
-    from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
-
-    http_challenge_cache.clear()  # the SDK remembers challenges per vault URL, process-wide
-    return AzureVaultReader.from_options(
-        {
-            "tenant_id": vault.tenant_id,
-            "client_id": vault.client_id,
-            "client_secret": vault.client_secret,
-            "authority": vault.authority,
-            "disable_instance_discovery": True,
-            "connection_verify": vault.ca_file,
-            "verify_challenge_resource": False,
-            "max_workers": 8,
-            "retry_total": 0,
-            **overrides,
-        }
-    )
 
 
 @pytest.mark.azure

@@ -628,11 +628,9 @@ class KeyVaultStandIn:
         """
         return {"IDENTITY_ENDPOINT": self.identity_endpoint, "IDENTITY_HEADER": self.identity_header}
 
-    def backend_source(self, **overrides: Any) -> dict[str, Any]:
-        """A ``ChainedSecretsBackend`` ``azure_vault`` source pointing at this stand-in."""
+    def reader_options(self, **overrides: Any) -> dict[str, Any]:
+        """Flat options for ``AzureVaultReader.from_options`` that authenticate to this stand-in."""
         return {
-            "kind": "azure_vault",
-            "vault_url": self.url,
             "tenant_id": self.tenant_id,
             "client_id": self.client_id,
             "client_secret": self.client_secret,
@@ -642,6 +640,10 @@ class KeyVaultStandIn:
             "verify_challenge_resource": False,
             **overrides,
         }
+
+    def backend_source(self, **overrides: Any) -> dict[str, Any]:
+        """A ``ChainedSecretsBackend`` ``azure_vault`` source pointing at this stand-in."""
+        return {"kind": "azure_vault", "vault_url": self.url, **self.reader_options(**overrides)}
 
     # ---- the store -----------------------------------------------------------------------
 
