@@ -76,6 +76,20 @@ def _render_with_params(task: Any) -> None:
         task.render_template_fields({"params": {key: task.params[key] for key in task.params}})
 
 
+def _in_project_namespace(task: Any) -> None:
+    """Namespace-per-project layout: the pod goes where ``prepare_secrets`` puts it at run time.
+
+    The same call as the operator's, so the preview shows the project's namespace (where its
+    Secret is) rather than KubernetesPodOperator's default, and a task aimed at another namespace
+    fails here as it would at run time. A project still holding a template is left as written.
+    """
+    from airflow_secrets_provider.layout import configured_task_namespace
+    from airflow_secrets_provider.validation import is_templated
+
+    if task.project and not is_templated(task.project):
+        task.namespace = configured_task_namespace(task.project, task.namespace) or task.namespace
+
+
 def _with_presets(task: Any, args: argparse.Namespace) -> list[str]:
     """Match the task's presets against its (dry-run) pod labels; the pod is then built with them.
 
@@ -109,6 +123,7 @@ def _render_documents(args: argparse.Namespace) -> list[dict[str, Any]]:
             if not isinstance(task, SecretTaskOperator) or (task_ids and task.task_id not in task_ids):
                 continue
             _render_with_params(task)
+            _in_project_namespace(task)
             presets = _with_presets(task, args)
             pod = task.build_pod_request_obj(dry_run=True)
             documents.append(

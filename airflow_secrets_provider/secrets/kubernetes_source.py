@@ -7,6 +7,14 @@ when two hold the same key). Keys are spelled like Airflow's environment variabl
 the ``AIRFLOW_`` part): the same key then serves the backend and, through ``envFrom``, Airflow's
 own environment lookup inside a pod that gets the project's secrets.
 
+Namespace: ``namespace`` when given. Otherwise, for a ``project`` source under the
+namespace-per-project layout (Airflow's ``[secrets_provider] project_namespace`` set, see
+:mod:`airflow_secrets_provider.layout`), the project's namespace, derived by the very function
+the operator and the CLI use, so all three read the project's Secret in the same place.
+Otherwise (shared-namespace layout, or a ``secret`` / ``label_selector`` source) the pod's own
+namespace, from its service account. Like the client, the namespace is settled on first lookup:
+Airflow builds backends while it loads its configuration, in every process.
+
 Authentication: in-cluster (service account) when ``KUBERNETES_SERVICE_HOST`` is set, else a
 kube config (``kube_config`` / ``context``, default ``$KUBECONFIG`` or ``~/.kube/config``);
 ``in_cluster`` forces either. The client is cncf.kubernetes' (``SecretsKubernetesHook``, with a
@@ -30,6 +38,12 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import Unpack
 
 from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError, drops_original_error
+from airflow_secrets_provider.layout import (
+    CONFIG_SECTION,
+    NAMESPACE_OPTION,
+    configured_namespace_template,
+    task_namespace,
+)
 from airflow_secrets_provider.naming import project_secret_name
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from airflow_secrets_provider.secrets.sources import (
@@ -89,6 +103,23 @@ def kube_hook(
         return hook
 
 
+def source_namespace(project: str | None, namespace: str | None, template: str | None) -> str | None:
+    """The namespace a source's configuration decides; ``None`` leaves it to the pod's own.
+
+    ``namespace`` (given explicitly) wins. Else a ``project`` source under the namespace-per-project
+    layout (``template`` is ``[secrets_provider] project_namespace``; ``None``: shared layout)
+    reads the project's namespace, derived exactly as the operator and the CLI derive it (a
+    task naming no namespace). A template that renders an invalid namespace is an error naming
+    the option; Jinja markup is no namespace here (nothing renders a backend's configuration).
+    """
+    if namespace:
+        return namespace
+    if project is None or template is None:
+        return None
+    with literal_names():
+        return task_namespace(project, template, None)
+
+
 class KubernetesSource(Source):
     """Keys of one Kubernetes Secret, or of every Secret matching a label selector.
 
@@ -97,7 +128,8 @@ class KubernetesSource(Source):
     :param project: read the project's Secret, ``airflow-project-secrets-<project>``.
     :param secret: read the Secret of this name.
     :param label_selector: read every Secret matching it (the name that sorts first wins a key).
-    :param namespace: the Secrets' namespace; by default the pod's own (in-cluster).
+    :param namespace: the Secrets' namespace; by default, for ``project`` under the
+        namespace-per-project layout, the project's namespace, else the pod's own (in-cluster).
     :param prefix: what every key starts with (``AIRFLOW_``): ``<prefix>CONN_<ID>`` ...
     :param kube_config: a kube config file; by default ``$KUBECONFIG`` or ``~/.kube/config``.
     :param context: the kube config context; by default its current one.
@@ -151,6 +183,7 @@ class KubernetesSource(Source):
         self.request_timeout = _seconds(request_timeout, f"{field}.request_timeout")
         self.kube_config, self.context, self.in_cluster = kube_config, context, in_cluster
         self._namespace = namespace
+        self._project = value if chosen[0] == "project" else None
         defaults = {"connections": f"{prefix}CONN", "variables": f"{prefix}VAR", "config": f"{prefix}CONFIG"}
         what = f"Secret {self.secret!r}" if self.secret else f"Secrets labelled {label_selector!r}"
         super().__init__(parse_naming(naming, field, defaults, "_", spell_secret_key), f"{field} (kubernetes, {what})")
@@ -167,8 +200,27 @@ class KubernetesSource(Source):
     @property
     @drops_original_error
     def namespace(self) -> str:
+        """Where the Secrets are read (see :func:`source_namespace`); settled on first use, kept.
+
+        Not at construction: the layout is Airflow configuration, and Airflow builds backends
+        while it is still loading that configuration.
+        """
         if self._namespace:
             return self._namespace
+        if self._project is not None:
+            try:
+                template = configured_namespace_template()
+            except ImportError:
+                # Airflow resolves a ``*_secret`` option while ``airflow.configuration`` is still
+                # importing: the layout is unknown yet, and guessing could read the wrong namespace.
+                raise SecretsProviderError(
+                    f"{KIND} source {self.label}: the layout ([{CONFIG_SECTION}] {NAMESPACE_OPTION}) cannot be "
+                    "read while Airflow is loading its configuration; give this source a namespace"
+                ) from None
+            derived = source_namespace(self._project, None, template)
+            if derived is not None:
+                self._namespace = derived
+                return derived
         try:
             self._namespace = Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip()
         except OSError:
