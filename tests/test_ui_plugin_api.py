@@ -481,7 +481,9 @@ def test_namespace_per_project_with_only_the_generated_ui_rbac(
     try:
         hook.create_secret(V1Secret(metadata=V1ObjectMeta(name="azure-sp"), string_data={"secret": OTHER_VALUE}), own)
         PresetStore(hook, home, actor="preset-admin").apply(
-            parse_preset({"name": "p1", "selector": {"matchLabels": {"a": "b"}}}, "test")
+            parse_preset(
+                {"name": "p1", "selector": {"matchLabels": {"a": "b"}}, "env": [{"name": "X", "value": "1"}]}, "test"
+            )
         )
         with pytest.MonkeyPatch.context() as patch:
             plugin_config(patch, path, home)
