@@ -3,7 +3,9 @@
 Requests go through ``airflow.api_fastapi.app.create_app`` (the app ``airflow api-server``
 serves) with the Simple auth manager and real JWTs; the plugin is mounted by Airflow from the
 ``airflow.plugins`` entry point; Kubernetes is the ``kubernetes`` tier's API server. Every
-response body is checked for the canary values.
+response body is checked for the canary values. The api-server's own Kubernetes identity is the
+cluster admin, except in the RBAC tests: there it is a ServiceAccount holding only what
+``airflow-secrets rbac ui`` prints (both layouts), or nothing at all.
 """
 
 from __future__ import annotations
@@ -448,6 +450,20 @@ def test_the_generated_ui_role_is_all_the_api_servers_identity_needs(
         assert status_of(lambda: as_ui.list_namespaced_pod(namespace)) == 403
         assert status_of(lambda: as_ui.list_secret_for_all_namespaces()) == 403
         assert status_of(lambda: as_ui.patch_namespaced_secret("x", namespace, {"metadata": {}})) == 403
+
+
+def test_a_projects_key_count_by_name_matches_the_listing(kube_namespace: str, hook: SecretsKubernetesHook) -> None:
+    """``key_count`` (one ``get``, what the page uses per project namespace) says what ``projects()`` says."""
+    store = ProjectSecretsStore(hook, kube_namespace)
+    assert store.key_count(PROJECT) is None  # no Secret
+    hook.create_secret(
+        V1Secret(metadata=V1ObjectMeta(name=project_secret_name("legacy")), string_data={"K": OTHER_VALUE}),
+        kube_namespace,
+    )
+    assert store.key_count("legacy") is None  # a Secret of that name this provider did not create
+    store.set_secrets(PROJECT, {"A": VALUE, "B": VALUE})
+    assert store.key_count(PROJECT) == 2
+    assert store.projects() == {PROJECT: 2}
 
 
 def test_namespace_per_project_with_only_the_generated_ui_rbac(
