@@ -17,7 +17,8 @@ Configuration (``[secrets_provider]`` in airflow.cfg or ``AIRFLOW__SECRETS_PROVI
 ``cleanup_on_task_end`` (default ``True``), ``cleanup_operators`` (the task types whose task
 instances are looked after, comma-separated, default ``SecretTaskOperator``; ``*`` for every
 task: a subclass of the operator has a type name of its own), ``cleanup_namespaces`` (comma-separated; empty: every
-namespace, which needs a cluster-wide ``list`` on pods and Secrets), ``cleanup_kubernetes_conn_id``
+namespace, which needs a cluster-wide ``list`` on pods; ``airflow-secrets rbac cleanup
+--all-namespaces``), ``cleanup_kubernetes_conn_id``
 (default ``kubernetes_default``; without such a connection, the in-cluster account or the default
 kubeconfig), ``cleanup_kube_config_file`` (a kubeconfig path instead).
 """

@@ -206,6 +206,20 @@ class ProjectSecretsStore:
             found[project] = len(secret.data or {})
         return dict(sorted(found.items()))
 
+    def key_count(self, project: str) -> int | None:
+        """What :meth:`projects` says of one project, from one ``get`` by name instead of a list.
+
+        The number of keys, or None when the project has no Secret of ours here. For an identity
+        allowed to read project Secrets by name only (the Secrets page's, one namespace per
+        project: see :mod:`airflow_secrets_provider.rbac`).
+        """
+        self._check_project(project)
+        secret = self._read(project)
+        labels = (secret.metadata.labels or {}) if secret is not None else {}
+        if secret is None or labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE or labels.get(PROJECT_LABEL) != project:
+            return None
+        return len(secret.data or {})
+
     def has_secret(self, project: str) -> bool:
         """Whether the project's Secret exists."""
         self._check_project(project)

@@ -46,6 +46,41 @@ has every value the worker registered replaced by ``***``.
 So the documented layout is one namespace per project (``launcher_rbac(..., layout=
 NAMESPACE_PER_PROJECT)``, the default), where every one of those paths ends at the namespace
 boundary; ``tests/test_isolation.py`` records which paths each layout closes.
+
+**UI** (the Airflow api-server's identity behind the Secrets page, :mod:`.plugins`; it is the
+management identity of project secrets, so it may read and write their values, which stay on the
+api-server):
+
+* Shared namespace, one Role there: secrets ``get`` (a project's keys and times),
+  ``list`` (the project list: a Secret per project, found by label; its response carries every
+  Secret's data, which is why ``get`` is not narrowed by name either), ``create`` (a project's
+  first key), ``update`` (later keys: a read-modify-write with ``resourceVersion``, never
+  ``patch``), ``delete`` (a project's last key takes its Secret); events ``create`` (the audit
+  Event of each change) and ``list`` (recent changes); configmaps ``list`` (the presets shown).
+* Namespace-per-project, where an operator runs many project namespaces: in **each project's
+  namespace** a Role of its own, because the Secret's name differs per project: secrets
+  ``get``/``update``/``delete`` by ``resourceNames`` on that project's Secret only (the page
+  counts a project's keys with a ``get`` by name, so it needs no ``list`` there, and the
+  per-task Secrets, service principals and external Secrets of the namespace stay unreadable to
+  it), ``create`` unrestricted (RBAC cannot narrow ``create`` by name), events ``create``/
+  ``list``. In the page's **home namespace** (``ui_namespace``): configmaps ``list`` (presets),
+  events ``list`` (recent preset changes). **Cluster-wide**, a ClusterRole and
+  ClusterRoleBinding with namespaces ``list`` only: projects are found through their labelled
+  Namespaces (names and labels, nothing else). A new project adds one Role and RoleBinding; no
+  rule ever grants Secrets across namespaces.
+
+**Cleanup** (``airflow-secrets cleanup`` and the listener in the scheduler and api-server,
+:mod:`.cleanup`): pods ``list`` (our pods, by label: the cleanup works from pods only), pods
+``delete`` (an ended task instance's pod, with its UID as a precondition), secrets ``delete``
+(its per-task Secret, by the name derived from the pod). No ``get``/``list``/``watch`` on
+secrets: the cleanup never reads one, and a refused read is what proves no value is reachable.
+In the shared namespace that is one Role. Namespace-per-project: one ClusterRole holding those
+rules, bound by a RoleBinding in each project's namespace (a new project adds one RoleBinding;
+nothing is deletable outside the bound namespaces), plus, on request (``all_namespaces``), a
+second ClusterRole with pods ``list`` only and a ClusterRoleBinding, for ``cleanup -A`` and the
+listener's default ``cleanup_namespaces`` (empty: one list of our pods over every namespace
+instead of one per namespace, and no list of namespaces to keep in the config). Without it, set
+``cleanup_namespaces`` and run ``cleanup -n NAMESPACE`` per namespace.
 """
 
 from __future__ import annotations
@@ -73,6 +108,10 @@ RBAC_API_GROUP = "rbac.authorization.k8s.io"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 LAUNCHER_PREFIX = "airflow-secrets-launcher-"
 VIEWER_NAME = "airflow-secrets-viewer"
+UI_NAME = "airflow-secrets-ui"
+UI_NAMESPACES_NAME = "airflow-secrets-ui-namespaces"
+CLEANUP_NAME = "airflow-secrets-cleanup"
+CLEANUP_LIST_PODS_NAME = "airflow-secrets-cleanup-list-pods"
 
 SubjectKind = Literal["User", "Group", "ServiceAccount"]
 Document = dict[str, Any]
@@ -101,14 +140,18 @@ class RbacSubject:
     def service_account(cls, name: str, namespace: str | None = None) -> RbacSubject:
         return cls("ServiceAccount", name, namespace)
 
-    def render(self, binding_namespace: str) -> Document:
-        """The ``subjects[]`` entry of a RoleBinding."""
+    def render(self, binding_namespace: str | None) -> Document:
+        """The ``subjects[]`` entry of a RoleBinding (``binding_namespace`` None: a ClusterRoleBinding)."""
         if self.kind not in ("User", "Group", "ServiceAccount"):
             raise SecretConfigError("subject.kind", f"must be User, Group or ServiceAccount, got {self.kind!r}")
         if not isinstance(self.name, str) or not self.name.strip() or is_templated(self.name):
             raise SecretConfigError("subject.name", "must be a non-empty plain name")
         if self.kind == "ServiceAccount":
             check_secret_name(self.name, "subject.name")  # service account names are DNS subdomains
+            if not (self.namespace or binding_namespace):
+                raise SecretConfigError(
+                    "subject.namespace", "is required: the binding is cluster-wide (NAMESPACE/NAME)"
+                )
             namespace = check_label_name(self.namespace or binding_namespace, "subject.namespace")
             return {"kind": "ServiceAccount", "name": self.name, "namespace": namespace}
         if self.namespace is not None:
@@ -235,6 +278,124 @@ def viewer_rbac(
     return _role_and_binding(name, namespace, _labels("viewer", project), viewer_rules(raw_logs=raw_logs), subjects)
 
 
+def ui_rules(layout: Layout = SHARED_NAMESPACE, project: str | None = None) -> list[Document]:
+    """The rules of the Secrets page's Role in a namespace holding project Secrets.
+
+    ``layout`` shared: every project of the namespace (the one Role the page needs there).
+    Namespace-per-project: ``project``'s own namespace, its Secret by name (see the module
+    docstring for each verb's why).
+    """
+    if layout == SHARED_NAMESPACE:
+        return [
+            _rule("secrets", ["get", "list", "create", "update", "delete"]),
+            _rule("events", ["create", "list"]),
+            _rule("configmaps", ["list"]),
+        ]
+    if not project:
+        raise SecretConfigError("project", f"is required for a project's Role with the {NAMESPACE_PER_PROJECT} layout")
+    return [
+        _rule("secrets", ["get", "update", "delete"], resource_names=[project_secret_name(project)]),
+        _rule("secrets", ["create"]),
+        _rule("events", ["create", "list"]),
+    ]
+
+
+def ui_home_rules() -> list[Document]:
+    """Namespace-per-project: the page's home namespace (presets and their recent changes)."""
+    return [_rule("configmaps", ["list"]), _rule("events", ["list"])]
+
+
+def ui_cluster_rules() -> list[Document]:
+    """Namespace-per-project: find the projects through their labelled Namespaces."""
+    return [_rule("namespaces", ["list"])]
+
+
+def cleanup_rules() -> list[Document]:
+    """The rules of the cleanup's Role: our pods and the per-task Secrets named after them, never a read of a Secret."""
+    return [_rule("pods", ["list", "delete"]), _rule("secrets", ["delete"])]
+
+
+def ui_rbac(
+    namespace: str,
+    subjects: Sequence[RbacSubject],
+    *,
+    projects: Sequence[str] = (),
+    layout: Layout = NAMESPACE_PER_PROJECT,
+    namespace_template: str = DEFAULT_NAMESPACE_TEMPLATE,
+) -> list[Document]:
+    """What the Airflow api-server's identity needs for the Secrets page.
+
+    ``namespace`` is ``[secrets_provider] ui_namespace``: in the shared layout the namespace the
+    page manages (one Role + RoleBinding; ``projects`` must be empty, the Role covers them all),
+    in namespace-per-project the page's home (presets). There, each of ``projects`` gets a Role +
+    RoleBinding in its namespace (derived with ``namespace_template``), and the identity a
+    ClusterRole + ClusterRoleBinding to list Namespaces. A ServiceAccount subject without a
+    namespace is taken to live in ``namespace``.
+    """
+    layout = _check_layout(layout)
+    home = _check_namespace(namespace, "namespace")
+    subjects = _pinned(subjects, home)
+    if layout == SHARED_NAMESPACE:
+        if projects:
+            raise SecretConfigError("projects", f"do not apply to the {SHARED_NAMESPACE} layout: its Role covers all")
+        return _role_and_binding(UI_NAME, home, _labels("ui", None), ui_rules(SHARED_NAMESPACE), subjects)
+    documents = _cluster_role_and_binding(UI_NAMESPACES_NAME, _labels("ui", None), ui_cluster_rules(), subjects)
+    documents += _role_and_binding(UI_NAME, home, _labels("ui", None), ui_home_rules(), subjects)
+    for project, project_ns in _project_namespaces(projects, namespace_template).items():
+        rules = ui_rules(NAMESPACE_PER_PROJECT, project)
+        documents += _role_and_binding(f"{UI_NAME}-{project}", project_ns, _labels("ui", project), rules, subjects)
+    return documents
+
+
+def cleanup_rbac(
+    subjects: Sequence[RbacSubject],
+    *,
+    namespace: str | None = None,
+    projects: Sequence[str] = (),
+    layout: Layout = NAMESPACE_PER_PROJECT,
+    namespace_template: str = DEFAULT_NAMESPACE_TEMPLATE,
+    all_namespaces: bool = False,
+) -> list[Document]:
+    """What the cleanup's identity (``airflow-secrets cleanup``, the listener) needs.
+
+    Shared layout: a Role + RoleBinding in ``namespace``. Namespace-per-project: the ClusterRole
+    :data:`CLEANUP_NAME` and a RoleBinding to it in each of ``projects``' namespaces (or in
+    ``namespace``, for one project whose namespace follows no template). ``all_namespaces``
+    adds pods ``list`` in every namespace (a ClusterRole + ClusterRoleBinding) for
+    ``cleanup -A`` and an empty ``cleanup_namespaces``. The bindings span namespaces, so in
+    namespace-per-project a ServiceAccount subject must name its namespace.
+    """
+    layout = _check_layout(layout)
+    if layout == SHARED_NAMESPACE:
+        if not namespace:
+            raise SecretConfigError("namespace", f"is required with the {SHARED_NAMESPACE} layout")
+        if projects:
+            raise SecretConfigError("projects", f"do not apply to the {SHARED_NAMESPACE} layout: its Role covers all")
+        shared = _check_namespace(namespace, "namespace")
+        subjects = _pinned(subjects, shared)
+        documents = _role_and_binding(CLEANUP_NAME, shared, _labels("cleanup", None), cleanup_rules(), subjects)
+    else:
+        if namespace:
+            if len(projects) != 1:
+                raise SecretConfigError("namespace", "names one project's namespace: give exactly one project with it")
+            check_label_name(projects[0], "project")
+            _check_plain(projects[0], "project")
+            targets = {projects[0]: _check_namespace(namespace, "namespace")}
+        else:
+            targets = _project_namespaces(projects, namespace_template)
+        if not targets:
+            raise SecretConfigError("projects", f"give at least one project with the {NAMESPACE_PER_PROJECT} layout")
+        subjects = _pinned(subjects, None)
+        documents = [_document("ClusterRole", CLEANUP_NAME, None, _labels("cleanup", None), rules=cleanup_rules())]
+        for project, project_ns in targets.items():
+            labels = _labels("cleanup", project)
+            documents.append(_binding("RoleBinding", CLEANUP_NAME, project_ns, labels, "ClusterRole", subjects))
+    if all_namespaces:
+        list_pods = [_rule("pods", ["list"])]
+        documents += _cluster_role_and_binding(CLEANUP_LIST_PODS_NAME, _labels("cleanup", None), list_pods, subjects)
+    return documents
+
+
 def to_yaml(documents: Iterable[Mapping[str, Any]]) -> str:
     """A multi-document YAML string (``---`` separated), ready for ``kubectl apply -f -``."""
     return yaml.safe_dump_all([dict(doc) for doc in documents], sort_keys=False, default_flow_style=False)
@@ -247,21 +408,77 @@ def _role_and_binding(
     rules: list[Document],
     subjects: Sequence[RbacSubject],
 ) -> list[Document]:
-    check_label_name(namespace, "namespace")
-    _check_plain(namespace, "namespace")
+    _check_namespace(namespace, "namespace")
+    role = _document("Role", name, namespace, labels, rules=rules)
+    return [role, _binding("RoleBinding", name, namespace, labels, "Role", subjects)]
+
+
+def _cluster_role_and_binding(
+    name: str, labels: dict[str, str], rules: list[Document], subjects: Sequence[RbacSubject]
+) -> list[Document]:
+    role = _document("ClusterRole", name, None, labels, rules=rules)
+    return [role, _binding("ClusterRoleBinding", name, None, labels, "ClusterRole", subjects)]
+
+
+def _binding(
+    kind: str, name: str, namespace: str | None, labels: dict[str, str], role_kind: str, subjects: Sequence[RbacSubject]
+) -> Document:
     if isinstance(subjects, RbacSubject) or not subjects:
         raise SecretConfigError("subjects", "must be a non-empty list of RbacSubject")
-    rendered = [subject.render(namespace) for subject in subjects]
-    metadata = {"name": name, "namespace": namespace, "labels": labels}
-    role = {"apiVersion": RBAC_API_VERSION, "kind": "Role", "metadata": dict(metadata), "rules": rules}
-    binding = {
-        "apiVersion": RBAC_API_VERSION,
-        "kind": "RoleBinding",
-        "metadata": {**metadata, "labels": dict(labels)},
-        "roleRef": {"apiGroup": RBAC_API_GROUP, "kind": "Role", "name": name},
-        "subjects": rendered,
-    }
-    return [role, binding]
+    binding = _document(kind, name, namespace, labels)
+    binding["roleRef"] = {"apiGroup": RBAC_API_GROUP, "kind": role_kind, "name": name}
+    binding["subjects"] = [subject.render(namespace) for subject in subjects]
+    return binding
+
+
+def _document(kind: str, name: str, namespace: str | None, labels: dict[str, str], **body: Any) -> Document:
+    metadata: Document = {"name": name, "namespace": namespace} if namespace else {"name": name}
+    metadata["labels"] = dict(labels)
+    return {"apiVersion": RBAC_API_VERSION, "kind": kind, "metadata": metadata, **body}
+
+
+def _check_layout(layout: Layout) -> Layout:
+    if layout not in LAYOUTS:
+        raise SecretConfigError("layout", f"must be one of {list(LAYOUTS)}, got {layout!r}")
+    return layout
+
+
+def _check_namespace(namespace: str, field: str) -> str:
+    check_label_name(namespace, field)
+    _check_plain(namespace, field)
+    return namespace
+
+
+def _project_namespaces(projects: Sequence[str], template: str) -> dict[str, str]:
+    """Each project (checked, first occurrence kept) with its namespace under ``template``."""
+    if isinstance(projects, str):
+        raise SecretConfigError("projects", "must be a list of project names, not a string")
+    found: dict[str, str] = {}
+    for project in projects:
+        check_label_name(project, "project")
+        _check_plain(project, "project")
+        found.setdefault(project, project_namespace(project, template))
+    return found
+
+
+def _pinned(subjects: Sequence[RbacSubject], namespace: str | None) -> list[RbacSubject]:
+    """The subjects with every ServiceAccount's namespace fixed, for bindings in several namespaces.
+
+    ``namespace`` None: a ServiceAccount must name its own (there is no one binding namespace
+    it could default to).
+    """
+    if isinstance(subjects, RbacSubject) or not subjects:
+        raise SecretConfigError("subjects", "must be a non-empty list of RbacSubject")
+    pinned = []
+    for subject in subjects:
+        if subject.kind == "ServiceAccount" and not subject.namespace:
+            if namespace is None:
+                raise SecretConfigError(
+                    "subject.namespace", "is required: the bindings span namespaces (NAMESPACE/NAME)"
+                )
+            subject = RbacSubject.service_account(subject.name, namespace)
+        pinned.append(subject)
+    return pinned
 
 
 def _rule(resource: str, verbs: list[str], *, resource_names: list[str] | None = None) -> Document:

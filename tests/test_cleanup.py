@@ -6,7 +6,9 @@ them): the ``airflow-secrets cleanup`` command; the listener fired by Airflow's 
 when a *deferred* task is marked failed before any triggerer ran it (no operator code runs);
 and a worker SIGKILLed at each step of a task's launch (after the pod's create, after its
 Secret's create, while the pod runs), after which the task instance is failed as the scheduler
-fails a dead worker's task and the cleanup removes what the worker left.
+fails a dead worker's task and the cleanup removes what the worker left. And the command as a
+ServiceAccount holding only what ``airflow-secrets rbac cleanup`` prints, in both layouts, which
+is refused every read of a Secret.
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ from tests.conftest import run_dag_from_module
 from tests.support.canaries import canary
 from tests.support.cli import run_cli
 from tests.support.fault_proxy import FaultProxy
+from tests.support.rbac_apply import (
+    Applied,
+    apply_documents,
+    eventually_allowed,
+    rbac_documents,
+    service_account_token,
+    status_of,
+    token_kubeconfig,
+)
 from tests.support.tiers import skip_or_fail
 from tests.support.waiting import wait_for
 
@@ -201,6 +212,100 @@ def test_the_cleanup_command_deletes_what_ended_task_instances_left(
     )
     again = run_cli(kube_cluster, "cleanup", "-n", ns, "-o", "json")
     assert again.code == 0 and json.loads(again.out)["deleted"] == [], again.out
+
+
+def _refused_every_secret_read(as_cleanup: CoreV1Api, namespace: str, secret: str) -> None:
+    """The cleanup's identity reads no Secret: get, list and watch are refused (no value is reachable)."""
+    assert status_of(lambda: as_cleanup.read_namespaced_secret(secret, namespace)) == 403
+    assert status_of(lambda: as_cleanup.list_namespaced_secret(namespace)) == 403
+    assert status_of(lambda: as_cleanup.list_namespaced_secret(namespace, watch=True, timeout_seconds=1)) == 403
+    assert status_of(lambda: as_cleanup.list_secret_for_all_namespaces()) == 403
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_the_cleanup_needs_only_the_generated_role_shared_namespace(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, finished_run: SimpleNamespace, tmp_path: Path
+) -> None:
+    """``airflow-secrets cleanup`` as a ServiceAccount holding only ``rbac cleanup``'s Role."""
+    dag_id, run_id, ns = finished_run.dag_id, finished_run.run_id, kube_namespace
+    orphan = launch_for(kube_cluster, ns, dag_id, run_id, "done")  # its task ended
+    live = launch_for(kube_cluster, ns, dag_id, run_id, "other")
+    set_state(dag_id, run_id, "other", "running")
+    documents = rbac_documents(
+        "cleanup", "--layout", "shared-namespace", "--namespace", ns, "--service-account", "airflow-cleanup"
+    )
+    apply_documents(core, documents, Applied())
+    token = service_account_token(core, ns, "airflow-cleanup")
+    kubeconfig = token_kubeconfig(kube_cluster, token, tmp_path / "cleanup.kubeconfig")
+    with kube_cluster.api_client(token) as client:
+        as_cleanup = CoreV1Api(client)
+        eventually_allowed(lambda: as_cleanup.list_namespaced_pod(ns), "the cleanup's Role")
+        _refused_every_secret_read(as_cleanup, ns, task_secret_name(orphan.metadata.name))
+
+    result = run_cli(None, "cleanup", "--kubeconfig", kubeconfig, "-n", ns, "-o", "json")
+    assert result.code == 0, result.err
+    assert sorted((d["kind"], d["name"]) for d in json.loads(result.out)["deleted"]) == sorted(
+        [("Pod", orphan.metadata.name), ("Secret", task_secret_name(orphan.metadata.name))]
+    )
+    assert names(core, ns) == ([live.metadata.name], [task_secret_name(live.metadata.name)])
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_the_cleanup_needs_only_the_generated_rbac_namespace_per_project(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, finished_run: SimpleNamespace, tmp_path: Path
+) -> None:
+    """Many project namespaces: ``cleanup -A`` as a ServiceAccount holding only ``rbac cleanup --all-namespaces``.
+
+    It lists our pods everywhere but deletes only in the namespaces it is bound in: an orphan in
+    its own (unbound) namespace is reported as refused and stays.
+    """
+    import secrets as random
+
+    dag_id, run_id = finished_run.dag_id, finished_run.run_id
+    template = f"asp-cl-{random.token_hex(3)}-{{project}}"
+    projects = ("alpha", "beta")
+    project_ns = [template.replace("{project}", p) for p in projects]
+    documents = rbac_documents(
+        "cleanup",
+        *(arg for p in projects for arg in ("--project", p)),
+        "--namespace-template",
+        template,
+        "--service-account",
+        f"{kube_namespace}/airflow-cleanup",
+        "--all-namespaces",
+    )
+    applied = Applied()
+    try:
+        apply_documents(core, documents, applied)
+        assert applied.namespaces == project_ns
+        orphans = [launch_for(kube_cluster, ns, dag_id, run_id, "done") for ns in project_ns]
+        unbound = launch_for(kube_cluster, kube_namespace, dag_id, run_id, "done")
+        token = service_account_token(core, kube_namespace, "airflow-cleanup")
+        kubeconfig = token_kubeconfig(kube_cluster, token, tmp_path / "cleanup.kubeconfig")
+        with kube_cluster.api_client(token) as client:
+            as_cleanup = CoreV1Api(client)
+            eventually_allowed(lambda: as_cleanup.list_pod_for_all_namespaces(limit=1), "the cluster-wide list")
+            for ns, orphan in zip(project_ns, orphans, strict=True):
+                eventually_allowed(lambda ns=ns: as_cleanup.list_namespaced_pod(ns), "a project's RoleBinding")
+                _refused_every_secret_read(as_cleanup, ns, task_secret_name(orphan.metadata.name))
+
+        result = run_cli(None, "cleanup", "--kubeconfig", kubeconfig, "-A", "-o", "json")
+        assert result.code == 1, result.err  # the unbound namespace's delete was refused
+        assert canary("cleanup") not in result.text
+        deleted = {(d["kind"], d["namespace"], d["name"]) for d in json.loads(result.out)["deleted"]}
+        for ns, orphan in zip(project_ns, orphans, strict=True):
+            assert ("Pod", ns, orphan.metadata.name) in deleted
+            assert ("Secret", ns, task_secret_name(orphan.metadata.name)) in deleted
+            assert names(core, ns) == ([], [])
+        assert {ns for _, ns, _ in deleted} <= set(project_ns)  # nothing outside the bound namespaces
+        rows = {(r["namespace"], r["pod"]): r["action"] for r in json.loads(result.out)["pods"]}
+        assert "Secret failed" in rows[(kube_namespace, unbound.metadata.name)]
+        assert "403" in rows[(kube_namespace, unbound.metadata.name)]
+        assert names(core, kube_namespace) == ([unbound.metadata.name], [task_secret_name(unbound.metadata.name)])
+    finally:
+        applied.remove(core)
 
 
 @pytest.mark.kubernetes

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,12 +40,7 @@ import pytest
 import yaml
 from kubernetes.client import (
     ApiClient,
-    AuthenticationV1TokenRequest,
     CoreV1Api,
-    RbacAuthorizationV1Api,
-    V1ObjectMeta,
-    V1ServiceAccount,
-    V1TokenRequestSpec,
 )
 from kubernetes.client.exceptions import ApiException
 
@@ -61,10 +55,11 @@ from airflow_secrets_provider.naming import (
     task_secret_name,
 )
 from airflow_secrets_provider.projects import ProjectSecretsStore
-from devstack.kube_cluster import KubeCluster, create_namespace, wait_until_pods_admitted
+from devstack.kube_cluster import KubeCluster, create_namespace
 from devstack.kubelet_standin import KubeletStandIn
 from tests.support.canaries import canary
 from tests.support.isolation import CLOSED, EXPECTED, LAYOUTS, OPEN, PER_PROJECT, SHARED, markdown_table
+from tests.support.rbac_apply import Applied, apply_documents, rbac_documents, service_account_token
 from tests.support.tiers import skip_or_fail
 from tests.support.waiting import wait_for
 
@@ -103,40 +98,13 @@ class World:
     alpha_pod: str = "alpha-task"
 
 
-def _rbac(*args: str) -> list[dict[str, Any]]:
-    """What ``airflow-secrets rbac ...`` prints, parsed as kubectl would."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert cli_main(["rbac", *args]) == 0
-    return [doc for doc in yaml.safe_load_all(out.getvalue()) if doc]
+_rbac = rbac_documents
+_token = service_account_token
 
 
 def _apply(admin: CoreV1Api, documents: list[dict[str, Any]], created_namespaces: list[str]) -> None:
-    rbac = RbacAuthorizationV1Api(admin.api_client)
-    for doc in documents:
-        kind, meta = doc["kind"], doc["metadata"]
-        if kind == "Namespace":
-            if meta["name"] in created_namespaces:
-                continue  # printed again by another role of the project: kubectl apply keeps it
-            admin.create_namespace(doc)
-            created_namespaces.append(meta["name"])
-            wait_until_pods_admitted(admin, meta["name"])
-        elif kind == "Role":
-            rbac.create_namespaced_role(meta["namespace"], doc)
-        elif kind == "RoleBinding":
-            rbac.create_namespaced_role_binding(meta["namespace"], doc)
-            for subject in doc["subjects"]:
-                account = V1ServiceAccount(metadata=V1ObjectMeta(name=subject["name"]))
-                with contextlib.suppress(ApiException):  # several bindings may name one account
-                    admin.create_namespaced_service_account(subject["namespace"], account)
-        else:
-            raise AssertionError(f"rbac printed an unexpected {kind}")
-
-
-def _token(admin: CoreV1Api, namespace: str, account: str) -> str:
-    """A real ServiceAccount token from the TokenRequest API (no static token, no admin)."""
-    request = AuthenticationV1TokenRequest(spec=V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
-    return str(admin.create_namespaced_service_account_token(account, namespace, request).status.token)
+    """Apply as an admin would; namespaces it creates are appended to ``created_namespaces``."""
+    apply_documents(admin, documents, Applied(namespaces=created_namespaces))
 
 
 def _pod(name: str, secret: str, key: str, form: str) -> dict[str, Any]:

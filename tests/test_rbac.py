@@ -34,9 +34,13 @@ from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, 
 from airflow_secrets_provider.projects import ProjectSecretsStore
 from airflow_secrets_provider.rbac import (
     RbacSubject,
+    cleanup_rbac,
+    cleanup_rules,
     launcher_rbac,
     launcher_rules,
     to_yaml,
+    ui_rbac,
+    ui_rules,
     viewer_rbac,
     viewer_rules,
 )
@@ -60,10 +64,139 @@ def _all_documents() -> list[dict]:
     ]
 
 
+def _ui_and_cleanup_documents() -> list[dict]:
+    account = [RbacSubject.service_account("api-server", "airflow"), RbacSubject.user("ops")]
+    return [
+        *ui_rbac("ml", account, layout="shared-namespace"),
+        *ui_rbac("airflow", account, projects=["fraud", "churn"], namespace_template="ml-{project}"),
+        *cleanup_rbac(account, namespace="ml", layout="shared-namespace", all_namespaces=True),
+        *cleanup_rbac(account, projects=["fraud", "churn"], namespace_template="ml-{project}", all_namespaces=True),
+    ]
+
+
 @pytest.mark.parametrize("index", range(6))
 def test_documents_are_schema_valid_in_strict_mode(index: int) -> None:
     doc = _all_documents()[index]
     kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_ui_and_cleanup_documents_are_schema_valid_in_strict_mode() -> None:
+    documents = _ui_and_cleanup_documents()
+    assert {d["kind"] for d in documents} == {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
+    for doc in documents:
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+        cluster_wide = doc["kind"].startswith("Cluster")
+        assert ("namespace" in doc["metadata"]) is not cluster_wide, doc["metadata"]
+
+
+def _granted(rules: list[dict]) -> set[tuple[str, str, tuple[str, ...]]]:
+    return {
+        (res, verb, tuple(r.get("resourceNames", ()))) for r in rules for res in r["resources"] for verb in r["verbs"]
+    }
+
+
+def test_ui_rules_shared_namespace_are_the_pages_calls() -> None:
+    assert _granted(ui_rules("shared-namespace")) == {
+        *(("secrets", v, ()) for v in ("get", "list", "create", "update", "delete")),
+        ("events", "create", ()),
+        ("events", "list", ()),
+        ("configmaps", "list", ()),
+    }
+
+
+def test_ui_per_project_reads_only_the_projects_secret_by_name() -> None:
+    own = ("airflow-project-secrets-fraud",)
+    assert _granted(ui_rules("namespace-per-project", "fraud")) == {
+        ("secrets", "get", own),
+        ("secrets", "update", own),
+        ("secrets", "delete", own),
+        ("secrets", "create", ()),  # RBAC cannot narrow create by name
+        ("events", "create", ()),
+        ("events", "list", ()),
+    }
+    docs = ui_rbac("airflow", [RbacSubject.service_account("api")], projects=["fraud", "churn", "fraud"])
+    by_place = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs}
+    assert by_place == {
+        ("ClusterRole", None, "airflow-secrets-ui-namespaces"),
+        ("ClusterRoleBinding", None, "airflow-secrets-ui-namespaces"),
+        ("Role", "airflow", "airflow-secrets-ui"),
+        ("RoleBinding", "airflow", "airflow-secrets-ui"),
+        ("Role", "fraud", "airflow-secrets-ui-fraud"),
+        ("RoleBinding", "fraud", "airflow-secrets-ui-fraud"),
+        ("Role", "churn", "airflow-secrets-ui-churn"),
+        ("RoleBinding", "churn", "airflow-secrets-ui-churn"),
+    }
+    cluster_role = next(d for d in docs if d["kind"] == "ClusterRole")
+    assert _granted(cluster_role["rules"]) == {("namespaces", "list", ())}
+    home = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["namespace"] == "airflow")
+    assert _granted(home["rules"]) == {("configmaps", "list", ()), ("events", "list", ())}
+    # The ServiceAccount lives in the home namespace, wherever it is bound.
+    for binding in (d for d in docs if d["kind"].endswith("Binding")):
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "api", "namespace": "airflow"}]
+    # No rule anywhere lets it list or read Secrets other than a project's own.
+    for doc in docs:
+        for rule in doc.get("rules", []):
+            if "secrets" in rule["resources"]:
+                assert "list" not in rule["verbs"] and "watch" not in rule["verbs"]
+                if {"get", "update", "delete"} & set(rule["verbs"]):
+                    assert rule["resourceNames"] == [f"airflow-project-secrets-{doc['metadata']['namespace']}"]
+
+
+def test_cleanup_never_reads_a_secret() -> None:
+    assert _granted(cleanup_rules()) == {("pods", "list", ()), ("pods", "delete", ()), ("secrets", "delete", ())}
+    for doc in _ui_and_cleanup_documents():
+        if doc["metadata"]["labels"]["app.kubernetes.io/component"] != "cleanup":
+            continue
+        for rule in doc.get("rules", []):
+            if "secrets" in rule["resources"]:
+                assert rule["verbs"] == ["delete"]
+
+
+def test_cleanup_per_project_binds_one_cluster_role_in_each_namespace() -> None:
+    subjects = [RbacSubject.service_account("scheduler", "airflow")]
+    docs = cleanup_rbac(subjects, projects=["fraud", "churn"], namespace_template="ml-{project}")
+    assert [(d["kind"], d["metadata"].get("namespace")) for d in docs] == [
+        ("ClusterRole", None),
+        ("RoleBinding", "ml-fraud"),
+        ("RoleBinding", "ml-churn"),
+    ]
+    assert all(d["roleRef"]["kind"] == "ClusterRole" for d in docs[1:])
+    wide = cleanup_rbac(subjects, projects=["fraud"], all_namespaces=True)
+    assert [(d["kind"], d["metadata"]["name"]) for d in wide[-2:]] == [
+        ("ClusterRole", "airflow-secrets-cleanup-list-pods"),
+        ("ClusterRoleBinding", "airflow-secrets-cleanup-list-pods"),
+    ]
+    assert _granted(wide[-2]["rules"]) == {("pods", "list", ())}  # listing only: deletes stay bound per namespace
+    one = cleanup_rbac(subjects, namespace="team-fraud", projects=["fraud"])
+    assert one[1]["metadata"]["namespace"] == "team-fraud"
+    shared = cleanup_rbac([RbacSubject.service_account("cleaner")], namespace="ml", layout="shared-namespace")
+    assert [d["kind"] for d in shared] == ["Role", "RoleBinding"]
+    assert shared[1]["subjects"] == [{"kind": "ServiceAccount", "name": "cleaner", "namespace": "ml"}]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: ui_rbac("ml", [RbacSubject.user("a")], projects=["p"], layout="shared-namespace"), "projects"),
+        (lambda: ui_rbac("Bad NS", [RbacSubject.user("a")]), "namespace"),
+        (lambda: ui_rbac("ml", [RbacSubject.user("a")], projects=["Bad_P"]), "project"),
+        (lambda: ui_rbac("ml", [RbacSubject.user("a")], projects="fraud"), "projects"),
+        (lambda: ui_rbac("ml", []), "subjects"),
+        (lambda: cleanup_rbac([RbacSubject.user("a")], layout="shared-namespace"), "namespace"),
+        (lambda: cleanup_rbac([RbacSubject.user("a")]), "projects"),
+        (lambda: cleanup_rbac([RbacSubject.user("a")], namespace="ns", projects=["a", "b"]), "namespace"),
+        (lambda: cleanup_rbac([RbacSubject.service_account("s")], projects=["p"]), "subject.namespace"),
+        (lambda: cleanup_rbac([RbacSubject.user("a")], projects=["p"], layout="per-team"), "layout"),  # type: ignore[arg-type]
+        (
+            lambda: cleanup_rbac([RbacSubject.user("a")], projects=["p"], namespace_template="ml"),
+            "[secrets_provider] project_namespace",
+        ),
+    ],
+)
+def test_ui_and_cleanup_bad_input_fails_with_the_field(call: Callable[[], object], field: str) -> None:
+    with pytest.raises(SecretConfigError) as info:
+        call()
+    assert info.value.field == field
 
 
 def test_strict_validation_would_catch_a_typo() -> None:
@@ -390,3 +523,81 @@ def test_without_the_rbac_alice_is_refused(
         alice = CoreV1Api(client)
         assert _status_of(lambda: alice.read_namespaced_secret(project_secret_name(PROJECT_A), kube_namespace)) == 403
         assert _status_of(lambda: alice.create_namespaced_pod(kube_namespace, {"metadata": {"name": "x"}})) == 403
+
+
+# -- the CLI ------------------------------------------------------------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from airflow_secrets_provider.cli import main
+
+    code = main(["rbac", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_help_explains_every_role(capsys: pytest.CaptureFixture[str]) -> None:
+    from airflow_secrets_provider.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["rbac", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for words in ("launcher", "viewer", "ui ", "cleanup", "--all-namespaces", "ui_namespace", "never get/list/watch"):
+        assert words in text, words
+
+
+def test_cli_ui_and_cleanup_print_the_functions_documents(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "ui", "--layout", "shared-namespace", "--namespace", "ml", "--service-account", "sa")
+    assert code == 0
+    assert list(yaml.safe_load_all(out)) == ui_rbac(
+        "ml", [RbacSubject.service_account("sa")], layout="shared-namespace"
+    )
+    assert not out.startswith("#")  # the launcher's warning is about launchers
+    args = ["ui", "--namespace", "airflow", "--project", "fraud", "--project", "churn"]
+    code, out, _ = _cli(capsys, *args, "--namespace-template", "ml-{project}", "--service-account", "airflow/api")
+    assert code == 0
+    documents = list(yaml.safe_load_all(out))
+    namespaces = [d["metadata"]["name"] for d in documents if d["kind"] == "Namespace"]
+    assert namespaces == ["ml-fraud", "ml-churn"]  # printed first, labelled, as the launcher's output does
+    assert documents[2:] == ui_rbac(
+        "airflow",
+        [RbacSubject.service_account("api", "airflow")],
+        projects=["fraud", "churn"],
+        namespace_template="ml-{project}",
+    )
+    code, out, _ = _cli(
+        capsys, "cleanup", "--project", "fraud", "--service-account", "airflow/scheduler", "--all-namespaces"
+    )
+    assert code == 0
+    kinds = [d["kind"] for d in yaml.safe_load_all(out)]
+    assert kinds == ["Namespace", "ClusterRole", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]
+
+
+def test_cli_launcher_output_is_unchanged_by_the_new_roles(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(
+        capsys, "launcher", "--layout", "shared-namespace", "--namespace", "ml", "--project", "fraud", "--user", "a"
+    )
+    assert code == 0
+    assert list(yaml.safe_load_all(out)) == launcher_rbac("fraud", "ml", [RbacSubject.user("a")])
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["ui", "--project", "fraud", "--user", "a"], "namespace: is required for a ui role"),
+        (["ui", "--layout", "shared-namespace", "--namespace", "ml", "--project", "p", "--user", "a"], "project:"),
+        (["cleanup", "--user", "a"], "project: give at least one --project"),
+        (["cleanup", "--layout", "shared-namespace", "--user", "a"], "namespace: is required"),
+        (["cleanup", "--project", "a", "--project", "b", "--namespace", "x", "--user", "u"], "namespace: names one"),
+        (["cleanup", "--project", "p", "--service-account", "cleaner"], "subject.namespace: is required"),
+        (["launcher", "--project", "a", "--project", "b", "--user", "u"], "project: give one project"),
+        (["viewer", "--project", "p", "--user", "u", "--all-namespaces"], "all-namespaces: only applies"),
+        (["ui", "--namespace", "ml", "--user", "u", "--readable-secret", "x"], "readable-secret: only applies"),
+        (["cleanup", "--project", "p", "--user", "u", "--raw-logs"], "raw-logs: only applies"),
+    ],
+)
+def test_cli_usage_errors_name_the_field(capsys: pytest.CaptureFixture[str], args: list[str], words: str) -> None:
+    code, out, err = _cli(capsys, *args)
+    assert (code, out) == (2, "")
+    assert words in err and err.count("\n") == 1, err

@@ -3,7 +3,9 @@
 Requests go through ``airflow.api_fastapi.app.create_app`` (the app ``airflow api-server``
 serves) with the Simple auth manager and real JWTs; the plugin is mounted by Airflow from the
 ``airflow.plugins`` entry point; Kubernetes is the ``kubernetes`` tier's API server. Every
-response body is checked for the canary values.
+response body is checked for the canary values. The api-server's own Kubernetes identity is the
+cluster admin, except in the RBAC tests: there it is a ServiceAccount holding only what
+``airflow-secrets rbac ui`` prints (both layouts), or nothing at all.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes.client import CoreV1Api
+from kubernetes.client import CoreV1Api, V1ObjectMeta, V1Secret
 
 from airflow_secrets_provider.audit import history
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
@@ -27,6 +29,14 @@ from devstack.kube_cluster import KubeCluster
 from tests.support.airflow_ui_app import AirflowUiApp, plugin_config
 from tests.support.canaries import canary
 from tests.support.cli import kubeconfig_of
+from tests.support.rbac_apply import (
+    Applied,
+    apply_documents,
+    rbac_documents,
+    service_account_token,
+    status_of,
+    token_kubeconfig,
+)
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.airflow]
 
@@ -358,62 +368,70 @@ def _kubeconfig_dict(cluster: KubeCluster) -> dict[str, Any]:
     return data
 
 
-def _readme_role() -> dict[str, Any]:
-    """The Role the README tells users to apply for the api-server's identity, as written there."""
+def _readme_blocks(role: str) -> list[tuple[list[str], str]]:
+    """The README's ``airflow-secrets rbac ROLE ...`` blocks: the command's arguments and the YAML shown under it."""
     import re
-
-    import yaml
+    import shlex
 
     from tests.support.stack_fixtures import REPO
 
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"```yaml\n(# Role for the api-server's identity.*?)```", text, re.S)
-    assert match, "README has no Role block for the Secrets page"
-    role: dict[str, Any] = yaml.safe_load(match.group(1))
-    return role
+    found = re.findall(rf"```yaml\n# \$ airflow-secrets (rbac {role} [^\n]*)\n(.*?)```", text, re.S)
+    return [(shlex.split(command), shown) for command, shown in found]
 
 
-def test_the_readme_role_is_all_the_api_servers_identity_needs(
-    page: tuple[Recorder, str],
-    kube_cluster: KubeCluster,
-    kube_user_tokens: dict[str, str],
-    hook: SecretsKubernetesHook,
-    tmp_path: Any,
-) -> None:
-    """Bob holds only the README's Role: every action of the page works as him, and the audit says so."""
+def test_the_readme_shows_the_generated_ui_and_cleanup_roles_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README prints what the command prints: the Role the tests below apply is the one users see."""
+    from airflow_secrets_provider.cli import main
+
+    for role in ("ui", "cleanup"):
+        blocks = _readme_blocks(role)
+        assert blocks, f"README has no `airflow-secrets rbac {role}` block"
+        for args, shown in blocks:
+            assert main(args) == 0
+            assert capsys.readouterr().out == shown, f"README differs from `airflow-secrets {' '.join(args)}`"
+
+
+def _as_service_account(
+    kube_cluster: KubeCluster, documents: list[dict[str, Any]], namespace: str, account: str, tmp_path: Any
+) -> tuple[str, str, Applied]:
+    """Apply ``documents`` as an admin; the ServiceAccount's token and a kubeconfig holding only it."""
+    applied = Applied()
+    with kube_cluster.api_client() as client:
+        admin = CoreV1Api(client)
+        apply_documents(admin, documents, applied)
+        token = service_account_token(admin, namespace, account)
+    return token, token_kubeconfig(kube_cluster, token, tmp_path / f"{account}.kubeconfig"), applied
+
+
+def _wait_for_the_grant(call: Recorder, path: str) -> None:
+    """RBAC reaches the authorizer through an informer: a bounded wait for the grant to show."""
     import time
 
-    from kubernetes.client import RbacAuthorizationV1Api
+    deadline = time.monotonic() + 30
+    while call("GET", path, "op").status_code != 200:
+        assert time.monotonic() < deadline, "the generated Role never took effect"
+        time.sleep(0.2)
 
+
+def test_the_generated_ui_role_is_all_the_api_servers_identity_needs(
+    page: tuple[Recorder, str], kube_cluster: KubeCluster, hook: SecretsKubernetesHook, tmp_path: Any
+) -> None:
+    """Shared namespace: a ServiceAccount holding only ``rbac ui``'s Role runs every action of the page."""
     call, namespace = page
-    role = _readme_role()
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": role["metadata"]["name"]},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}],
-    }
-    with kube_cluster.api_client() as client:
-        rbac = RbacAuthorizationV1Api(client)
-        rbac.create_namespaced_role(namespace, role)
-        rbac.create_namespaced_role_binding(namespace, binding)
+    documents = rbac_documents(
+        "ui", "--layout", "shared-namespace", "--namespace", namespace, "--service-account", "airflow-ui"
+    )
+    assert [d["kind"] for d in documents] == ["Role", "RoleBinding"]
+    token, path, _ = _as_service_account(kube_cluster, documents, namespace, "airflow-ui", tmp_path)
     PresetStore(hook, namespace, actor="preset-admin").apply(
         parse_preset(
             {"name": "p1", "selector": {"matchLabels": {"a": "b"}}, "env": [{"name": "X", "value": "1"}]}, "test"
         )
     )
-    config = _kubeconfig_dict(kube_cluster)
-    config["users"][0]["user"] = {"token": kube_user_tokens["bob"]}
-    path = tmp_path / "bob.kubeconfig"
-    path.write_text(json.dumps(config), encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         plugin_config(patch, path, namespace)
-        # RBAC reaches the authorizer through an informer: a bounded wait for the grant to show.
-        deadline = time.monotonic() + 30
-        while call("GET", "/api/projects", "op").status_code != 200:
-            assert time.monotonic() < deadline, "bob's Role never took effect"
-            time.sleep(0.2)
+        _wait_for_the_grant(call, "/api/projects")
         assert call("PUT", f"/api/projects/{PROJECT}/keys/A", "op", json={"value": VALUE}).status_code == 200
         assert call("PUT", f"/api/projects/{PROJECT}/keys/A", "op", json={"value": OTHER_VALUE}).status_code == 200
         assert call("PUT", f"/api/projects/{PROJECT}/keys/B", "op", json={"value": VALUE}).status_code == 200
@@ -427,6 +445,102 @@ def test_the_readme_role_is_all_the_api_servers_identity_needs(
         entries = call("GET", "/api/history", "op").json()["entries"]
     assert [e["action"] for e in entries] == ["unset", "unset", "set", "set", "set", "preset-apply"]
     assert all("warnings" not in body for body in call.bodies)  # every audit Event was written
+    with kube_cluster.api_client(token) as client:  # and nothing beyond the page's needs
+        as_ui = CoreV1Api(client)
+        assert status_of(lambda: as_ui.list_namespaced_pod(namespace)) == 403
+        assert status_of(lambda: as_ui.list_secret_for_all_namespaces()) == 403
+        assert status_of(lambda: as_ui.patch_namespaced_secret("x", namespace, {"metadata": {}})) == 403
+
+
+def test_a_projects_key_count_by_name_matches_the_listing(kube_namespace: str, hook: SecretsKubernetesHook) -> None:
+    """``key_count`` (one ``get``, what the page uses per project namespace) says what ``projects()`` says."""
+    store = ProjectSecretsStore(hook, kube_namespace)
+    assert store.key_count(PROJECT) is None  # no Secret
+    hook.create_secret(
+        V1Secret(metadata=V1ObjectMeta(name=project_secret_name("legacy")), string_data={"K": OTHER_VALUE}),
+        kube_namespace,
+    )
+    assert store.key_count("legacy") is None  # a Secret of that name this provider did not create
+    store.set_secrets(PROJECT, {"A": VALUE, "B": VALUE})
+    assert store.key_count(PROJECT) == 2
+    assert store.projects() == {PROJECT: 2}
+
+
+def test_namespace_per_project_with_only_the_generated_ui_rbac(
+    page: tuple[Recorder, str], kube_cluster: KubeCluster, hook: SecretsKubernetesHook, tmp_path: Any
+) -> None:
+    """One namespace per project: the page works with ``rbac ui``'s output only, and reads no other Secret.
+
+    The identity gets each project's Secret by name: another Secret in the project's namespace (a
+    service principal, a per-task Secret) is refused to it, as is listing Secrets anywhere.
+    """
+    import secrets as random
+
+    call, home = page
+    template = f"asp-ui-{random.token_hex(3)}-{{project}}"
+    other = "churn"
+    own, other_ns = template.replace("{project}", PROJECT), template.replace("{project}", other)
+    documents = rbac_documents(
+        "ui",
+        "--namespace",
+        home,
+        "--project",
+        PROJECT,
+        "--project",
+        other,
+        "--namespace-template",
+        template,
+        "--service-account",
+        "airflow-ui",
+    )
+    token, path, applied = _as_service_account(kube_cluster, documents, home, "airflow-ui", tmp_path)
+    try:
+        hook.create_secret(V1Secret(metadata=V1ObjectMeta(name="azure-sp"), string_data={"secret": OTHER_VALUE}), own)
+        PresetStore(hook, home, actor="preset-admin").apply(
+            parse_preset(
+                {"name": "p1", "selector": {"matchLabels": {"a": "b"}}, "env": [{"name": "X", "value": "1"}]}, "test"
+            )
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            plugin_config(patch, path, home)
+            patch.setenv("AIRFLOW__SECRETS_PROVIDER__PROJECT_NAMESPACE", template)
+            _wait_for_the_grant(call, "/api/projects")
+            assert (
+                call("PUT", f"/api/projects/{PROJECT}/keys/A", "op", json={"value": VALUE}).json()["namespace"] == own
+            )
+            assert call("PUT", f"/api/projects/{PROJECT}/keys/B", "op", json={"value": VALUE}).status_code == 200
+            assert call("PUT", f"/api/projects/{other}/keys/C", "op", json={"value": OTHER_VALUE}).status_code == 200
+            assert call("GET", "/api/projects", "op").json()["projects"] == [
+                {"project": other, "keys": 1, "namespace": other_ns},
+                {"project": PROJECT, "keys": 2, "namespace": own},
+            ]
+            assert [k["key"] for k in call("GET", f"/api/projects/{PROJECT}/keys", "op").json()["keys"]] == ["A", "B"]
+            assert [p["name"] for p in call("GET", "/api/presets", "op").json()["presets"]] == ["p1"]
+            assert call("DELETE", f"/api/projects/{PROJECT}/keys/A", "op").json()["keys"] == ["B"]
+            assert call("DELETE", f"/api/projects/{other}/keys/C", "op").json()["keys"] == []  # deletes the Secret
+            entries = call("GET", "/api/history", "op").json()["entries"]
+            assert [(e["action"], e["namespace"]) for e in entries] == [
+                ("unset", other_ns),
+                ("unset", own),
+                ("set", other_ns),
+                ("set", own),
+                ("set", own),
+                ("preset-apply", home),
+            ]
+            assert call("GET", "/api/projects", "op").json()["projects"] == [
+                {"project": PROJECT, "keys": 1, "namespace": own}
+            ]
+        assert all("warnings" not in body for body in call.bodies)  # every audit Event was written
+        with kube_cluster.api_client(token) as client:
+            as_ui = CoreV1Api(client)
+            assert status_of(lambda: as_ui.read_namespaced_secret("azure-sp", own)) == 403
+            for namespace in (own, other_ns, home):
+                assert status_of(lambda ns=namespace: as_ui.list_namespaced_secret(ns)) == 403
+            assert status_of(lambda: as_ui.list_secret_for_all_namespaces()) == 403
+            assert status_of(lambda: as_ui.read_namespaced_secret(project_secret_name(PROJECT), own)) == 200
+    finally:
+        with kube_cluster.api_client() as client:
+            applied.remove(CoreV1Api(client))
 
 
 def test_namespace_per_project_layout_uses_each_projects_namespace(

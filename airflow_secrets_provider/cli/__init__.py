@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     from airflow_secrets_provider.cli import preset_commands as presets
     from airflow_secrets_provider.cli import project_commands as projects
     from airflow_secrets_provider.cli.cleanup_command import cleanup_command
-    from airflow_secrets_provider.cli.rbac_command import rbac
+    from airflow_secrets_provider.cli.rbac_command import RBAC_HELP, ROLES, rbac
     from airflow_secrets_provider.cli.render import render
 
     parser = _Parser(prog=PROG, description=__doc__, allow_abbrev=False)
@@ -126,21 +126,42 @@ def build_parser() -> argparse.ArgumentParser:
     _output(cmd, ("yaml", "json"))
     cmd.set_defaults(handler=render)
 
-    cmd = commands.add_parser("rbac", help="print the least-privilege RBAC for a project's launcher or a viewer")
-    cmd.add_argument("role", choices=("launcher", "viewer"))
+    cmd = commands.add_parser(
+        "rbac",
+        help="print the least-privilege RBAC of a launcher, a viewer, the Secrets page (ui) or the cleanup",
+        description=RBAC_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    cmd.add_argument(
+        "role",
+        choices=ROLES,
+        help="launcher: a project's tasks; viewer: who watches pods; ui: the api-server's identity behind "
+        "the Secrets page; cleanup: the identity of `airflow-secrets cleanup` and the listener",
+    )
     cmd.add_argument(
         "--layout",
         choices=("namespace-per-project", "shared-namespace"),
         default="namespace-per-project",
-        help="one namespace per project (default; prints the Namespace too) or one namespace for all",
+        help="one namespace per project (default; prints the projects' Namespaces too) or one namespace for all",
     )
-    cmd.add_argument("--namespace", help="the namespace (default with namespace-per-project: the project's)")
+    cmd.add_argument(
+        "--namespace",
+        help="launcher, viewer: the namespace (default with namespace-per-project: the project's); "
+        "ui: the page's home, [secrets_provider] ui_namespace (required); cleanup: the shared namespace, "
+        "or one project's namespace that follows no template",
+    )
     cmd.add_argument(
         "--namespace-template",
         help="namespace-per-project: the project's namespace, e.g. 'ml-{project}' "
         "(default: [secrets_provider] project_namespace, else '{project}')",
     )
-    cmd.add_argument("--project")
+    cmd.add_argument(
+        "--project",
+        action="append",
+        help="the project (launcher, viewer: one); ui, cleanup with namespace-per-project: "
+        "repeatable, one Role or RoleBinding in each project's namespace",
+    )
     cmd.add_argument("--user", action="append")
     cmd.add_argument("--group", action="append")
     cmd.add_argument("--service-account", action="append", help="[NAMESPACE/]NAME (repeatable)")
@@ -150,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="another Secret the launcher may read, e.g. a vault k8s_secret or one for mask_external_secrets",
     )
     cmd.add_argument("--raw-logs", action="store_true", help="viewer: also read pods' raw (unmasked) container logs")
+    cmd.add_argument(
+        "--all-namespaces",
+        action="store_true",
+        help="cleanup: also list pods in every namespace (a ClusterRole), for `cleanup -A` and an empty "
+        "[secrets_provider] cleanup_namespaces; deletes stay limited to the bound namespaces",
+    )
     cmd.set_defaults(handler=rbac)
     return parser
 

@@ -99,9 +99,9 @@ def create_app() -> FastAPI:
         if spread is None:  # one shared namespace
             counts = ProjectSecretsStore(hook, namespace).projects()
             found = [{"project": p, "keys": n, "namespace": namespace} for p, n in counts.items()]
-        else:  # each project in its own namespace: its Secret there, if it has one
+        else:  # each project in its own namespace: its Secret there, if it has one (read by name, no list)
             for project, project_ns in spread.items():
-                count = ProjectSecretsStore(hook, project_ns).projects().get(project)
+                count = ProjectSecretsStore(hook, project_ns).key_count(project)
                 if count is not None:
                     found.append({"project": project, "keys": count, "namespace": project_ns})
         return _json({"namespace": namespace, "projects": found})
