@@ -44,7 +44,7 @@ apt_install() {
 # (field 2) may hold spaces and parentheses, so fields are counted after its closing ")".
 proc_field() {
     local stat fields
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
     read -r -a fields <<<"${stat##*) }"
     printf '%s' "${fields[$(($2 - 3))]}"
 }
@@ -63,14 +63,25 @@ process_running() {
     [ -z "${2:-}" ] || [ "$(proc_starttime "$1")" = "$2" ]
 }
 
-# descendants PID: every process below PID (children first, then theirs), leaving out this shell
-# and what it runs (a watchdog may itself have been started by PID).
+# descendants PID: every process below PID, leaving out this shell and what it runs (a watchdog
+# may itself have been started by PID). Read from /proc: minimal systems may lack ps.
 descendants() {
-    local child
-    for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-        [ "$child" != $$ ] || continue
-        printf '%s\n' "$child"
-        descendants "$child"
+    local entry stat fields
+    local -A children=()
+    for entry in /proc/[0-9]*; do
+        { read -r stat <"$entry/stat"; } 2>/dev/null || continue
+        read -r -a fields <<<"${stat##*) }"
+        children[${fields[1]}]+=" ${entry#/proc/}"
+    done
+    local queue=("$1") pid child
+    while [ ${#queue[@]} -gt 0 ]; do
+        pid=${queue[0]}
+        queue=("${queue[@]:1}")
+        for child in ${children[$pid]:-}; do
+            [ "$child" != $$ ] || continue
+            printf '%s\n' "$child"
+            queue+=("$child")
+        done
     done
 }
 
