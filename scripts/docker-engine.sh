@@ -142,12 +142,18 @@ start_watchdog() {
     )
 }
 
-# do_watch OWNER_PID STARTTIME DIR: once the owner is gone, stop the engine in DIR. `stop` ends
-# the watchdog first; a DIR removed by a finished `stop` ends it too.
+# do_watch OWNER_PID STARTTIME DIR: once the owner is gone, stop the engine in DIR. A `stop` ends
+# the watchdog last (SIGKILL; it holds no state).
 do_watch() {
     local owner=${1:?usage: watch PID STARTTIME DIR} since=${2:?usage: watch PID STARTTIME DIR}
     local dir=${3:?usage: watch PID STARTTIME DIR}
     while process_running "$owner" "$since" && [ -d "$dir" ]; do sleep 1; done
+    # A stop under way (the owner's own teardown) finishes the job, unless it is killed too.
+    local pid="" pid_since=""
+    { read -r pid pid_since <"$dir/stop.pid"; } 2>/dev/null || true
+    if [ -n "$pid" ]; then
+        while process_running "$pid" "$pid_since" && [ -d "$dir" ]; do sleep 1; done
+    fi
     rm -f "$dir/watchdog.pid"
     log "owner $owner is gone; stopping the engine in $dir"
     do_stop "$dir"
@@ -247,13 +253,15 @@ do_stop() {
     [ -d "$dir" ] || return 0
     dir=$(cd "$dir" && pwd)
     local sock="unix://$dir/docker.sock" pid
-    # The watchdog first (SIGKILL: it holds no state), then a `start` still running (its owner was
-    # killed half way) with whatever it started.
+    # The watchdog stays until the very end: if this stop is killed half way, it finishes the job
+    # once the owner is gone (it waits for the stop DIR/stop.pid names first).
+    local watchdog="" watchdog_since=""
     if [ -f "$dir/watchdog.pid" ]; then
-        pid=$(cat "$dir/watchdog.pid")
-        [ -z "$pid" ] || [ "$pid" = $$ ] || kill -KILL "$pid" 2>/dev/null || true
-        rm -f "$dir/watchdog.pid"
+        watchdog=$(cat "$dir/watchdog.pid")
+        if [ -z "$watchdog" ] || [ "$watchdog" = $$ ] || ! watchdog_since=$(proc_starttime "$watchdog"); then watchdog=""; fi
     fi
+    record_self "$dir/stop.pid"
+    # A `start` still running (its owner was killed half way), with whatever it started.
     kill_recorded "$dir/start.pid"
     if engine_ready "$dir"; then
         # dockerd leaves running containers to their shims when it exits: remove them first.
@@ -272,7 +280,7 @@ do_stop() {
     [ -f "$dir/exec-root" ] && exec_root=$(cat "$dir/exec-root")
     for root in "$dir" ${exec_root:+"$exec_root"}; do
         for pid in $(processes_under "$root"); do
-            [ "$pid" = $$ ] || terminate "$pid" "leftover process"
+            [ "$pid" = $$ ] || [ "$pid" = "$watchdog" ] || terminate "$pid" "leftover process"
         done
     done
     local m
@@ -292,10 +300,14 @@ do_stop() {
     if [ -f "$dir/slot" ]; then
         rm -f "/tmp/asp-docker-slot-$(cat "$dir/slot")"
     fi
-    [ -n "$keep" ] && return 0
-    [ -z "$(mounts_under "$dir")" ] || die "mounts remain under $dir: $(mounts_under "$dir" | tr '\n' ' ')"
-    rm -rf "$dir"
-    log "engine stopped and $dir removed"
+    if [ -z "$keep" ]; then
+        [ -z "$(mounts_under "$dir")" ] || die "mounts remain under $dir: $(mounts_under "$dir" | tr '\n' ' ')"
+        rm -rf "$dir"
+        log "engine stopped and $dir removed"
+    fi
+    rm -f "$dir/stop.pid" "$dir/watchdog.pid" 2>/dev/null || true
+    # The watchdog is our own polling loop and holds no state: SIGKILL it.
+    if [ -n "$watchdog" ] && process_running "$watchdog" "$watchdog_since"; then kill -KILL "$watchdog" 2>/dev/null || true; fi
 }
 
 main() {

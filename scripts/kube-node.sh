@@ -598,11 +598,17 @@ start_watchdog() {
 }
 
 # do_watch OWNER_PID STARTTIME DIR: wait until the owner is gone (or DIR was removed behind our
-# back), then stop DIR's node. `stop` ends the watchdog first (SIGKILL; it holds no state).
+# back), then stop DIR's node. A `stop` ends the watchdog last (SIGKILL; it holds no state).
 do_watch() {
     local owner=${1:?usage: watch PID STARTTIME DIR} since=${2:?usage: watch PID STARTTIME DIR}
     local dir=${3:?usage: watch PID STARTTIME DIR}
     while process_running "$owner" "$since" && [ -f "$dir/$MARKER" ]; do sleep "$WATCH_INTERVAL"; done
+    # A stop under way (the owner's own teardown) finishes the job, unless it is killed too.
+    local pid="" pid_since=""
+    { read -r pid pid_since <"$dir/stop.pid"; } 2>/dev/null || true
+    if [ -n "$pid" ]; then
+        while process_running "$pid" "$pid_since" && [ -d "$dir" ]; do sleep "$WATCH_INTERVAL"; done
+    fi
     rm -f "$dir/watchdog.pid"
     log "owner $owner is gone (or $dir was removed); stopping $dir"
     do_stop "$dir"
@@ -751,9 +757,16 @@ do_stop() {
         return 0
     fi
     dir=$(cd "$dir" && pwd)
-    # The watchdog is our own polling loop and holds no state: SIGKILL it.
-    if pid_alive "$dir/watchdog.pid"; then kill -KILL "$(cat "$dir/watchdog.pid")" 2>/dev/null || true; fi
-    rm -f "$dir/watchdog.pid"
+    # The watchdog stays until the very end: if this stop is killed half way (say, with the
+    # process group of the test run that called it), the watchdog finishes it once the owner is
+    # gone (it waits for the stop DIR/stop.pid names first).
+    local watchdog="" watchdog_since=""
+    if pid_alive "$dir/watchdog.pid"; then
+        watchdog=$(cat "$dir/watchdog.pid")
+        watchdog_since=$(proc_starttime "$watchdog") || watchdog=""
+        [ "$watchdog" != $$ ] || watchdog=""
+    fi
+    record_self "$dir/stop.pid"
     # A `start` still running (its owner was killed half way): end it before it starts more.
     kill_recorded "$dir/start.pid"
     stop_process "$dir" kubelet
@@ -767,7 +780,7 @@ do_stop() {
         stop_process "$dir" "$name" &
     done
     wait
-    for name in "${PROCESSES[@]}"; do stop_process "$dir" "$name"; done
+    for name in "${PROCESSES[@]}"; do [ "$name" = watchdog ] || stop_process "$dir" "$name"; done
     stop_leftovers "$dir"
     unmount_all_under "$dir"
     if [ -f "$dir/$MARKER" ]; then
@@ -778,6 +791,9 @@ do_stop() {
             rm -rf --one-file-system "$dir"
         fi
     fi
+    rm -f "$dir/stop.pid" "$dir/watchdog.pid" 2>/dev/null || true
+    # The watchdog is our own polling loop and holds no state: SIGKILL it.
+    if [ -n "$watchdog" ] && process_running "$watchdog" "$watchdog_since"; then kill -KILL "$watchdog" 2>/dev/null || true; fi
 }
 
 main() {

@@ -38,14 +38,31 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.kubernetes
 
 #: The owner: starts a control plane through devstack, as the ``kube_cluster`` fixture does,
-#: says where it is, and then only waits to be killed.
+#: says where it is, and then waits to be killed; once told to (a file appears), it begins its
+#: teardown as the fixture does, ``cluster.stop()``.
 OWNER = """
 import json, sys, time
 from pathlib import Path
 from devstack.kube_cluster import start_local_cluster
 cluster = start_local_cluster(Path(sys.argv[1]), node=False)
 Path(sys.argv[2]).write_text(json.dumps({"server": cluster.server}))
+stop_now = Path(sys.argv[2] + ".stop")
+while not stop_now.exists():
+    time.sleep(0.1)
+cluster.stop()
 time.sleep(3600)
+"""
+
+#: A process that names a path inside the node's directory (so `stop` must end it) and shrugs off
+#: the first SIGTERM: it holds the owner's `stop` in its 10 s wait, a window to kill the owner in.
+SLOW_TO_STOP = """
+import signal, sys, time
+from pathlib import Path
+terms = []
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0) if terms else terms.append(1))
+Path(sys.argv[2]).write_text("up")
+while True:
+    time.sleep(0.1)
 """
 
 #: Bounds waits for a condition; generous because the machine is shared (no speed assertion).
@@ -237,6 +254,42 @@ def test_control_plane_stops_when_its_owner_is_sigkilled(tmp_path: Path, reap: b
         # else: the owner stays a zombie (its parent, this test, has not waited for it yet).
         _assert_everything_went(owned)
         assert child.wait() == -signal.SIGKILL
+
+
+def test_control_plane_stops_when_its_owner_is_sigkilled_during_its_stop(tmp_path: Path) -> None:
+    """Killed during its teardown, the owner takes the `stop` it runs down with it; the watchdog,
+    which a stop ends only last, finishes the job."""
+    with _owner(tmp_path) as (child, owned, ready_file):
+        _wait_until_serving(child, ready_file, tmp_path)
+        workdir = owned.workdir
+        up = tmp_path / "slow-up"
+        slow = subprocess.Popen(
+            [sys.executable, "-c", SLOW_TO_STOP, f"{workdir}/slow-to-stop", str(up)], start_new_session=True
+        )
+        try:
+            wait_for(up.exists, "the slow-to-stop process to be up", timeout=60)
+            owned.record()
+            assert slow.pid in owned.processes
+            control_plane = {
+                pid: since for pid, (since, what) in owned.processes.items() if what.startswith(("etcd", "kube-"))
+            }
+            assert len(control_plane) == 3
+
+            Path(f"{ready_file}.stop").touch()
+            # The owner's stop has ended the control plane and now waits for the slow process.
+            wait_for(
+                lambda: not any(_running(pid, since) for pid, since in control_plane.items()),
+                "the owner's stop to end the control plane",
+                timeout=GONE_TIMEOUT_S,
+            )
+            assert workdir.exists() and _running(slow.pid, owned.processes[slow.pid][0])
+            os.killpg(child.pid, signal.SIGKILL)  # the owner and the `kube-node.sh stop` it runs
+            child.wait()
+            _assert_everything_went(owned)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(slow.pid, signal.SIGKILL)
+            slow.wait()
 
 
 def test_control_plane_stops_when_its_owner_is_sigkilled_during_start(tmp_path: Path) -> None:
