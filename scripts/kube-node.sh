@@ -46,7 +46,8 @@ readonly BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet
 #      the API server encodes a Node as JSON: "apiserver panic'd on GET /api/v1/nodes/...").
 readonly RECIPE=2
 readonly REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
-# stop order: the watchdog first, the kubelet before the engine its containers run on
+# pid files a node may hold (stop ends the watchdog last; the kubelet before the engine its
+# containers run on)
 readonly PROCESSES=(watchdog kubelet kube-scheduler kube-controller-manager kube-apiserver etcd)
 # Seconds between two looks of the watchdog at its owner.
 readonly WATCH_INTERVAL=1
