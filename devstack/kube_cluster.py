@@ -213,8 +213,10 @@ def start_local_cluster(workdir: Path, *, node: bool = True) -> KubeCluster:
     ``node=True``: etcd, kube-apiserver, kube-controller-manager, a Docker engine, kube-scheduler
     and a kubelet; returns once the node is Ready, with :attr:`KubeCluster.job_image` imported.
     ``node=False``: the control plane only. Either way the cluster is stopped automatically if
-    this Python process dies without calling :meth:`KubeCluster.stop` (the script's watchdog
-    follows our pid), and ``stop()`` removes ``workdir``.
+    this Python process dies without calling :meth:`KubeCluster.stop`, SIGKILL and a death
+    during the start included: the script's watchdog follows our pid (``ASP_KUBE_OWNER_PID``)
+    from before the first process starts; ``tests/test_kube_node_owner.py`` shows it. ``stop()``
+    removes ``workdir``.
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,12 @@
 #   scripts/docker-engine.sh start DIR   start dockerd; writes DIR/docker.env (DOCKER_HOST, DOCKER)
 #   scripts/docker-engine.sh stop DIR    remove its containers, stop it, unmount, delete DIR
 #   scripts/docker-engine.sh install     install docker.io from apt if dockerd is missing
+#   scripts/docker-engine.sh watch PID STARTTIME DIR   (internal) the watchdog `start` runs
 #
 # Environment:
-#   ASP_DOCKER_OWNER_PID  (start) stop the engine automatically once this process has exited.
+#   ASP_DOCKER_OWNER_PID  (start) stop the engine automatically once this process has exited (or
+#                         been killed, even while `start` is still running). The watchdog checks
+#                         once a second: gone, a zombie, or its pid reused all count as gone.
 #
 # Local-machine adaptation (see /work/shared/notes/real-pods.md): processes here lack
 # CAP_SYS_RESOURCE, so runc cannot lower a container's oom_score_adj, and kubelet asks for -998 on
@@ -29,6 +32,8 @@ set -euo pipefail
 readonly DOCKER_CLIENT=/usr/bin/docker # docker.io's client; another may come first on PATH
 readonly DOCKERD=/usr/sbin/dockerd
 readonly SLOT_LOCK=/tmp/asp-docker-engine-slots.lock
+SCRIPT_PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+readonly SCRIPT_PATH
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -41,7 +46,7 @@ do_install() {
     apt_install "${missing[@]}"
 }
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+pid_alive() { [ -n "${1:-}" ] && process_running "$1"; }
 
 # wait_gone PID TENTHS: wait up to TENTHS/10 s for PID to exit; fails if it is still there.
 wait_gone() {
@@ -120,7 +125,39 @@ exec_root_for() {
     printf '%s/%s' "$base" "$(printf '%s' "$1" | sha256sum | cut -c1-12)"
 }
 
-engine_ready() { "$DOCKER_CLIENT" -H "unix://$1/docker.sock" version >/dev/null 2>&1; }
+# Bounded: a wedged engine must not hang `stop` (the watchdog's stop least of all).
+engine_ready() { timeout 20 "$DOCKER_CLIENT" -H "unix://$1/docker.sock" version >/dev/null 2>&1; }
+
+# start_watchdog DIR OWNER_PID: run `watch` for DIR in its own session, before dockerd starts, so
+# an owner killed during `start` leaves nothing behind either (see kube-node.sh's twin).
+start_watchdog() {
+    local dir=$1 owner=$2 since
+    [[ $owner =~ ^[0-9]+$ ]] || die "ASP_DOCKER_OWNER_PID must be a process id, got: $owner"
+    since=$(proc_starttime "$owner") || die "owner process $owner (ASP_DOCKER_OWNER_PID) is not running"
+    record_self "$dir/start.pid"
+    # In a subshell that exits at once: the watchdog is no child of this `start`.
+    (
+        setsid bash "$SCRIPT_PATH" watch "$owner" "$since" "$dir" </dev/null >>"$dir/watchdog.log" 2>&1 &
+        printf '%s\n' "$!" >"$dir/watchdog.pid"
+    )
+}
+
+# do_watch OWNER_PID STARTTIME DIR: once the owner is gone, stop the engine in DIR. A `stop` ends
+# the watchdog last (SIGKILL; it holds no state).
+do_watch() {
+    local owner=${1:?usage: watch PID STARTTIME DIR} since=${2:?usage: watch PID STARTTIME DIR}
+    local dir=${3:?usage: watch PID STARTTIME DIR}
+    while process_running "$owner" "$since" && [ -d "$dir" ]; do sleep 1; done
+    # A stop under way (the owner's own teardown) finishes the job, unless it is killed too.
+    local pid="" pid_since=""
+    { read -r pid pid_since <"$dir/stop.pid"; } 2>/dev/null || true
+    if [ -n "$pid" ]; then
+        while process_running "$pid" "$pid_since" && [ -d "$dir" ]; do sleep 1; done
+    fi
+    rm -f "$dir/watchdog.pid"
+    log "owner $owner is gone; stopping the engine in $dir"
+    do_stop "$dir"
+}
 
 do_start() {
     local dir=${1:?usage: start DIR}
@@ -135,6 +172,7 @@ do_start() {
     fi
     START_OK=0 START_DIR=$dir
     trap 'if [ "$START_OK" = 0 ]; then log "start failed; stopping what started"; do_stop "$START_DIR" keep || true; fi' EXIT
+    if [ -n "${ASP_DOCKER_OWNER_PID:-}" ]; then start_watchdog "$dir" "$ASP_DOCKER_OWNER_PID"; fi
 
     claim_slot "$dir"
     local slot bridge
@@ -190,14 +228,7 @@ DOCKER=$DOCKER_CLIENT
 DOCKER_BRIDGE=$bridge
 DOCKER_BRIDGE_GATEWAY=10.231.$slot.1
 EOF
-    if [ -n "${ASP_DOCKER_OWNER_PID:-}" ]; then
-        # shellcheck disable=SC2016 # expanded by the watchdog's own bash
-        setsid bash -c '
-            while kill -0 "$1" 2>/dev/null && [ -f "$3/dockerd.pid" ]; do sleep 2; done
-            rm -f "$3/watchdog.pid"; exec "$2" stop "$3"' watchdog "$ASP_DOCKER_OWNER_PID" \
-            "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$dir" </dev/null >>"$dir/watchdog.log" 2>&1 &
-        printf '%s\n' "$!" >"$dir/watchdog.pid"
-    fi
+    rm -f "$dir/start.pid" # started: nothing for the watchdog to interrupt any more
     START_OK=1
     log "engine up: DOCKER_HOST=unix://$dir/docker.sock (env file: $dir/docker.env)"
 }
@@ -222,25 +253,34 @@ do_stop() {
     [ -d "$dir" ] || return 0
     dir=$(cd "$dir" && pwd)
     local sock="unix://$dir/docker.sock" pid
+    # The watchdog stays until the very end: if this stop is killed half way, it finishes the job
+    # once the owner is gone (it waits for the stop DIR/stop.pid names first).
+    local watchdog="" watchdog_since=""
+    if [ -f "$dir/watchdog.pid" ]; then
+        watchdog=$(cat "$dir/watchdog.pid")
+        if [ -z "$watchdog" ] || [ "$watchdog" = $$ ] || ! watchdog_since=$(proc_starttime "$watchdog"); then watchdog=""; fi
+    fi
+    record_self "$dir/stop.pid"
+    # A `start` still running (its owner was killed half way), with whatever it started.
+    kill_recorded "$dir/start.pid"
     if engine_ready "$dir"; then
         # dockerd leaves running containers to their shims when it exits: remove them first.
         local ids
-        ids=$("$DOCKER_CLIENT" -H "$sock" ps -aq 2>/dev/null || true)
+        ids=$(timeout 20 "$DOCKER_CLIENT" -H "$sock" ps -aq 2>/dev/null || true)
         if [ -n "$ids" ]; then
             log "removing $(wc -w <<<"$ids") container(s)"
             # shellcheck disable=SC2086
-            "$DOCKER_CLIENT" -H "$sock" rm -f -v $ids >/dev/null 2>&1 || true
+            timeout 120 "$DOCKER_CLIENT" -H "$sock" rm -f -v $ids >/dev/null 2>&1 || true
         fi
-        "$DOCKER_CLIENT" -H "$sock" network prune -f >/dev/null 2>&1 || true
+        timeout 20 "$DOCKER_CLIENT" -H "$sock" network prune -f >/dev/null 2>&1 || true
     fi
-    [ -f "$dir/watchdog.pid" ] && { kill "$(cat "$dir/watchdog.pid")" 2>/dev/null || true; rm -f "$dir/watchdog.pid"; }
     [ -f "$dir/dockerd.pid" ] && terminate "$(cat "$dir/dockerd.pid")" dockerd
     # Whatever is left (a shim of a container dockerd could not remove, a managed containerd).
     local exec_root="" root
     [ -f "$dir/exec-root" ] && exec_root=$(cat "$dir/exec-root")
     for root in "$dir" ${exec_root:+"$exec_root"}; do
         for pid in $(processes_under "$root"); do
-            [ "$pid" = $$ ] || terminate "$pid" "leftover process"
+            [ "$pid" = $$ ] || [ "$pid" = "$watchdog" ] || terminate "$pid" "leftover process"
         done
     done
     local m
@@ -260,10 +300,14 @@ do_stop() {
     if [ -f "$dir/slot" ]; then
         rm -f "/tmp/asp-docker-slot-$(cat "$dir/slot")"
     fi
-    [ -n "$keep" ] && return 0
-    [ -z "$(mounts_under "$dir")" ] || die "mounts remain under $dir: $(mounts_under "$dir" | tr '\n' ' ')"
-    rm -rf "$dir"
-    log "engine stopped and $dir removed"
+    if [ -z "$keep" ]; then
+        [ -z "$(mounts_under "$dir")" ] || die "mounts remain under $dir: $(mounts_under "$dir" | tr '\n' ' ')"
+        rm -rf "$dir"
+        log "engine stopped and $dir removed"
+    fi
+    rm -f "$dir/stop.pid" "$dir/watchdog.pid" 2>/dev/null || true
+    # The watchdog is our own polling loop and holds no state: SIGKILL it.
+    if [ -n "$watchdog" ] && process_running "$watchdog" "$watchdog_since"; then kill -KILL "$watchdog" 2>/dev/null || true; fi
 }
 
 main() {
@@ -272,6 +316,7 @@ main() {
     case $cmd in
     start) do_start "$@" ;;
     stop) do_stop "$1" ;;
+    watch) do_watch "$@" ;;
     install) do_install ;;
     *)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2

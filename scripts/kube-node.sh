@@ -15,6 +15,7 @@
 #   scripts/kube-node.sh path                         print the cached bin dir (exit 1 if not built)
 #   scripts/kube-node.sh start [--no-node] DIR [PORT] start the node (control plane only: --no-node)
 #   scripts/kube-node.sh stop DIR                     stop everything and remove DIR
+#   scripts/kube-node.sh watch PID STARTTIME DIR      (internal) the watchdog `start` runs
 #
 # `start` runs etcd, kube-apiserver (ServiceAccount admission on), kube-controller-manager
 # (garbagecollector, namespace, nodelifecycle, serviceaccount, serviceaccount-token) and, unless
@@ -26,8 +27,10 @@
 #
 # Environment:
 #   ASP_KUBE_CACHE       cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/airflow-secrets-provider)
-#   ASP_KUBE_OWNER_PID   (start) stop the cluster automatically once this process has exited,
-#                        so a crashed test run cannot leave a node behind.
+#   ASP_KUBE_OWNER_PID   (start) stop the cluster automatically once this process has exited
+#                        (or been killed, even while `start` is still running), so a crashed or
+#                        SIGKILLed test run cannot leave a node behind. The watchdog checks the
+#                        owner once a second: gone, a zombie, or its pid reused all count as gone.
 #
 # Progress goes to stderr; the only stdout of `build`/`path` is the bin dir.
 set -euo pipefail
@@ -43,9 +46,13 @@ readonly BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet
 #      the API server encodes a Node as JSON: "apiserver panic'd on GET /api/v1/nodes/...").
 readonly RECIPE=2
 readonly REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
-# stop order: the watchdog first, the kubelet before the engine its containers run on
+# pid files a node may hold (stop ends the watchdog last; the kubelet before the engine its
+# containers run on)
 readonly PROCESSES=(watchdog kubelet kube-scheduler kube-controller-manager kube-apiserver etcd)
-readonly SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Seconds between two looks of the watchdog at its owner.
+readonly WATCH_INTERVAL=1
+SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly SCRIPTS_DIR
 readonly NODE_NAME=asp-node
 readonly MARKER=.asp-kube-node
 
@@ -344,7 +351,7 @@ pid_alive() {
     local pidfile=$1 pid
     [ -f "$pidfile" ] || return 1
     pid=$(cat "$pidfile")
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+    [ -n "$pid" ] && process_running "$pid"
 }
 
 # Start "$@" detached in its own session (so a Ctrl-C aimed at the test run does not tear it
@@ -444,6 +451,7 @@ do_start() {
     # On any failure below, take down whatever did start.
     START_OK=0 START_DIR=$dir
     trap 'if [ "$START_OK" = 0 ]; then log "start failed; stopping what started"; ASP_KUBE_KEEP_LOGS=1 do_stop "$START_DIR" || true; fi' EXIT
+    if [ -n "${ASP_KUBE_OWNER_PID:-}" ]; then start_watchdog "$dir" "$ASP_KUBE_OWNER_PID"; fi
 
     local etcd_client etcd_peer kubelet_port
     free_port etcd_client
@@ -553,6 +561,7 @@ KUBECONFIG
         . "$dir/images.env"
         # shellcheck disable=SC1091
         . "$dir/docker/docker.env"
+        # shellcheck disable=SC2153 # set by the two env files just sourced
         pause_image=$PAUSE_IMAGE job_image=$JOB_IMAGE docker_host=$DOCKER_HOST docker_bin=$DOCKER
     fi
 
@@ -570,17 +579,40 @@ DOCKER_HOST=$docker_host
 DOCKER=$docker_bin
 ENV
 
-    if [ -n "${ASP_KUBE_OWNER_PID:-}" ]; then
-        # Watchdog: stop the cluster when its owner (the test process) is gone.
-        # shellcheck disable=SC2016 # expanded by the watchdog's own bash
-        spawn watchdog "$dir" bash -c '
-            while kill -0 "$1" 2>/dev/null && [ -f "$3/kube-apiserver.pid" ]; do sleep 2; done
-            rm -f "$3/watchdog.pid"; exec "$2" stop "$3"' watchdog "$ASP_KUBE_OWNER_PID" \
-            "$SCRIPTS_DIR/$(basename "$0")" "$dir"
-    fi
-
+    rm -f "$dir/start.pid" # started: nothing for the watchdog to interrupt any more
     START_OK=1
     log "cluster up: https://127.0.0.1:$port (kubeconfig: $dir/kubeconfig)"
+}
+
+# start_watchdog DIR OWNER_PID: run `watch` for DIR in its own session (a signal sent to the
+# owner's process group must not reach it), before any process of the node starts: an owner
+# killed half way through `start` leaves nothing behind either, because the watchdog's stop kills
+# the unfinished `start` (DIR/start.pid) and everything it started. The owner is named by pid and
+# start time, so a later process that reuses the pid does not keep the node alive.
+start_watchdog() {
+    local dir=$1 owner=$2 since
+    [[ $owner =~ ^[0-9]+$ ]] || die "ASP_KUBE_OWNER_PID must be a process id, got: $owner"
+    since=$(proc_starttime "$owner") || die "owner process $owner (ASP_KUBE_OWNER_PID) is not running"
+    record_self "$dir/start.pid"
+    # In a subshell that exits at once: the watchdog is no child of this `start`.
+    (spawn watchdog "$dir" bash "$SCRIPTS_DIR/kube-node.sh" watch "$owner" "$since" "$dir")
+}
+
+# do_watch OWNER_PID STARTTIME DIR: wait until the owner is gone (or DIR was removed behind our
+# back), then stop DIR's node. A `stop` ends the watchdog last (SIGKILL; it holds no state).
+do_watch() {
+    local owner=${1:?usage: watch PID STARTTIME DIR} since=${2:?usage: watch PID STARTTIME DIR}
+    local dir=${3:?usage: watch PID STARTTIME DIR}
+    while process_running "$owner" "$since" && [ -f "$dir/$MARKER" ]; do sleep "$WATCH_INTERVAL"; done
+    # A stop under way (the owner's own teardown) finishes the job, unless it is killed too.
+    local pid="" pid_since=""
+    { read -r pid pid_since <"$dir/stop.pid"; } 2>/dev/null || true
+    if [ -n "$pid" ]; then
+        while process_running "$pid" "$pid_since" && [ -d "$dir" ]; do sleep "$WATCH_INTERVAL"; done
+    fi
+    rm -f "$dir/watchdog.pid"
+    log "owner $owner is gone (or $dir was removed); stopping $dir"
+    do_stop "$dir"
 }
 
 # start_node DIR BIN ADMIN_TOKEN PORT KUBELET_PORT: the Docker engine, images, scheduler, kubelet.
@@ -648,21 +680,22 @@ start_node() {
     }
 }
 
-# wait_gone PID TENTHS: wait up to TENTHS/10 seconds for PID to exit; fails if it is still there.
+# wait_gone PID TENTHS: wait up to TENTHS/10 seconds for PID to exit (a zombie has exited);
+# fails if it is still there.
 wait_gone() {
     local _
     for _ in $(seq 1 "$2"); do
-        kill -0 "$1" 2>/dev/null || return 0
+        process_running "$1" || return 0
         sleep 0.1
     done
-    ! kill -0 "$1" 2>/dev/null
+    ! process_running "$1"
 }
 
 stop_process() {
     local dir=$1 name=$2 pid pidfile="$1/$2.pid"
     [ -f "$pidfile" ] || return 0
     pid=$(cat "$pidfile")
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if [ -n "$pid" ] && process_running "$pid"; then
         log "stopping $name (pid $pid)"
         kill -TERM "$pid" 2>/dev/null || true
         if ! wait_gone "$pid" 100; then
@@ -695,13 +728,48 @@ unmount_all_under() {
     [ -z "$(mounts_under "$dir")" ] || log "WARNING: still mounted under $dir: $(mounts_under "$dir" | tr '\n' ' ')"
 }
 
+# Processes whose command line names a path inside DIR: etcd's data dir, the API server's certs,
+# the kubeconfig of the controllers and kubelet, dockerd's config. (grep's own command line
+# matches too; it has exited by the time the caller looks.)
+processes_under() {
+    grep -laF -- "$1/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true
+}
+
+# stop_leftovers DIR: end what the pid files did not name (a pid file lost with a removed DIR, a
+# process spawned just before its start was killed).
+stop_leftovers() {
+    local dir=$1 pid
+    for pid in $(processes_under "$dir"); do
+        if [ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] || ! process_running "$pid"; then continue; fi
+        log "stopping leftover process $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-100)"
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_gone "$pid" 100; then
+            kill -KILL "$pid" 2>/dev/null || true
+            wait_gone "$pid" 50 || true
+        fi
+    done
+}
+
 do_stop() {
     local dir=${1:?usage: stop DIR} name
-    [ -d "$dir" ] || return 0
+    if [ ! -d "$dir" ]; then
+        # Removed behind our back (its processes may still run): find them by their arguments.
+        case $dir in /*) stop_leftovers "${dir%/}" ;; esac
+        return 0
+    fi
     dir=$(cd "$dir" && pwd)
-    # The watchdog is our own polling loop (it would finish its sleep before obeying SIGTERM).
-    if pid_alive "$dir/watchdog.pid"; then kill -KILL "$(cat "$dir/watchdog.pid")" 2>/dev/null || true; fi
-    rm -f "$dir/watchdog.pid"
+    # The watchdog stays until the very end: if this stop is killed half way (say, with the
+    # process group of the test run that called it), the watchdog finishes it once the owner is
+    # gone (it waits for the stop DIR/stop.pid names first).
+    local watchdog="" watchdog_since=""
+    if pid_alive "$dir/watchdog.pid"; then
+        watchdog=$(cat "$dir/watchdog.pid")
+        watchdog_since=$(proc_starttime "$watchdog") || watchdog=""
+        [ "$watchdog" != $$ ] || watchdog=""
+    fi
+    record_self "$dir/stop.pid"
+    # A `start` still running (its owner was killed half way): end it before it starts more.
+    kill_recorded "$dir/start.pid"
     stop_process "$dir" kubelet
     # The engine's stop removes the pods' containers (kubelet is gone, so none come back),
     # stops dockerd, unmounts its mounts and removes its directory.
@@ -713,7 +781,8 @@ do_stop() {
         stop_process "$dir" "$name" &
     done
     wait
-    for name in "${PROCESSES[@]}"; do stop_process "$dir" "$name"; done
+    for name in "${PROCESSES[@]}"; do [ "$name" = watchdog ] || stop_process "$dir" "$name"; done
+    stop_leftovers "$dir"
     unmount_all_under "$dir"
     if [ -f "$dir/$MARKER" ]; then
         if [ "${ASP_KUBE_KEEP_LOGS:-0}" = 1 ]; then
@@ -723,6 +792,9 @@ do_stop() {
             rm -rf --one-file-system "$dir"
         fi
     fi
+    rm -f "$dir/stop.pid" "$dir/watchdog.pid" 2>/dev/null || true
+    # The watchdog is our own polling loop and holds no state: SIGKILL it.
+    if [ -n "$watchdog" ] && process_running "$watchdog" "$watchdog_since"; then kill -KILL "$watchdog" 2>/dev/null || true; fi
 }
 
 main() {
@@ -733,6 +805,7 @@ main() {
     path) do_path "$@" ;;
     start) do_start "$@" ;;
     stop) do_stop "$@" ;;
+    watch) do_watch "$@" ;;
     *)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
         exit 2
