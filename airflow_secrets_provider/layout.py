@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.validation import check_label_name, is_templated, shown
+from airflow_secrets_provider.validation import check_label_name, is_templated, literal_names, shown
 
 Layout = Literal["namespace-per-project", "shared-namespace"]
 NAMESPACE_PER_PROJECT: Final = "namespace-per-project"
@@ -48,7 +48,8 @@ def project_namespace(project: str, template: str = DEFAULT_NAMESPACE_TEMPLATE) 
             f"[{CONFIG_SECTION}] {NAMESPACE_OPTION}", "must contain '{project}' exactly once, e.g. 'ml-{project}'"
         )
     namespace = template.replace("{project}", project)
-    return check_label_name(namespace, f"[{CONFIG_SECTION}] {NAMESPACE_OPTION}")
+    with literal_names():  # nothing renders Airflow's configuration: Jinja markup is no namespace
+        return check_label_name(namespace, f"[{CONFIG_SECTION}] {NAMESPACE_OPTION}")
 
 
 def configured_namespace_template() -> str | None:

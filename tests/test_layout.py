@@ -31,7 +31,11 @@ def test_project_namespace_follows_the_template() -> None:
     assert project_namespace("fraud", "ml-{project}") == "ml-fraud"
 
 
-@pytest.mark.parametrize("template", ["ml", "{project}-{project}", "ML-{project}", "{project}" + "x" * 60])
+@pytest.mark.parametrize(
+    "template",
+    # Jinja markup too: nothing renders the configuration, so it must not pass as "checked later".
+    ["ml", "{project}-{project}", "ML-{project}", "{project}" + "x" * 60, "ml-{{ var }}-{project}"],
+)
 def test_a_bad_template_names_the_option(template: str) -> None:
     with pytest.raises(SecretConfigError) as info:
         project_namespace("fraud", template)
