@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes.client import (
     ApiClient,
     CoreV1Api,
@@ -59,7 +58,13 @@ from devstack.kube_cluster import KubeCluster, create_namespace
 from devstack.kubelet_standin import KubeletStandIn
 from tests.support.canaries import canary
 from tests.support.isolation import CLOSED, EXPECTED, LAYOUTS, OPEN, PER_PROJECT, SHARED, markdown_table
-from tests.support.rbac_apply import Applied, apply_documents, rbac_documents, service_account_token
+from tests.support.rbac_apply import (
+    Applied,
+    apply_documents,
+    rbac_documents,
+    service_account_token,
+    token_kubeconfig,
+)
 from tests.support.tiers import skip_or_fail
 from tests.support.waiting import wait_for
 
@@ -356,23 +361,7 @@ def test_the_refusals_are_verdicts_not_a_broken_role(world: World) -> None:
 @pytest.fixture
 def beta_kubeconfig(world: World, kube_cluster: KubeCluster, tmp_path: Path) -> str:
     """A kubeconfig holding beta's launcher token only (TLS verified with the cluster's CA)."""
-    assert kube_cluster.ca_file is not None
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "c",
-                "cluster": {"server": kube_cluster.server, "certificate-authority": str(kube_cluster.ca_file)},
-            }
-        ],
-        "users": [{"name": "beta", "user": {"token": world.tokens["beta"]}}],
-        "contexts": [{"name": "beta", "context": {"cluster": "c", "user": "beta"}}],
-        "current-context": "beta",
-    }
-    path = tmp_path / "beta-kubeconfig"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return str(path)
+    return token_kubeconfig(kube_cluster, world.tokens["beta"], tmp_path / "beta-kubeconfig")
 
 
 @pytest.fixture
