@@ -38,7 +38,7 @@ from devstack.kubelet_standin import KubeletStandIn
 from tests.conftest import run_dag_from_module
 from tests.support.canaries import canary
 from tests.support.cli import run_cli
-from tests.support.fault_proxy import FaultProxy
+from tests.support.fault_proxy import FaultProxy, fault_proxy_for
 from tests.support.rbac_apply import (
     Applied,
     apply_documents,
@@ -48,7 +48,6 @@ from tests.support.rbac_apply import (
     status_of,
     token_kubeconfig,
 )
-from tests.support.tiers import skip_or_fail
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -365,9 +364,7 @@ def build_launch_dag(dag_id: str, kubeconfig: str, namespace: str) -> DAG:
 
 @pytest.fixture
 def worker_proxy(kube_cluster: KubeCluster, tmp_path: Path) -> Iterator[FaultProxy]:
-    if not kube_cluster.admin_token:
-        skip_or_fail("the fault proxy needs the bearer token of a cluster we started")
-    with FaultProxy(kube_cluster.server, kube_cluster.ca_file, tmp_path) as proxy:
+    with fault_proxy_for(kube_cluster, tmp_path) as proxy:
         yield proxy
 
 

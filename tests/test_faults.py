@@ -36,8 +36,7 @@ from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 from airflow_secrets_provider.naming import MANAGED_BY_LABEL, SECRET_ROLE_LABEL, project_secret_name, task_secret_name
 from airflow_secrets_provider.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster
-from tests.support.fault_proxy import Fault, FaultProxy
-from tests.support.tiers import skip_or_fail
+from tests.support.fault_proxy import Fault, FaultProxy, fault_proxy_for
 
 pytestmark = pytest.mark.kubernetes
 
@@ -61,9 +60,7 @@ def value() -> str:
 
 @pytest.fixture
 def proxy(kube_cluster: KubeCluster, tmp_path: Path) -> Iterator[FaultProxy]:
-    if not kube_cluster.admin_token:
-        skip_or_fail("the fault proxy needs the bearer token of a cluster we started")
-    with FaultProxy(kube_cluster.server, kube_cluster.ca_file, tmp_path) as started:
+    with fault_proxy_for(kube_cluster, tmp_path) as started:
         yield started
     print(f"\nfaults: {sum(started.injected.values())} injected {dict(started.injected)}", file=sys.stderr)
 

@@ -35,12 +35,17 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 
 import yaml
 
 from tests.support.keyvault_standin import make_test_ca
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from devstack.kube_cluster import KubeCluster
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade"}
 
@@ -339,3 +344,15 @@ def _reset(conn: socket.socket, reader: BinaryIO) -> None:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with contextlib.suppress(OSError):
         conn.close()
+
+
+@contextlib.contextmanager
+def fault_proxy_for(cluster: KubeCluster, directory: Path) -> Iterator[FaultProxy]:
+    """A started proxy in front of ``cluster``; it authenticates with the admin token of a
+    cluster the tests started, so a cluster from ``KUBECONFIG`` skips (fails under CI)."""
+    from tests.support.tiers import skip_or_fail
+
+    if not cluster.admin_token:
+        skip_or_fail("the fault proxy needs the bearer token of a cluster we started")
+    with FaultProxy(cluster.server, cluster.ca_file, directory) as proxy:
+        yield proxy
