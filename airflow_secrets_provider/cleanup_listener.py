@@ -9,8 +9,13 @@ server when a user marks the run). None of these run operator code, so this is w
 and per-task Secrets of such task instances are deleted (see :mod:`.cleanup` for the rules).
 
 Listeners also fire in task workers, for the task's own ``RuntimeTaskInstance``: there the
-operator has cleaned up itself, so only Airflow's ORM task instances (scheduler, API server) are
-handled. A failure is logged (names only) and never raised into Airflow. What a listener cannot
+operator has cleaned up itself, so mostly only Airflow's ORM task instances (scheduler, API
+server) are handled. The exception is a deferred task whose trigger timed out or failed: the
+scheduler sends it back to a worker with ``__fail__``, where ``BaseOperator.resume_execution``
+raises ``TaskDeferralTimeout``/``TaskDeferralError`` before any operator method runs, and the
+worker's state update calls no listener in the scheduler or API server (Airflow 3.3). So that
+failure is handled in the worker (see :func:`failed_in_worker_without_operator_code`); the end of
+its DAG run is the fallback. A failure is logged (names only) and never raised into Airflow. What a listener cannot
 see (the scheduler down when the state changed) is what ``airflow-secrets cleanup`` is for.
 
 Configuration (``[secrets_provider]`` in airflow.cfg or ``AIRFLOW__SECRETS_PROVIDER__*``):
@@ -82,6 +87,24 @@ def _loaded(obj: Any, name: str) -> Any:
     return state.dict.get(name)
 
 
+def failed_in_worker_without_operator_code(task_instance: Any, error: Any) -> bool:
+    """A worker's task instance of a configured type failed by Airflow's ``__fail__`` resume.
+
+    ``TaskDeferralTimeout`` (trigger timeout) and ``TaskDeferralError`` (the trigger failed) are
+    raised by ``BaseOperator.resume_execution`` itself: neither the operator's re-entry method nor
+    its cleanup ran, so the pod and per-task Secret it created before deferring are still there.
+    """
+    from airflow.sdk.exceptions import TaskDeferralError, TaskDeferralTimeout
+
+    if not enabled() or _is_orm_task_instance(task_instance):
+        return False
+    if not isinstance(error, (TaskDeferralTimeout, TaskDeferralError)):
+        return False
+    names = _operators()
+    task = getattr(task_instance, "task", None)
+    return "*" in names or getattr(task, "task_type", type(task).__name__) in names
+
+
 def configured_namespaces() -> list[str | None]:
     names = [n.strip() for n in _config("cleanup_namespaces", "").split(",") if n.strip()]
     return list(names) if names else [None]
@@ -151,7 +174,7 @@ def _run(only: TaskKey, read_states: Any) -> None:
 
 @hookimpl
 def on_task_instance_failed(previous_state: Any, task_instance: Any, error: Any = None) -> None:
-    if handles(task_instance):
+    if handles(task_instance) or failed_in_worker_without_operator_code(task_instance, error):
         clean_task_instance(task_instance)
 
 

@@ -540,3 +540,209 @@ def test_the_listener_can_be_turned_off_and_looks_after_configured_task_types_on
         ).one()
         get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
     assert names(core, ns) == ([], [])
+
+
+# -- the scheduler ends the task instance itself: Airflow's own scheduler code, in process ---------
+
+
+def build_deferrable_dag(dag_id: str, kubeconfig: str, namespace: str) -> DAG:
+    """One deferrable ``SecretTaskOperator``; its ``execution_timeout`` makes KPO defer with a trigger timeout."""
+    from datetime import timedelta
+
+    with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
+        SecretTaskOperator(
+            task_id="launch",
+            image="busybox:1.36",
+            cmds=["true"],
+            namespace=namespace,
+            config_file=kubeconfig,
+            in_cluster=False,
+            get_logs=False,
+            deferrable=True,
+            execution_timeout=timedelta(hours=1),
+            startup_timeout_seconds=3600,
+            secrets=[with_secrets("inline", {"TOKEN": canary("scheduler-ends")})],
+        )
+    return dag
+
+
+@pytest.fixture
+def secret_task_run(
+    airflow_db: None, dags_folder: Path, kube_cluster: KubeCluster, kube_namespace: str
+) -> Iterator[SimpleNamespace]:
+    """A DAG run of :func:`build_deferrable_dag` in the metadata DB, its task instance not run yet.
+
+    ``dag.test()`` makes the run (DAG file, serialized DAG, DAG version, run) with the task marked
+    success without running it; the test then puts both back to where the scheduler has them.
+    The listener runs with its defaults (task type ``SecretTaskOperator``), only pointed at the
+    test's cluster and namespace; its log lines are collected from its own logger.
+    """
+    import logging
+
+    dag_id = f"scheduler_ends_{kube_namespace}".replace("-", "_")
+    args = (dag_id, str(kube_cluster.kubeconfig), kube_namespace)
+    (dags_folder / f"{dag_id}.py").write_text(
+        "# airflow DAG file written by the tests\nfrom tests.test_cleanup import build_deferrable_dag\n\n"
+        f"dag = build_deferrable_dag(*{args!r})\n",
+        encoding="utf-8",
+    )
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler, logger = Collect(logging.INFO), logging.getLogger("airflow_secrets_provider.cleanup_run")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(kube_cluster.kubeconfig))
+        mp.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", kube_namespace)
+        mp.delenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS", raising=False)
+        dag = build_deferrable_dag(*args)
+        run: Any = dag.test(mark_success_pattern="launch")
+        lines.clear()  # the run's end just now found nothing to delete
+        try:
+            yield SimpleNamespace(dag=dag, dag_id=dag_id, run_id=run.run_id, log=lines)
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(old_level)
+
+
+def _reopen(dag_id: str, run_id: str, **ti_values: Any) -> None:
+    """The run back to running and its task instance to ``ti_values``, as the scheduler has them."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(
+            update(DagRun)
+            .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+            .values(state="running", end_date=None)
+        )
+        session.execute(
+            update(TaskInstance)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+            .values(end_date=None, **ti_values)
+        )
+
+
+def _task_instance(dag_id: str, run_id: str, session: Any) -> Any:
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy import select
+
+    return session.scalars(
+        select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+    ).one()
+
+
+def _deleted_by_the_listener(log: list[str], namespace: str, pod: str) -> None:
+    """The cleanup's own log lines (cleanup_run) name both deletes: nothing else removed them."""
+    assert any(line.startswith(f"Cleanup deleted Pod {namespace}/{pod}:") for line in log), log
+    assert any(line.startswith(f"Cleanup deleted Secret {namespace}/{task_secret_name(pod)}:") for line in log), log
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_a_task_whose_heartbeat_timed_out_is_failed_by_the_scheduler_and_leaves_nothing(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, secret_task_run: SimpleNamespace
+) -> None:
+    """The worker died: no heartbeat. Airflow's scheduler fails the task instance, no operator code runs.
+
+    The scheduler's own two steps, on a ``SchedulerJobRunner`` with its configured executor:
+    ``_find_and_purge_task_instances_without_heartbeats`` (heartbeat older than
+    ``[scheduler] task_instance_heartbeat_timeout``: the executor is told the task failed), then
+    ``_process_executor_events`` (the executor's "failed" for a task instance still running:
+    ``TaskInstance.handle_failure``, which calls ``on_task_instance_failed`` in the scheduler).
+    """
+    from datetime import timedelta
+
+    from airflow.callbacks.database_callback_sink import DatabaseCallbackSink
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.utils.session import create_session
+
+    dag_id, run_id, ns = secret_task_run.dag_id, secret_task_run.run_id, kube_namespace
+    pod = launch_for(kube_cluster, ns, dag_id, run_id, "launch")  # what the worker created before it died
+    with create_session() as session:
+        job = Job(job_type=SchedulerJobRunner.job_type)
+        session.add(job)
+        session.flush()
+        runner = SchedulerJobRunner(job=job)
+    runner.executor.callback_sink = DatabaseCallbackSink()  # as the scheduler's _execute sets it
+    stale = pendulum.now("UTC") - timedelta(seconds=runner._task_instance_heartbeat_timeout_secs + 60)
+    _reopen(dag_id, run_id, state="running", last_heartbeat_at=stale, queued_by_job_id=job.id, try_number=1)
+    assert names(core, ns) == ([pod.metadata.name], [task_secret_name(pod.metadata.name)])
+
+    runner._find_and_purge_task_instances_without_heartbeats()
+    assert names(core, ns) == ([pod.metadata.name], [task_secret_name(pod.metadata.name)])  # not yet failed
+    with create_session() as session:
+        runner._process_executor_events(runner.executor, session)
+        assert _task_instance(dag_id, run_id, session).state == "failed"
+
+    wait_for(lambda: names(core, ns) == ([], []), "the listener to delete the pod and its Secret")
+    _deleted_by_the_listener(secret_task_run.log, ns, pod.metadata.name)
+    assert canary("scheduler-ends") not in "\n".join(secret_task_run.log)
+
+
+@pytest.mark.kubernetes
+@pytest.mark.airflow
+def test_a_deferred_task_whose_trigger_timed_out_leaves_nothing(
+    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, secret_task_run: SimpleNamespace
+) -> None:
+    """A deferred ``SecretTaskOperator`` whose trigger timed out: Airflow fails it without the operator's code.
+
+    The task runs for real (the task SDK's in-process supervisor, as ``dag.test()`` runs tasks):
+    it creates its pod and per-task Secret and defers with a trigger timeout (KPO sets one from
+    ``execution_timeout``). The timeout is then moved into the past (a stand-in for waiting an
+    hour) and the scheduler's ``check_trigger_timeouts`` sends the task back to a worker with
+    ``__fail__``, where ``BaseOperator.resume_execution`` raises ``TaskDeferralTimeout`` before
+    any operator method runs. The worker's state update calls no listener in the scheduler or
+    API server; the listener in the worker takes the pod and Secret (before this test, it left
+    them to the end of the DAG run). The run's end then finds nothing left.
+    """
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag_id, run_id, ns = secret_task_run.dag_id, secret_task_run.run_id, kube_namespace
+    task = secret_task_run.dag.task_dict["launch"]
+    _reopen(dag_id, run_id, state="scheduled", try_number=1)
+    with create_session() as session:
+        _run_task(ti=_task_instance(dag_id, run_id, session), task=task)  # the first try: launch and defer
+    with create_session() as session:
+        ti = _task_instance(dag_id, run_id, session)
+        assert ti.state == "deferred" and ti.trigger_timeout is not None, (ti.state, ti.trigger_timeout)
+    (pod_name,) = names(core, ns)[0]
+    assert names(core, ns) == ([pod_name], [task_secret_name(pod_name)])
+
+    _reopen(dag_id, run_id, trigger_timeout=pendulum.now("UTC") - pendulum.duration(seconds=1))
+    with create_session() as session:
+        job = Job(job_type=SchedulerJobRunner.job_type)
+        session.add(job)
+        session.flush()
+        SchedulerJobRunner(job=job).check_trigger_timeouts(session=session)
+    with create_session() as session:
+        ti = _task_instance(dag_id, run_id, session)
+        assert (ti.state, ti.next_method) == ("scheduled", "__fail__")
+        _run_task(ti=ti, task=task)  # the worker: TaskDeferralTimeout
+    with create_session() as session:
+        assert _task_instance(dag_id, run_id, session).state == "failed"
+    wait_for(lambda: names(core, ns) == ([], []), "the listener to delete the pod and its Secret")
+    _deleted_by_the_listener(secret_task_run.log, ns, pod_name)
+    assert all("ended (failed)" in line for line in secret_task_run.log), secret_task_run.log  # not the run's end
+    assert canary("scheduler-ends") not in "\n".join(secret_task_run.log)
+
+    logged = len(secret_task_run.log)
+    with create_session() as session:  # the scheduler's next loop over the run: nothing left to delete
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one()
+        run.dag = secret_task_run.dag
+        run.update_state(session=session)
+        assert run.state == "failed"
+    assert len(secret_task_run.log) == logged
