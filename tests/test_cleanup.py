@@ -6,7 +6,9 @@ them): the ``airflow-secrets cleanup`` command; the listener fired by Airflow's 
 when a *deferred* task is marked failed before any triggerer ran it (no operator code runs);
 and a worker SIGKILLed at each step of a task's launch (after the pod's create, after its
 Secret's create, while the pod runs), after which the task instance is failed as the scheduler
-fails a dead worker's task and the cleanup removes what the worker left. And the command as a
+fails a dead worker's task and the cleanup removes what the worker left. Airflow's scheduler
+code failing a task instance itself (a heartbeat timeout; a deferred task's trigger timeout),
+after which the listener removes the pod and Secret. And the command as a
 ServiceAccount holding only what ``airflow-secrets rbac cleanup`` prints, in both layouts, which
 is refused every read of a Secret.
 """
