@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 import shutil
@@ -479,6 +480,19 @@ class PageCalls:
         assert not [v for v in values for body in self.bodies if v in body], "a response body holds a secret value"
 
 
+def _json_list(output: str) -> list[dict[str, Any]]:
+    """The JSON list of dicts in a command's output (log or warning lines may surround it)."""
+    decoder = json.JSONDecoder()
+    for start in (i for i, char in enumerate(output) if char == "["):
+        try:
+            found, _ = decoder.raw_decode(output, start)
+        except ValueError:
+            continue
+        if isinstance(found, list) and found and all(isinstance(row, dict) for row in found):
+            return found
+    raise AssertionError(f"no JSON list of objects in the output: {output[-2000:]!r}")
+
+
 def _project_data(kube_cluster: KubeCluster) -> tuple[dict[str, str], str]:
     """The project Secret's data (base64, as stored) and resourceVersion, read as the cluster admin."""
     with kube_cluster.api_client() as client:
@@ -488,24 +502,45 @@ def _project_data(kube_cluster: KubeCluster) -> tuple[dict[str, str], str]:
     return dict(found.data or {}), str(found.metadata.resource_version)
 
 
-@pytest.fixture(scope="module")
-def fab_viewer(compose_stack: Stack) -> Iterator[AirflowApi]:
-    """A FAB user with the Viewer role, created in the running api-server (random name and password)."""
-    username, password = f"viewer-{secrets.token_hex(4)}", secrets.token_hex(16)
-    compose_stack.project.run(
+# What README's "Secrets page" section tells FAB users to run to let a role read the page: FAB's
+# CLI (`airflow roles add-perms`) refuses a resource that does not exist, so the permission is
+# created through FAB's security manager first. argv[1]: the role (created when missing).
+GRANT_SECRETS_READ = """
+import sys
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+with get_application_builder() as appbuilder:
+    sm = appbuilder.sm
+    role = sm.find_role(sys.argv[1]) or sm.add_role(sys.argv[1])
+    sm.add_permission_to_role(role, sm.create_permission("can_read", "Secrets"))
+"""
+
+
+def _fab_user(stack: Stack, role: str, grant_read: bool = False) -> AirflowApi:
+    """A FAB user with ``role``, created in the running api-server (random name and password)."""
+    username, password = f"asp-{secrets.token_hex(4)}", secrets.token_hex(16)
+    grant = 'python -c "$ASP_GRANT" "$1" && ' if grant_read else ""
+    stack.project.run(
         "exec",
         "-T",
         "-e",
-        f"ASP_VIEWER_PASSWORD={password}",
+        f"ASP_USER_PASSWORD={password}",
+        "-e",
+        f"ASP_GRANT={GRANT_SECRETS_READ}",
         "airflow-apiserver",
         "bash",
         "-c",
-        'airflow users create --role Viewer --username "$0" --password "$ASP_VIEWER_PASSWORD"'
-        ' --firstname Asp --lastname Viewer --email "$0@example.com"',
+        grant + 'airflow users create --role "$1" --username "$0" --password "$ASP_USER_PASSWORD"'
+        ' --firstname Asp --lastname Test --email "$0@example.com"',
         username,
+        role,
         timeout=300,
     )
-    api = AirflowApi(compose_stack.api.base_url, username, password)
+    return AirflowApi(stack.api.base_url, username, password)
+
+
+@pytest.fixture(scope="module")
+def fab_viewer(compose_stack: Stack) -> Iterator[AirflowApi]:
+    api = _fab_user(compose_stack, "Viewer")
     yield api
     api.close()
 
@@ -529,7 +564,7 @@ def test_secrets_page_needs_an_airflow_user_under_fab(compose_stack: Stack, kube
 
 
 def test_secrets_page_admin_lists_sets_and_deletes_under_fab(compose_stack: Stack, kube_cluster: KubeCluster) -> None:
-    """FAB's Admin holds no "Secrets" custom-view permission: it reads because it may read Connections."""
+    """FAB's Admin reads through its Connections access (FAB creates no "Secrets" permission to give it)."""
     call, admin = PageCalls(compose_stack), compose_stack.api
     username = read_env(compose_stack.project.directory / ".env")["_AIRFLOW_WWW_USER_USERNAME"]
     me = call(admin, "GET", "/api/me")
@@ -570,14 +605,13 @@ def test_secrets_page_admin_lists_sets_and_deletes_under_fab(compose_stack: Stac
 def test_secrets_page_refuses_a_fab_viewer_and_writes_nothing(
     compose_stack: Stack, kube_cluster: KubeCluster, fab_viewer: AirflowApi
 ) -> None:
-    """Deliberate: FAB's Viewer may neither read Connections nor holds "can read on Secrets" (no role does)."""
+    """Deliberate: FAB's Viewer neither reads Connections nor holds "can read on Secrets" (FAB creates none)."""
     roles = compose_stack.project.run(
         "exec", "-T", "airflow-apiserver", "airflow", "roles", "list", "--permission", "--output", "json", timeout=300
     ).stdout
-    rows = yaml.safe_load(roles[roles.index("[") :])  # JSON; a warning line may come first
+    rows = _json_list(roles)
     assert {row["name"] for row in rows} >= {"Admin", "Viewer"}
-    assert [row for row in rows if row["resource"] == "Secrets"] == []
-    assert [row for row in rows if row["name"] == "Viewer" and row["resource"] == "Connections"] == []
+    assert [row for row in rows if row["name"] == "Viewer" and row["resource"] in ("Secrets", "Connections")] == []
 
     call, before = PageCalls(compose_stack), _project_data(kube_cluster)
     value = secrets.token_hex(16)
@@ -595,3 +629,25 @@ def test_secrets_page_refuses_a_fab_viewer_and_writes_nothing(
         assert response.status_code == 403, (method, path, response.status_code)
     assert _project_data(kube_cluster) == before  # same keys, same values, same resourceVersion
     call.assert_none_holds(value, compose_stack.canary)
+
+
+def test_secrets_page_reader_role_granted_under_fab_reads_but_cannot_write(
+    compose_stack: Stack, kube_cluster: KubeCluster
+) -> None:
+    """README's grant: a role holding "can read on Secrets" (and no Connections access) reads, 403 on writes."""
+    reader = _fab_user(compose_stack, f"SecretsReader{secrets.token_hex(3)}", grant_read=True)
+    try:
+        call, before = PageCalls(compose_stack), _project_data(kube_cluster)
+        me = call(reader, "GET", "/api/me")
+        assert me.status_code == 200, me.text
+        assert (me.json()["can_set"], me.json()["can_delete"]) == (False, False)
+        listed = [k["key"] for k in call(reader, "GET", f"/api/projects/{PROJECT}/keys").json()["keys"]]
+        assert listed == sorted(before[0])
+        value = secrets.token_hex(16)
+        denied_set = call(reader, "PUT", f"/api/projects/{PROJECT}/keys/UI_READER", json={"value": value})
+        denied_delete = call(reader, "DELETE", f"/api/projects/{PROJECT}/keys/AIRFLOW_VAR_COMPOSE_CANARY")
+        assert (denied_set.status_code, denied_delete.status_code) == (403, 403)
+        assert _project_data(kube_cluster) == before
+        call.assert_none_holds(value, compose_stack.canary)
+    finally:
+        reader.close()
