@@ -16,7 +16,8 @@
 * The Secrets page's API in that stack, under the FAB auth manager it runs: 401 without a user;
   the admin lists the project kube-init created, sets and deletes a key (audited as the admin);
   a FAB user with the Viewer role, created in the running api-server, gets 403 on every route
-  and nothing is written (FAB holds no "can read on Secrets" permission; README).
+  and nothing is written (FAB holds no "can read on Secrets" permission); a role given that
+  permission with README's snippet reads and gets 403 on writes.
 """
 
 from __future__ import annotations
