@@ -13,12 +13,18 @@
   connection through ChainedSecretsBackend from the project Secret kube-init wrote; the test
   triggers it through the REST API (JWT from /auth/token), waits for success and checks the task
   log shows ``***`` and not the values. Then ``down -v`` and the engine is stopped and removed.
+* The Secrets page's API in that stack, under the FAB auth manager it runs: 401 without a user;
+  the admin lists the project kube-init created, sets and deletes a key (audited as the admin);
+  a FAB user with the Viewer role, created in the running api-server, gets 403 on every route
+  and nothing is written (FAB holds no "can read on Secrets" permission); a role given that
+  permission with README's snippet reads and gets 403 on writes.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 import shutil
@@ -34,6 +40,7 @@ from urllib.parse import urlsplit
 
 import kubernetes.client
 import pytest
+import requests
 import yaml
 from kubernetes.client.exceptions import ApiException
 
@@ -448,3 +455,200 @@ def test_config_endpoint_does_not_hand_back_the_stacks_secrets(compose_stack: St
     values = read_env(compose_stack.project.directory / ".env")
     for name in ("FERNET_KEY", "AIRFLOW_JWT_SECRET", "POSTGRES_PASSWORD", "_AIRFLOW_WWW_USER_PASSWORD"):
         assert values[name] not in response.text, name
+
+
+# -- the Secrets page under the FAB auth manager the stack runs ----------------------------------
+
+PAGE = "/secrets-provider"
+
+
+class PageCalls:
+    """Requests to the Secrets page's API (as a user, or none); every response body is kept."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.base_url = stack.api.base_url
+        self.bodies: list[str] = []
+
+    def __call__(self, api: AirflowApi | None, method: str, path: str, **kwargs: Any) -> requests.Response:
+        if api is None:
+            response = requests.request(method, f"{self.base_url}{PAGE}{path}", timeout=60, **kwargs)
+        else:
+            response = api.call(method, f"{PAGE}{path}", **kwargs)
+        self.bodies.append(response.text)
+        return response
+
+    def assert_none_holds(self, *values: str) -> None:
+        assert not [v for v in values for body in self.bodies if v in body], "a response body holds a secret value"
+
+
+def _json_list(output: str) -> list[dict[str, Any]]:
+    """The JSON list of dicts in a command's output (log or warning lines may surround it)."""
+    decoder = json.JSONDecoder()
+    for start in (i for i, char in enumerate(output) if char == "["):
+        try:
+            found, _ = decoder.raw_decode(output, start)
+        except ValueError:
+            continue
+        if isinstance(found, list) and found and all(isinstance(row, dict) for row in found):
+            return found
+    raise AssertionError(f"no JSON list of objects in the output: {output[-2000:]!r}")
+
+
+def _project_data(kube_cluster: KubeCluster) -> tuple[dict[str, str], str]:
+    """The project Secret's data (base64, as stored) and resourceVersion, read as the cluster admin."""
+    with kube_cluster.api_client() as client:
+        found = kubernetes.client.CoreV1Api(client).read_namespaced_secret(
+            f"airflow-project-secrets-{PROJECT}", NAMESPACE
+        )
+    return dict(found.data or {}), str(found.metadata.resource_version)
+
+
+# What README's "Secrets page" section tells FAB users to run to let a role read the page: FAB's
+# CLI (`airflow roles add-perms`) refuses a resource that does not exist, so the permission is
+# created through FAB's security manager first. argv[1]: the role (created when missing).
+GRANT_SECRETS_READ = """
+import sys
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+with get_application_builder() as appbuilder:
+    sm = appbuilder.sm
+    role = sm.find_role(sys.argv[1]) or sm.add_role(sys.argv[1])
+    sm.add_permission_to_role(role, sm.create_permission("can_read", "Secrets"))
+"""
+
+
+def _fab_user(stack: Stack, role: str, grant_read: bool = False) -> AirflowApi:
+    """A FAB user with ``role``, created in the running api-server (random name and password)."""
+    username, password = f"asp-{secrets.token_hex(4)}", secrets.token_hex(16)
+    grant = 'python -c "$ASP_GRANT" "$1" && ' if grant_read else ""
+    stack.project.run(
+        "exec",
+        "-T",
+        "-e",
+        f"ASP_USER_PASSWORD={password}",
+        "-e",
+        f"ASP_GRANT={GRANT_SECRETS_READ}",
+        "airflow-apiserver",
+        "bash",
+        "-c",
+        grant + 'airflow users create --role "$1" --username "$0" --password "$ASP_USER_PASSWORD"'
+        ' --firstname Asp --lastname Test --email "$0@example.com"',
+        username,
+        role,
+        timeout=300,
+    )
+    return AirflowApi(stack.api.base_url, username, password)
+
+
+@pytest.fixture(scope="module")
+def fab_viewer(compose_stack: Stack) -> Iterator[AirflowApi]:
+    api = _fab_user(compose_stack, "Viewer")
+    yield api
+    api.close()
+
+
+def test_secrets_page_needs_an_airflow_user_under_fab(compose_stack: Stack, kube_cluster: KubeCluster) -> None:
+    call, before = PageCalls(compose_stack), _project_data(kube_cluster)
+    value = secrets.token_hex(16)
+    for method, path in [
+        ("GET", "/"),
+        ("GET", "/api/me"),
+        ("GET", "/api/projects"),
+        ("GET", f"/api/projects/{PROJECT}/keys"),
+        ("GET", "/api/history"),
+        ("PUT", f"/api/projects/{PROJECT}/keys/UI_UNAUTHENTICATED"),
+        ("DELETE", f"/api/projects/{PROJECT}/keys/AIRFLOW_VAR_COMPOSE_CANARY"),
+    ]:
+        response = call(None, method, path, json={"value": value} if method == "PUT" else None)
+        assert response.status_code == 401, (method, path, response.status_code)
+    assert _project_data(kube_cluster) == before
+    call.assert_none_holds(value, compose_stack.canary)
+
+
+def test_secrets_page_admin_lists_sets_and_deletes_under_fab(compose_stack: Stack, kube_cluster: KubeCluster) -> None:
+    """FAB's Admin reads through its Connections access (FAB creates no "Secrets" permission to give it)."""
+    call, admin = PageCalls(compose_stack), compose_stack.api
+    username = read_env(compose_stack.project.directory / ".env")["_AIRFLOW_WWW_USER_USERNAME"]
+    me = call(admin, "GET", "/api/me")
+    assert me.status_code == 200, me.text
+    assert me.json() == {
+        "user": username,
+        "namespace": NAMESPACE,  # [secrets_provider] ui_namespace from docker-compose.yml
+        "project_namespace": None,
+        "can_set": True,
+        "can_delete": True,
+    }
+    stored, _ = _project_data(kube_cluster)
+    projects = call(admin, "GET", "/api/projects").json()["projects"]
+    assert {"project": PROJECT, "keys": len(stored), "namespace": NAMESPACE} in projects
+    listed = [k["key"] for k in call(admin, "GET", f"/api/projects/{PROJECT}/keys").json()["keys"]]
+    assert listed == sorted(stored) and "AIRFLOW_VAR_COMPOSE_CANARY" in listed
+
+    key, value = f"UI_FAB_{secrets.token_hex(4).upper()}", secrets.token_hex(16)
+    written = call(admin, "PUT", f"/api/projects/{PROJECT}/keys/{key}", json={"value": value})
+    assert written.status_code == 200, written.text
+    assert written.json()["set"] == key and key in written.json()["keys"]
+    after_set, _ = _project_data(kube_cluster)
+    assert base64.b64decode(after_set[key]).decode() == value  # reached the cluster, read there
+    assert key in [k["key"] for k in call(admin, "GET", f"/api/projects/{PROJECT}/keys").json()["keys"]]
+
+    deleted = call(admin, "DELETE", f"/api/projects/{PROJECT}/keys/{key}")
+    assert deleted.status_code == 200, deleted.text
+    assert key not in deleted.json()["keys"]
+    after_delete, _ = _project_data(kube_cluster)
+    assert key not in after_delete and after_delete.keys() == stored.keys()
+
+    entries = call(admin, "GET", f"/api/history?project={PROJECT}").json()["entries"]
+    mine = [(e["action"], e["actor"]) for e in entries if key in e["keys"]]
+    assert mine == [("unset", f"{username} (Airflow UI)"), ("set", f"{username} (Airflow UI)")]
+    call.assert_none_holds(value, compose_stack.canary)
+
+
+def test_secrets_page_refuses_a_fab_viewer_and_writes_nothing(
+    compose_stack: Stack, kube_cluster: KubeCluster, fab_viewer: AirflowApi
+) -> None:
+    """Deliberate: FAB's Viewer neither reads Connections nor holds "can read on Secrets" (FAB creates none)."""
+    roles = compose_stack.project.run(
+        "exec", "-T", "airflow-apiserver", "airflow", "roles", "list", "--permission", "--output", "json", timeout=300
+    ).stdout
+    rows = _json_list(roles)
+    assert {row["name"] for row in rows} >= {"Admin", "Viewer"}
+    assert [row for row in rows if row["name"] == "Viewer" and row["resource"] in ("Secrets", "Connections")] == []
+
+    call, before = PageCalls(compose_stack), _project_data(kube_cluster)
+    value = secrets.token_hex(16)
+    for method, path in [
+        ("GET", "/"),
+        ("GET", "/api/me"),
+        ("GET", "/api/projects"),
+        ("GET", f"/api/projects/{PROJECT}/keys"),
+        ("GET", "/api/history"),
+        ("PUT", f"/api/projects/{PROJECT}/keys/UI_VIEWER"),
+        ("PUT", f"/api/projects/{PROJECT}/keys/AIRFLOW_VAR_COMPOSE_CANARY"),
+        ("DELETE", f"/api/projects/{PROJECT}/keys/AIRFLOW_VAR_COMPOSE_CANARY"),
+    ]:
+        response = call(fab_viewer, method, path, json={"value": value} if method == "PUT" else None)
+        assert response.status_code == 403, (method, path, response.status_code)
+    assert _project_data(kube_cluster) == before  # same keys, same values, same resourceVersion
+    call.assert_none_holds(value, compose_stack.canary)
+
+
+def test_secrets_page_reader_role_granted_under_fab_reads_but_cannot_write(
+    compose_stack: Stack, kube_cluster: KubeCluster
+) -> None:
+    """README's grant: a role holding "can read on Secrets" (and no Connections access) reads, 403 on writes."""
+    reader = _fab_user(compose_stack, f"SecretsReader{secrets.token_hex(3)}", grant_read=True)
+    try:
+        call, before = PageCalls(compose_stack), _project_data(kube_cluster)
+        me = call(reader, "GET", "/api/me")
+        assert me.status_code == 200, me.text
+        assert (me.json()["can_set"], me.json()["can_delete"]) == (False, False)
+        listed = [k["key"] for k in call(reader, "GET", f"/api/projects/{PROJECT}/keys").json()["keys"]]
+        assert listed == sorted(before[0])
+        value = secrets.token_hex(16)
+        denied_set = call(reader, "PUT", f"/api/projects/{PROJECT}/keys/UI_READER", json={"value": value})
+        denied_delete = call(reader, "DELETE", f"/api/projects/{PROJECT}/keys/AIRFLOW_VAR_COMPOSE_CANARY")
+        assert (denied_set.status_code, denied_delete.status_code) == (403, 403)
+        assert _project_data(kube_cluster) == before
+        call.assert_none_holds(value, compose_stack.canary)
+    finally:
+        reader.close()

@@ -8,7 +8,10 @@ in brackets):
   FastAPI app is not protected by Airflow on its own, so each route depends on
   :func:`require_reader` or :func:`require_editor`.
 * **read** (projects, key names and times, presets, audit entries): the auth manager's custom
-  view ``Secrets`` with ``GET`` (:data:`RESOURCE_NAME`) [viewer and above].
+  view ``Secrets`` with ``GET`` (:data:`RESOURCE_NAME`) [viewer and above], **or** Connections
+  with ``GET`` [op and admin]. Why the second: the FAB auth manager grants a custom view only
+  through a permission ("can read on Secrets") that nothing creates, so without it not even
+  FAB's Admin could open the page; whoever may read Airflow's Connections may see key names.
 * **edit** (set or delete a key): read access **and** the auth manager's Connections access for
   the same method (``PUT`` to set, ``DELETE`` to delete): changing a credential is the power to
   edit Airflow Connections [op and admin]. Otherwise 403.
@@ -28,7 +31,11 @@ EditMethod = Literal["PUT", "DELETE"]
 
 
 def can_read(user: BaseUser) -> bool:
-    return bool(get_auth_manager().is_authorized_custom_view(method="GET", resource_name=RESOURCE_NAME, user=user))
+    manager = get_auth_manager()
+    return bool(
+        manager.is_authorized_custom_view(method="GET", resource_name=RESOURCE_NAME, user=user)
+        or manager.is_authorized_connection(method="GET", user=user)
+    )
 
 
 def can_edit(user: BaseUser, method: EditMethod) -> bool:
