@@ -348,7 +348,15 @@ def test_a_deferred_task_marked_failed_through_the_rest_api_leaves_nothing(
 # -- a worker SIGKILLed at each step of a launch --------------------------------------------------
 
 
-def build_launch_dag(dag_id: str, kubeconfig: str, namespace: str) -> DAG:
+def build_launch_dag(dag_id: str, kubeconfig: str, namespace: str, *, deferrable: bool = False) -> DAG:
+    """One ``SecretTaskOperator`` with an inline canary (``canary("killed")``).
+
+    ``deferrable``: its ``execution_timeout`` makes KPO defer with a trigger timeout (the
+    canary is then ``canary("scheduler-ends")``).
+    """
+    from datetime import timedelta
+
+    extra: dict[str, Any] = {"deferrable": True, "execution_timeout": timedelta(hours=1)} if deferrable else {}
     with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
         SecretTaskOperator(
             task_id="launch",
@@ -359,7 +367,8 @@ def build_launch_dag(dag_id: str, kubeconfig: str, namespace: str) -> DAG:
             in_cluster=False,
             get_logs=False,
             startup_timeout_seconds=3600,
-            secrets=[with_secrets("inline", {"TOKEN": canary("killed")})],
+            secrets=[with_secrets("inline", {"TOKEN": canary("scheduler-ends" if deferrable else "killed")})],
+            **extra,
         )
     return dag
 
@@ -547,32 +556,11 @@ def test_the_listener_can_be_turned_off_and_looks_after_configured_task_types_on
 # -- the scheduler ends the task instance itself: Airflow's own scheduler code, in process ---------
 
 
-def build_deferrable_dag(dag_id: str, kubeconfig: str, namespace: str) -> DAG:
-    """One deferrable ``SecretTaskOperator``; its ``execution_timeout`` makes KPO defer with a trigger timeout."""
-    from datetime import timedelta
-
-    with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as dag:
-        SecretTaskOperator(
-            task_id="launch",
-            image="busybox:1.36",
-            cmds=["true"],
-            namespace=namespace,
-            config_file=kubeconfig,
-            in_cluster=False,
-            get_logs=False,
-            deferrable=True,
-            execution_timeout=timedelta(hours=1),
-            startup_timeout_seconds=3600,
-            secrets=[with_secrets("inline", {"TOKEN": canary("scheduler-ends")})],
-        )
-    return dag
-
-
 @pytest.fixture
 def secret_task_run(
     airflow_db: None, dags_folder: Path, kube_cluster: KubeCluster, kube_namespace: str
 ) -> Iterator[SimpleNamespace]:
-    """A DAG run of :func:`build_deferrable_dag` in the metadata DB, its task instance not run yet.
+    """A DAG run of :func:`build_launch_dag` (deferrable) in the metadata DB, its task instance not run yet.
 
     ``dag.test()`` makes the run (DAG file, serialized DAG, DAG version, run) with the task marked
     success without running it; the test then puts both back to where the scheduler has them.
@@ -584,8 +572,8 @@ def secret_task_run(
     dag_id = f"scheduler_ends_{kube_namespace}".replace("-", "_")
     args = (dag_id, str(kube_cluster.kubeconfig), kube_namespace)
     (dags_folder / f"{dag_id}.py").write_text(
-        "# airflow DAG file written by the tests\nfrom tests.test_cleanup import build_deferrable_dag\n\n"
-        f"dag = build_deferrable_dag(*{args!r})\n",
+        "# airflow DAG file written by the tests\nfrom tests.test_cleanup import build_launch_dag\n\n"
+        f"dag = build_launch_dag(*{args!r}, deferrable=True)\n",
         encoding="utf-8",
     )
     lines: list[str] = []
@@ -602,7 +590,7 @@ def secret_task_run(
         mp.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(kube_cluster.kubeconfig))
         mp.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", kube_namespace)
         mp.delenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_OPERATORS", raising=False)
-        dag = build_deferrable_dag(*args)
+        dag = build_launch_dag(*args, deferrable=True)
         run: Any = dag.test(mark_success_pattern="launch")
         lines.clear()  # the run's end just now found nothing to delete
         try:

@@ -539,6 +539,16 @@ def _fab_user(stack: Stack, role: str, grant_read: bool = False) -> AirflowApi:
     return AirflowApi(stack.api.base_url, username, password)
 
 
+# Every read route of the Secrets page (the write routes differ per test).
+PAGE_READS = [
+    ("GET", "/"),
+    ("GET", "/api/me"),
+    ("GET", "/api/projects"),
+    ("GET", f"/api/projects/{PROJECT}/keys"),
+    ("GET", "/api/history"),
+]
+
+
 @pytest.fixture(scope="module")
 def fab_viewer(compose_stack: Stack) -> Iterator[AirflowApi]:
     api = _fab_user(compose_stack, "Viewer")
@@ -550,11 +560,7 @@ def test_secrets_page_needs_an_airflow_user_under_fab(compose_stack: Stack, kube
     call, before = PageCalls(compose_stack), _project_data(kube_cluster)
     value = secrets.token_hex(16)
     for method, path in [
-        ("GET", "/"),
-        ("GET", "/api/me"),
-        ("GET", "/api/projects"),
-        ("GET", f"/api/projects/{PROJECT}/keys"),
-        ("GET", "/api/history"),
+        *PAGE_READS,
         ("PUT", f"/api/projects/{PROJECT}/keys/UI_UNAUTHENTICATED"),
         ("DELETE", f"/api/projects/{PROJECT}/keys/AIRFLOW_VAR_COMPOSE_CANARY"),
     ]:
@@ -617,11 +623,7 @@ def test_secrets_page_refuses_a_fab_viewer_and_writes_nothing(
     call, before = PageCalls(compose_stack), _project_data(kube_cluster)
     value = secrets.token_hex(16)
     for method, path in [
-        ("GET", "/"),
-        ("GET", "/api/me"),
-        ("GET", "/api/projects"),
-        ("GET", f"/api/projects/{PROJECT}/keys"),
-        ("GET", "/api/history"),
+        *PAGE_READS,
         ("PUT", f"/api/projects/{PROJECT}/keys/UI_VIEWER"),
         ("PUT", f"/api/projects/{PROJECT}/keys/AIRFLOW_VAR_COMPOSE_CANARY"),
         ("DELETE", f"/api/projects/{PROJECT}/keys/AIRFLOW_VAR_COMPOSE_CANARY"),

@@ -18,7 +18,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -37,6 +37,7 @@ from airflow_secrets_provider.naming import MANAGED_BY_LABEL, SECRET_ROLE_LABEL,
 from airflow_secrets_provider.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster
 from tests.support.fault_proxy import Fault, FaultProxy, fault_proxy_for
+from tests.support.waiting import outcome_in_thread
 
 pytestmark = pytest.mark.kubernetes
 
@@ -228,25 +229,6 @@ def test_concurrent_writers_through_faults_lose_no_update(
 # -- timeouts: an API server that never answers -------------------------------------------------
 
 
-def _bounded(fn: Callable[[], Any], limit: float = 300) -> BaseException | None:
-    """Run ``fn`` in a thread; its exception, or fail if it is still running after ``limit`` s."""
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            fn()
-            outcome.append(None)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit)
-    if thread.is_alive():
-        pytest.fail(f"the call was still hanging after {limit} s")
-    return outcome[0]
-
-
 def test_set_secrets_fails_after_the_request_timeout_when_the_server_stalls(
     proxy: FaultProxy, proxy_kubeconfig: Path, core: CoreV1Api, kube_namespace: str
 ) -> None:
@@ -257,7 +239,7 @@ def test_set_secrets_fails_after_the_request_timeout_when_the_server_stalls(
             CoreV1Api(client), RetryPolicy(max_attempts=2, base_delay=0.05), request_timeout=0.5
         )
         store = ProjectSecretsStore(hook, kube_namespace)
-        error = _bounded(lambda: store.set_secrets("t", {"A": secret_value}))
+        error = outcome_in_thread(lambda: store.set_secrets("t", {"A": secret_value}), "the call")
     assert isinstance(error, KubernetesUnavailableError), repr(error)
     message = str(error)
     assert "no answer within the client-side request timeout" in message, message
@@ -317,7 +299,7 @@ def test_execute_fails_after_the_request_timeout_when_the_server_stalls(
     rule = proxy.add("stall", method="GET", path=SECRETS_PATH, times=None)
     op = _operator("stalled", proxy_kubeconfig, kube_namespace, project="p")
     op.with_secrets("inline", {"INLINE": inline})
-    error = _bounded(lambda: op.execute(context={}))  # type: ignore[arg-type]
+    error = outcome_in_thread(lambda: op.execute(context={}), "the call")  # type: ignore[arg-type]
     assert isinstance(error, KubernetesUnavailableError), repr(error)
     assert "no answer within the client-side request timeout" in str(error), str(error)
     no_value_in(str(error), [inline])
@@ -328,7 +310,7 @@ def test_execute_fails_after_the_request_timeout_when_the_server_stalls(
     proxy.add("stall", method="POST", path=PODS_PATH, times=None)
     op = _operator("stalled-create", proxy_kubeconfig, kube_namespace, project="p")
     op.with_secrets("inline", {"INLINE": inline})
-    error = _bounded(lambda: _launch(op))
+    error = outcome_in_thread(lambda: _launch(op), "the call")
     assert error is not None and "timed out" in str(error).lower(), repr(error)
     no_value_in(str(error), [inline])
     assert core.list_namespaced_pod(kube_namespace).items == []
@@ -429,7 +411,7 @@ def test_a_whole_execute_through_faults_succeeds_and_leaves_nothing(
         xcom_push=lambda key, value, **_: pushed.__setitem__(key, value),
     )
     context: Any = {"ti": ti, "task_instance": ti, "run_id": "r1", "dag": SimpleNamespace()}
-    error = _bounded(lambda: op.execute(context=context))
+    error = outcome_in_thread(lambda: op.execute(context=context), "the call")
     assert error is None, repr(error)
     # The finished pod's Secret goes with it (ownerReference, garbage collector): a bounded wait.
     deadline = time.monotonic() + 60

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from airflow_secrets_provider.secrets.file_source import FileSource
 from airflow_secrets_provider.secrets.sources import build_source
 from airflow_secrets_provider.validation import MAX_SUBDOMAIN_LENGTH, shown
 from tests.support.canaries import canary
+from tests.support.waiting import outcome_in_thread
 
 CANARY = canary("inputs")
 VALUE_LIKE = f"DB_PASSWORD={CANARY}"
@@ -205,31 +205,13 @@ def _fifo(tmp_path: Path) -> Path:
     return path
 
 
-def _in_thread(fn: Callable[[], object]) -> BaseException | None:
-    """Run ``fn`` in a thread; a FIFO read that blocks must not hang the test for ever."""
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            fn()
-            outcome.append(None)
-        except BaseException as err:
-            outcome.append(err)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(60)
-    assert outcome, "reading the file blocked for 60 s"
-    return outcome[0]
-
-
 @pytest.mark.parametrize("kind", ["dev_zero", "fifo", "directory"])
 def test_task_secrets_file_must_be_a_regular_file(kind: str, tmp_path: Path) -> None:
     path = {"dev_zero": lambda: Path("/dev/zero"), "fifo": lambda: _fifo(tmp_path), "directory": lambda: tmp_path}[
         kind
     ]()
     request = with_secrets("file", str(path))
-    err = _in_thread(lambda: request.resolve(ResolveContext(environ={})))  # type: ignore[attr-defined]
+    err = outcome_in_thread(lambda: request.resolve(ResolveContext(environ={})), "reading the file", timeout=60)  # type: ignore[attr-defined]
     assert isinstance(err, SecretConfigError), repr(err)
     assert err.field == "source" and "regular file" in err.problem
 
@@ -239,7 +221,7 @@ def test_project_secrets_file_must_be_a_regular_file(kind: str, tmp_path: Path) 
     path = {"dev_zero": lambda: Path("/dev/zero"), "fifo": lambda: _fifo(tmp_path), "directory": lambda: tmp_path}[
         kind
     ]()
-    err = _in_thread(lambda: _store().set_secrets_from_file("p", path))
+    err = outcome_in_thread(lambda: _store().set_secrets_from_file("p", path), "reading the file", timeout=60)
     assert isinstance(err, SecretConfigError), repr(err)
     assert err.field == "path" and "regular file" in err.problem
 
@@ -252,7 +234,7 @@ def test_backend_file_source_refuses_special_and_huge_files(kind: str, tmp_path:
     else:
         path = Path("/dev/zero") if kind == "dev_zero" else _fifo(tmp_path)
     source = FileSource(variables_file=str(path), format="env")
-    err = _in_thread(lambda: source.lookup("variables", "X"))
+    err = outcome_in_thread(lambda: source.lookup("variables", "X"), "reading the file", timeout=60)
     assert isinstance(err, SecretConfigError), repr(err)
     assert err.field == "sources.variables_file" or err.field.endswith("variables_file")
 
@@ -413,10 +395,10 @@ def test_cli_value_files_must_be_regular_files(kind: str, tmp_path: Path) -> Non
     path = {"dev_zero": lambda: Path("/dev/zero"), "fifo": lambda: _fifo(tmp_path), "directory": lambda: tmp_path}[
         kind
     ]()
-    err = _in_thread(lambda: read_values(None, [f"KEY={path}"], None, False))
+    err = outcome_in_thread(lambda: read_values(None, [f"KEY={path}"], None, False), "reading the file", timeout=60)
     assert isinstance(err, SecretConfigError), repr(err)
     assert err.field == "--from-file[0]" and "regular file" in err.problem
-    err = _in_thread(lambda: read_values(None, None, [str(path)], False))
+    err = outcome_in_thread(lambda: read_values(None, None, [str(path)], False), "reading the file", timeout=60)
     assert isinstance(err, SecretConfigError), repr(err)
     assert err.field == "--from-env-file[0]"
 

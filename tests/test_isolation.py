@@ -63,6 +63,7 @@ from tests.support.rbac_apply import (
     apply_documents,
     rbac_documents,
     service_account_token,
+    status_of,
     token_kubeconfig,
 )
 from tests.support.tiers import skip_or_fail
@@ -103,10 +104,6 @@ class World:
     alpha_pod: str = "alpha-task"
 
 
-_rbac = rbac_documents
-_token = service_account_token
-
-
 def _apply(admin: CoreV1Api, documents: list[dict[str, Any]], created_namespaces: list[str]) -> None:
     """Apply as an admin would; namespaces it creates are appended to ``created_namespaces``."""
     apply_documents(admin, documents, Applied(namespaces=created_namespaces))
@@ -132,14 +129,6 @@ def _pod(name: str, secret: str, key: str, form: str) -> dict[str, Any]:
     }
 
 
-def _status(call: Callable[[], object]) -> int:
-    try:
-        call()
-    except ApiException as exc:
-        return int(exc.status)
-    return 200
-
-
 @pytest.fixture(scope="module", params=LAYOUTS)
 def world(request: pytest.FixtureRequest, kube_cluster: KubeCluster) -> Iterator[World]:
     layout: str = request.param
@@ -160,8 +149,10 @@ def world(request: pytest.FixtureRequest, kube_cluster: KubeCluster) -> Iterator
             ns = dict.fromkeys((alpha, beta, gamma), shared)
             common = ["--layout", layout, "--namespace", shared]
         beta_sp = "azure-sp-beta"
-        docs = _rbac("launcher", *common, "--project", alpha, "--service-account", f"{ns[alpha]}/alpha-launcher")
-        docs += _rbac(
+        docs = rbac_documents(
+            "launcher", *common, "--project", alpha, "--service-account", f"{ns[alpha]}/alpha-launcher"
+        )
+        docs += rbac_documents(
             "launcher",
             *common,
             "--project",
@@ -171,11 +162,11 @@ def world(request: pytest.FixtureRequest, kube_cluster: KubeCluster) -> Iterator
             "--readable-secret",
             beta_sp,
         )
-        docs += _rbac("viewer", *common, "--project", alpha, "--service-account", f"{ns[alpha]}/alpha-viewer")
+        docs += rbac_documents("viewer", *common, "--project", alpha, "--service-account", f"{ns[alpha]}/alpha-viewer")
         raw = ["--layout", layout, "--namespace", ns[alpha], "--raw-logs"]
-        docs += _rbac("viewer", *raw, "--service-account", f"{ns[alpha]}/alpha-viewer-raw")
+        docs += rbac_documents("viewer", *raw, "--service-account", f"{ns[alpha]}/alpha-viewer-raw")
         if layout == PER_PROJECT:  # the future project's namespace exists; its project does not yet
-            docs.append(_rbac("viewer", *common, "--project", gamma, "--user", "nobody")[0])
+            docs.append(rbac_documents("viewer", *common, "--project", gamma, "--user", "nobody")[0])
         _apply(admin, docs, namespaces)
         w = World(layout, admin, KubeletStandIn(admin), alpha, beta, gamma, ns[alpha], ns[beta], ns[gamma])
         for user, (where, account) in {
@@ -184,7 +175,7 @@ def world(request: pytest.FixtureRequest, kube_cluster: KubeCluster) -> Iterator
             "viewer": (w.alpha_ns, "alpha-viewer"),
             "viewer_raw": (w.alpha_ns, "alpha-viewer-raw"),
         }.items():
-            w.tokens[user] = _token(admin, where, account)
+            w.tokens[user] = service_account_token(admin, where, account)
             client = kube_cluster.api_client(w.tokens[user])
             clients.append(client)
             w.users[user] = CoreV1Api(client)
@@ -284,22 +275,24 @@ def measure(w: World) -> dict[str, str]:
     alpha, ns = w.users["alpha"], w.beta_ns
     found: dict[str, str] = {}
     reads = [
-        _status(lambda: alpha.read_namespaced_secret(project_secret_name(w.beta), ns)),
-        _status(lambda: alpha.read_namespaced_secret(w.beta_azure_secret, ns)),
-        _status(lambda: alpha.read_namespaced_secret(w.beta_task_secret, ns)),
-        _status(lambda: alpha.list_namespaced_secret(ns)),
-        _status(lambda: alpha.list_namespaced_secret(ns, watch=True, timeout_seconds=1)),
+        status_of(lambda: alpha.read_namespaced_secret(project_secret_name(w.beta), ns)),
+        status_of(lambda: alpha.read_namespaced_secret(w.beta_azure_secret, ns)),
+        status_of(lambda: alpha.read_namespaced_secret(w.beta_task_secret, ns)),
+        status_of(lambda: alpha.list_namespaced_secret(ns)),
+        status_of(lambda: alpha.list_namespaced_secret(ns, watch=True, timeout_seconds=1)),
     ]
     found["api-read"] = _verdict(all(code == 403 for code in reads))
     found["mount-project-secret"] = _mount_verdict(w, project_secret_name(w.beta), "TOKEN")
     found["mount-task-secret"] = _mount_verdict(w, w.beta_task_secret, "X")
     found["mount-azure-credentials"] = _mount_verdict(w, w.beta_azure_secret, "secret")
     deletes = [
-        _status(lambda: alpha.delete_namespaced_secret(project_secret_name(w.beta), ns, dry_run="All")),
-        _status(lambda: alpha.delete_namespaced_secret(w.beta_task_secret, ns, dry_run="All")),
+        status_of(lambda: alpha.delete_namespaced_secret(project_secret_name(w.beta), ns, dry_run="All")),
+        status_of(lambda: alpha.delete_namespaced_secret(w.beta_task_secret, ns, dry_run="All")),
     ]
     found["delete-secrets"] = _verdict(all(code == 403 for code in deletes))
-    found["delete-pods"] = _verdict(_status(lambda: alpha.delete_namespaced_pod(w.beta_pod, ns, dry_run="All")) == 403)
+    found["delete-pods"] = _verdict(
+        status_of(lambda: alpha.delete_namespaced_pod(w.beta_pod, ns, dry_run="All")) == 403
+    )
     planted = {
         "metadata": {
             "name": project_secret_name(w.gamma),
@@ -307,25 +300,25 @@ def measure(w: World) -> dict[str, str]:
         },
         "stringData": {"TOKEN": "planted"},
     }
-    plant = _status(lambda: alpha.create_namespaced_secret(w.gamma_ns, planted, dry_run="All"))
+    plant = status_of(lambda: alpha.create_namespaced_secret(w.gamma_ns, planted, dry_run="All"))
     assert plant in (200, 201, 403), plant
     found["plant-future-project"] = _verdict(plant == 403)
     image = {"spec": {"containers": [{"name": "base", "image": "attacker/image:latest"}]}}
-    patch = _status(lambda: alpha.patch_namespaced_pod(w.beta_pod, ns, image, dry_run="All"))
+    patch = status_of(lambda: alpha.patch_namespaced_pod(w.beta_pod, ns, image, dry_run="All"))
     found["patch-pod-image"] = _verdict(patch == 403)
     execs = [
         _subresource(alpha, "POST", ns, w.beta_pod, "exec", "command=env&stdout=true&container=base"),
         _subresource(alpha, "GET", ns, w.beta_pod, "exec", "command=env&stdout=true&container=base"),
     ]
     found["exec"] = _verdict(all(code == 403 for code in execs))
-    found["logs"] = _verdict(_status(lambda: alpha.read_namespaced_pod_log(w.beta_pod, ns)) == 403)
+    found["logs"] = _verdict(status_of(lambda: alpha.read_namespaced_pod_log(w.beta_pod, ns)) == 403)
     viewer, raw = w.users["viewer"], w.users["viewer_raw"]
     viewer_logs = [
-        _status(lambda: viewer.read_namespaced_pod_log(w.beta_pod, ns)),
-        _status(lambda: viewer.read_namespaced_pod_log(w.alpha_pod, w.alpha_ns)),
+        status_of(lambda: viewer.read_namespaced_pod_log(w.beta_pod, ns)),
+        status_of(lambda: viewer.read_namespaced_pod_log(w.alpha_pod, w.alpha_ns)),
     ]
     found["viewer-logs"] = _verdict(all(code == 403 for code in viewer_logs))
-    found["viewer-raw-logs"] = _verdict(_status(lambda: raw.read_namespaced_pod_log(w.beta_pod, ns)) == 403)
+    found["viewer-raw-logs"] = _verdict(status_of(lambda: raw.read_namespaced_pod_log(w.beta_pod, ns)) == 403)
     return found
 
 
@@ -340,19 +333,19 @@ def test_isolation_matrix(world: World) -> None:
 def test_the_refusals_are_verdicts_not_a_broken_role(world: World) -> None:
     """Controls: each identity can do, to its own project, what it is refused for the other."""
     alpha, ns = world.users["alpha"], world.alpha_ns
-    assert _status(lambda: alpha.read_namespaced_secret(project_secret_name(world.alpha), ns)) == 200
+    assert status_of(lambda: alpha.read_namespaced_secret(project_secret_name(world.alpha), ns)) == 200
     assert world.standin.check_references(alpha.read_namespaced_pod(world.alpha_pod, ns)) == []
-    assert _status(lambda: alpha.delete_namespaced_pod(world.alpha_pod, ns, dry_run="All")) == 200
+    assert status_of(lambda: alpha.delete_namespaced_pod(world.alpha_pod, ns, dry_run="All")) == 200
     image = {"spec": {"containers": [{"name": "base", "image": "busybox:1.37"}]}}
-    assert _status(lambda: alpha.patch_namespaced_pod(world.alpha_pod, ns, image, dry_run="All")) == 200
+    assert status_of(lambda: alpha.patch_namespaced_pod(world.alpha_pod, ns, image, dry_run="All")) == 200
     # Allowed (the pod, never bound to a node, then has no log and no container to exec into).
-    assert _status(lambda: alpha.read_namespaced_pod_log(world.alpha_pod, ns)) == 200
+    assert status_of(lambda: alpha.read_namespaced_pod_log(world.alpha_pod, ns)) == 200
     assert _subresource(alpha, "POST", ns, world.alpha_pod, "exec", "command=env&stdout=true") == 400
     assert _subresource(alpha, "GET", ns, world.alpha_pod, "exec", "command=env&stdout=true") == 400
-    assert _status(lambda: world.users["viewer_raw"].read_namespaced_pod_log(world.alpha_pod, ns)) == 200
-    assert _status(lambda: world.users["viewer"].list_namespaced_pod(ns)) == 200
+    assert status_of(lambda: world.users["viewer_raw"].read_namespaced_pod_log(world.alpha_pod, ns)) == 200
+    assert status_of(lambda: world.users["viewer"].list_namespaced_pod(ns)) == 200
     beta = world.users["beta"]
-    assert _status(lambda: beta.read_namespaced_secret(world.beta_azure_secret, world.beta_ns)) == 200
+    assert status_of(lambda: beta.read_namespaced_secret(world.beta_azure_secret, world.beta_ns)) == 200
 
 
 # -- the operator, run as beta's launcher ------------------------------------------------------
@@ -406,7 +399,7 @@ def test_the_operator_runs_as_betas_launcher_in_betas_namespace(
     finally:
         op.on_kill()  # as beta: deletes the pod and its per-task Secret
     assert (
-        _status(lambda: world.admin.read_namespaced_secret(task_secret_name(pod.metadata.name), world.beta_ns)) == 404
+        status_of(lambda: world.admin.read_namespaced_secret(task_secret_name(pod.metadata.name), world.beta_ns)) == 404
     )
 
 
@@ -525,7 +518,7 @@ def test_on_the_real_kubelet_only_the_shared_namespace_hands_betas_secret_to_alp
         try:
             # Shared namespace: both projects in node_namespace, alpha with the printed Role.
             shared = node_namespace
-            docs = _rbac(
+            docs = rbac_documents(
                 "launcher",
                 "--layout",
                 SHARED,
@@ -538,7 +531,7 @@ def test_on_the_real_kubelet_only_the_shared_namespace_hands_betas_secret_to_alp
             )
             _apply(admin, docs, created)
             ProjectSecretsStore(admin, shared).set_secrets(beta, {"TOKEN": value})
-            with kube_node.api_client(_token(admin, shared, "alpha-launcher")) as alpha_client:
+            with kube_node.api_client(service_account_token(admin, shared, "alpha-launcher")) as alpha_client:
                 as_alpha = CoreV1Api(alpha_client)
                 _eventually_allowed(lambda: as_alpha.create_namespaced_pod(shared, pod("steal")), "alpha's pod")
             wait_for(
@@ -548,7 +541,7 @@ def test_on_the_real_kubelet_only_the_shared_namespace_hands_betas_secret_to_alp
             assert f"SHA {hashlib.sha256(value.encode()).hexdigest()}" in log
 
             # One namespace per project: beta's Secret in beta's namespace, alpha's Role in alpha's.
-            docs = _rbac(
+            docs = rbac_documents(
                 "launcher",
                 "--project",
                 alpha,
@@ -557,14 +550,16 @@ def test_on_the_real_kubelet_only_the_shared_namespace_hands_betas_secret_to_alp
                 "--service-account",
                 f"{project_namespace(alpha, TEMPLATE)}/alpha-launcher",
             )
-            docs += [_rbac("viewer", "--project", beta, "--namespace-template", TEMPLATE, "--user", "nobody")[0]]
+            docs += [
+                rbac_documents("viewer", "--project", beta, "--namespace-template", TEMPLATE, "--user", "nobody")[0]
+            ]
             _apply(admin, docs, created)
             alpha_ns, beta_ns = project_namespace(alpha, TEMPLATE), project_namespace(beta, TEMPLATE)
             ProjectSecretsStore(admin, beta_ns).set_secrets(beta, {"TOKEN": value})
-            with kube_node.api_client(_token(admin, alpha_ns, "alpha-launcher")) as alpha_client:
+            with kube_node.api_client(service_account_token(admin, alpha_ns, "alpha-launcher")) as alpha_client:
                 as_alpha = CoreV1Api(alpha_client)
                 _eventually_allowed(lambda: as_alpha.create_namespaced_pod(alpha_ns, pod("steal")), "alpha's pod")
-                assert _status(lambda: as_alpha.create_namespaced_pod(beta_ns, pod("steal"))) == 403
+                assert status_of(lambda: as_alpha.create_namespaced_pod(beta_ns, pod("steal"))) == 403
 
             def waiting_message() -> str:
                 statuses = admin.read_namespaced_pod("steal", alpha_ns).status.container_statuses or []

@@ -116,8 +116,7 @@ def source_namespace(project: str | None, namespace: str | None, template: str |
         return namespace
     if project is None or template is None:
         return None
-    with literal_names():
-        return task_namespace(project, template, None)
+    return task_namespace(project, template, None)  # the template is checked as literal there
 
 
 class KubernetesSource(Source):
