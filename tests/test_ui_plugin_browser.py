@@ -28,11 +28,14 @@ KEY = "BROWSER_TOKEN"
 def test_add_see_and_delete_a_key_from_the_secrets_page(
     airflow_stack: RunningStack, browser: Any, artifacts: Path
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, WAIT_S)
+    # The page redraws its tables after every change: a row found a moment ago may be replaced
+    # before its attribute is read. Such a condition is simply evaluated again.
+    wait = WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
     value = secrets.token_hex(16)
     project = f"ui-{secrets.token_hex(4)}"  # a project of this test's own: the stack is shared
     bodies: dict[str, str] = {}
