@@ -44,7 +44,9 @@ readonly BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet
 # rebuilt in place (file by file, so running clusters keep their binaries).
 #   2: vendored modern-go/reflect2 replaced by Debian's 1.0.2 (1.0.1 panics under Go >= 1.18 when
 #      the API server encodes a Node as JSON: "apiserver panic'd on GET /api/v1/nodes/...").
-readonly RECIPE=2
+#   3: the patches in scripts/patches/kubernetes applied (their digest is part of the recipe, so
+#      editing one rebuilds too).
+readonly RECIPE_VERSION=3
 readonly REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
 # pid files a node may hold (stop ends the watchdog last; the kubelet before the engine its
 # containers run on)
@@ -53,6 +55,10 @@ readonly PROCESSES=(watchdog kubelet kube-scheduler kube-controller-manager kube
 readonly WATCH_INTERVAL=1
 SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPTS_DIR
+# Source patches the build applies, in name order (see each file's header for why).
+readonly PATCHES_DIR="$SCRIPTS_DIR/patches/kubernetes"
+RECIPE="$RECIPE_VERSION $(cat "$PATCHES_DIR"/*.patch | sha256sum | cut -c1-16)"
+readonly RECIPE
 readonly NODE_NAME=asp-node
 readonly MARKER=.asp-kube-node
 
@@ -122,6 +128,7 @@ ensure_packages() {
     command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
     command -v go >/dev/null 2>&1 || missing+=(golang-go)
     command -v dpkg-source >/dev/null 2>&1 || missing+=(dpkg-dev)
+    command -v patch >/dev/null 2>&1 || missing+=(patch)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
     [ -f "$REFLECT2_SRC/go_above_118.go" ] || missing+=(golang-github-modern-go-reflect2-dev)
@@ -243,6 +250,13 @@ do_build() {
     rm -rf "$src/vendor/github.com/modern-go/reflect2"
     mkdir -p "$src/vendor/github.com/modern-go/reflect2"
     find "$REFLECT2_SRC" -maxdepth 1 -name '*.go' ! -name '*_test.go' -exec cp {} "$src/vendor/github.com/modern-go/reflect2/" \;
+
+    local patch
+    for patch in "$PATCHES_DIR"/*.patch; do
+        log "applying $(basename "$patch")"
+        patch -d "$src" -p1 --forward --no-backup-if-mismatch <"$patch" >&2 ||
+            die "$(basename "$patch") does not apply to $SRC_PACKAGE $version"
+    done
 
     # GOPATH mode (module mode wants go.mod updates it cannot download): link the tree where
     # its import path says it lives, and keep GOPATH and the Go build cache in our cache root.
@@ -640,7 +654,13 @@ start_node() {
     # dials for logs) and the only address it listens on is the engine's private bridge address:
     # kubelet 1.20 refuses a loopback node IP. The API server's client certificate is the only
     # accepted caller.
+    # Pod and container logs live in the node's dir, not in /var/log: a kubelet's container GC
+    # deletes every pod log dir it does not know, so two nodes sharing /var/log/pods (the test
+    # session's and the quickstart stack's) would delete each other's logs (kubelet patched, see
+    # scripts/patches/kubernetes/kubelet-log-dirs.patch).
+    mkdir -p "$dir/pod-logs" "$dir/container-logs"
     log "starting kubelet (node $NODE_NAME, port $kubelet_port)"
+    KUBELET_POD_LOGS_DIR="$dir/pod-logs" KUBELET_CONTAINER_LOGS_DIR="$dir/container-logs" \
     spawn kubelet "$dir" "$bin/kubelet" \
         --kubeconfig="$dir/kubeconfig" \
         --hostname-override="$NODE_NAME" \

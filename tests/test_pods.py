@@ -787,3 +787,33 @@ def test_output_of_a_container_the_follower_never_saw_running(
     assert checks[:1] == [False], "the follower's status check was not reached"
     logged = marker in caplog.text + capsys.readouterr().out
     assert logged is (manager_class is CompleteLogsPodManager), caplog.text[-2000:]
+
+
+def test_a_pods_logs_live_in_its_nodes_dir(
+    kube_node: KubeCluster, node_core: CoreV1Api, node_namespace: str, job_image: str
+) -> None:
+    """Each node keeps pod logs in its own dir, never the host's shared ``/var/log/pods``.
+
+    A kubelet's container GC (once a minute) deletes every directory under its pod-log root whose
+    pod it does not know. The test session's node and the quickstart stack's node run side by
+    side, so with one shared root each deleted the other's logs and a task log lost its
+    container's output. ``scripts/kube-node.sh`` builds kubelet to take the root from
+    ``KUBELET_POD_LOGS_DIR`` and points it at the node's dir.
+    """
+    if kube_node.workdir is None:
+        skip_or_fail("only a node started by scripts/kube-node.sh has a dir of its own")
+    assert kube_node.workdir is not None
+    marker = f"asp-line-{canary()}"
+    node_core.create_namespaced_pod(node_namespace, raw_pod("own-logs", job_image, f"print({marker!r})"))
+    wait_for(
+        lambda: node_core.read_namespaced_pod("own-logs", node_namespace).status.phase == "Succeeded",
+        "the pod to succeed",
+    )
+    uid = node_core.read_namespaced_pod("own-logs", node_namespace).metadata.uid
+    pod_dir = f"{node_namespace}_own-logs_{uid}"
+    assert (kube_node.workdir / "pod-logs" / pod_dir / "base").is_dir()
+    assert not (Path("/var/log/pods") / pod_dir).exists()
+    assert not list(Path("/var/log/containers").glob(f"own-logs_{node_namespace}_*"))
+    assert list((kube_node.workdir / "container-logs").glob(f"own-logs_{node_namespace}_base-*.log"))
+    # and the API server still reads it through the kubelet
+    assert marker in node_core.read_namespaced_pod_log("own-logs", node_namespace, container="base")
