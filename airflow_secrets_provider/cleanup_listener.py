@@ -14,8 +14,9 @@ server) are handled. The exception is a deferred task whose trigger timed out or
 scheduler sends it back to a worker with ``__fail__``, where ``BaseOperator.resume_execution``
 raises ``TaskDeferralTimeout``/``TaskDeferralError`` before any operator method runs, and the
 worker's state update calls no listener in the scheduler or API server (Airflow 3.3). So that
-failure is handled in the worker (see :func:`failed_in_worker_without_operator_code`); the end of
-its DAG run is the fallback. A failure is logged (names only) and never raised into Airflow. What a listener cannot
+failure is handled in the worker (see :func:`failed_in_worker_without_operator_code`), with the
+task's own connection and namespace when it is a ``SecretTaskOperator`` (see
+:func:`task_identity`); the end of its DAG run is the fallback. A failure is logged (names only) and never raised into Airflow. What a listener cannot
 see (the scheduler down when the state changed) is what ``airflow-secrets cleanup`` is for.
 
 Configuration (``[secrets_provider]`` in airflow.cfg or ``AIRFLOW__SECRETS_PROVIDER__*``):
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -41,6 +43,9 @@ from airflow_secrets_provider.cleanup import LIVE_STATES, TaskKey, TaskStates
 from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+Identity = tuple[Any, list[str | None]]
+"""A ``SecretsKubernetesHook`` and the namespaces (None: every namespace) the cleanup lists."""
 
 LISTENER_POLICY = RetryPolicy(max_attempts=3, max_elapsed=15.0)
 """Short: the scheduler's loop waits for a listener."""
@@ -110,6 +115,34 @@ def configured_namespaces() -> list[str | None]:
     return list(names) if names else [None]
 
 
+def task_identity(task: Any) -> Identity | None:
+    """A ``SecretTaskOperator``'s own connection and its pods' namespace, for the cleanup in its worker.
+
+    The task created its pod and per-task Secret with that connection, so that identity may
+    delete them, and they are in that namespace: the worker needs no ``cleanup_*`` credentials
+    of its own (a launcher's Role has no cluster-wide pod ``list``). None for other task types
+    (``cleanup_operators = *``): they get the configured identity.
+    """
+    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+    from airflow_secrets_provider.operators.secret_task import SecretTaskOperator
+
+    if not isinstance(task, SecretTaskOperator):
+        return None
+    hook = SecretsKubernetesHook(
+        conn_id=task.kubernetes_conn_id,
+        in_cluster=task.in_cluster,
+        config_file=task.config_file,
+        cluster_context=task.cluster_context,
+        retry_policy=LISTENER_POLICY,
+    )
+    return hook, [task.pod_namespace()]
+
+
+def configured_identity() -> Identity:
+    """The ``cleanup_*`` options' Kubernetes identity and namespaces."""
+    return configured_hook(), configured_namespaces()
+
+
 def configured_hook() -> Any:
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 
@@ -128,8 +161,12 @@ def _state_text(state: Any) -> str | None:
     return None if state is None else str(getattr(state, "value", state))
 
 
-def clean_task_instance(task_instance: Any) -> None:
-    """Delete the pods and per-task Secrets of ``task_instance`` if it has ended."""
+def clean_task_instance(task_instance: Any, identity: Callable[[], Identity] = configured_identity) -> None:
+    """Delete the pods and per-task Secrets of ``task_instance`` if it has ended.
+
+    ``identity`` gives the hook and namespaces to use; it is called inside the failure
+    handling, so a connection that cannot be had is logged like any other failure.
+    """
     state = _state_text(_loaded(task_instance, "state"))
     if state in LIVE_STATES:
         return  # up_for_retry: the next try may reattach to the pod
@@ -138,7 +175,7 @@ def clean_task_instance(task_instance: Any) -> None:
         return
     key = TaskKey.of(dag_id, task_id, run_id, _loaded(task_instance, "map_index"))
     states = TaskStates(frozenset({key.dag_id}), frozenset(), {key: str(state)})
-    _run(key, lambda _keys: states)
+    _run(key, lambda _keys: states, identity)
 
 
 def clean_dag_run(dag_run: Any, ended: str) -> None:
@@ -156,12 +193,13 @@ def clean_dag_run(dag_run: Any, ended: str) -> None:
     _run(key, lambda _keys: states)
 
 
-def _run(only: TaskKey, read_states: Any) -> None:
+def _run(only: TaskKey, read_states: Any, identity: Callable[[], Identity] = configured_identity) -> None:
     from airflow_secrets_provider.cleanup_run import run_cleanup
     from airflow_secrets_provider.exceptions import SecretsProviderError
 
     try:  # run_cleanup logs each delete (names only)
-        run_cleanup(configured_hook(), configured_namespaces(), read_states, only=only)
+        hook, namespaces = identity()
+        run_cleanup(hook, namespaces, read_states, only=only)
     except Exception as err:
         problem = str(err) if isinstance(err, SecretsProviderError) else type(err).__name__
         log.warning(
@@ -174,8 +212,11 @@ def _run(only: TaskKey, read_states: Any) -> None:
 
 @hookimpl
 def on_task_instance_failed(previous_state: Any, task_instance: Any, error: Any = None) -> None:
-    if handles(task_instance) or failed_in_worker_without_operator_code(task_instance, error):
+    if handles(task_instance):
         clean_task_instance(task_instance)
+    elif failed_in_worker_without_operator_code(task_instance, error):
+        task = getattr(task_instance, "task", None)
+        clean_task_instance(task_instance, lambda: task_identity(task) or configured_identity())
 
 
 @hookimpl

@@ -681,7 +681,11 @@ def test_a_task_whose_heartbeat_timed_out_is_failed_by_the_scheduler_and_leaves_
 @pytest.mark.kubernetes
 @pytest.mark.airflow
 def test_a_deferred_task_whose_trigger_timed_out_leaves_nothing(
-    kube_cluster: KubeCluster, kube_namespace: str, core: CoreV1Api, secret_task_run: SimpleNamespace
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    core: CoreV1Api,
+    secret_task_run: SimpleNamespace,
+    tmp_path: Path,
 ) -> None:
     """A deferred ``SecretTaskOperator`` whose trigger timed out: Airflow fails it without the operator's code.
 
@@ -692,7 +696,9 @@ def test_a_deferred_task_whose_trigger_timed_out_leaves_nothing(
     ``__fail__``, where ``BaseOperator.resume_execution`` raises ``TaskDeferralTimeout`` before
     any operator method runs. The worker's state update calls no listener in the scheduler or
     API server; the listener in the worker takes the pod and Secret (before this test, it left
-    them to the end of the DAG run). The run's end then finds nothing left.
+    them to the end of the DAG run), with the task's own connection: the ``cleanup_*`` options
+    point at nothing usable during that step, as in a worker given no cleanup identity. The
+    run's end (configured identity again) then finds nothing left.
     """
     from airflow.jobs.job import Job
     from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
@@ -718,9 +724,12 @@ def test_a_deferred_task_whose_trigger_timed_out_leaves_nothing(
         session.add(job)
         session.flush()
         SchedulerJobRunner(job=job).check_trigger_timeouts(session=session)
-    with create_session() as session:
+    with create_session() as session, pytest.MonkeyPatch.context() as mp:
         ti = _task_instance(dag_id, run_id, session)
         assert (ti.state, ti.next_method) == ("scheduled", "__fail__")
+        # The worker has no usable cleanup_* identity: only the task's own connection can delete.
+        mp.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_KUBE_CONFIG_FILE", str(tmp_path / "no-kubeconfig-here"))
+        mp.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", "no-such-namespace")
         _run_task(ti=ti, task=task)  # the worker: TaskDeferralTimeout
     with create_session() as session:
         assert _task_instance(dag_id, run_id, session).state == "failed"
@@ -736,3 +745,31 @@ def test_a_deferred_task_whose_trigger_timed_out_leaves_nothing(
         run.update_state(session=session)
         assert run.state == "failed"
     assert len(secret_task_run.log) == logged
+
+
+def test_in_a_worker_the_cleanup_uses_the_tasks_own_connection_and_namespace(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The identity the listener uses after a ``__fail__`` resume: the task's, where its pods are.
+
+    Decided without an API call (the pod is built dry); a project's task under the
+    namespace-per-project layout has its project's namespace. Other task types get None (the
+    configured ``cleanup_*`` identity).
+    """
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    from airflow_secrets_provider.cleanup_listener import LISTENER_POLICY, task_identity
+
+    kubeconfig = str(tmp_path / "task-kubeconfig")
+    plain = SecretTaskOperator(task_id="t", image="i", namespace="team-a", config_file=kubeconfig)
+    identity = task_identity(plain)
+    assert identity is not None
+    hook, namespaces = identity
+    assert namespaces == ["team-a"]
+    assert (hook.config_file, hook.retry_policy) == (kubeconfig, LISTENER_POLICY)
+
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__PROJECT_NAMESPACE", "ml-{project}")
+    project_task = SecretTaskOperator(task_id="t", image="i", project="fraud", config_file=kubeconfig)
+    assert task_identity(project_task) is not None
+    assert task_identity(project_task)[1] == ["ml-fraud"]  # type: ignore[index]
+    assert task_identity(KubernetesPodOperator(task_id="k", image="i", namespace="team-a")) is None

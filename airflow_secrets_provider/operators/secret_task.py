@@ -402,14 +402,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         registered with the masker; see :mod:`airflow_secrets_provider.operators.resolve`.
         """
         requests = self.effective_requests()
-        if self.project:  # namespace-per-project layout: the project's namespace (see layout.py)
-            from airflow_secrets_provider.layout import configured_task_namespace
-
-            self.namespace = configured_task_namespace(self.project, self.namespace) or self.namespace
-        # The pod KPO will create, built without an API call: its namespace is KPO's own choice
-        # (the operator's, the connection's, a pod template's, the service account's namespace
-        # in a pod, ``default``) and its labels select the presets.
-        planned = self.build_pod_request_obj(context, dry_run=True)
+        planned = self._planned_pod(context)  # its labels select the presets
         namespace = str(planned.metadata.namespace)
         from airflow_secrets_provider.operators.resolve import resolve_requests
 
@@ -426,6 +419,27 @@ class SecretTaskOperator(KubernetesPodOperator):
             self.resolved = None
             raise
         return resolved.values
+
+    def _planned_pod(self, context: Context | None) -> k8s.V1Pod:
+        """The pod KPO will create, built without an API call (and without any value).
+
+        Its namespace is KPO's own choice (the operator's, the connection's, a pod template's,
+        the service account's namespace in a pod, ``default``), after the namespace-per-project
+        layout has put a project's task in its project's namespace (see layout.py).
+        """
+        if self.project:
+            from airflow_secrets_provider.layout import configured_task_namespace
+
+            self.namespace = configured_task_namespace(self.project, self.namespace) or self.namespace
+        return self.build_pod_request_obj(context, dry_run=True)
+
+    def pod_namespace(self) -> str:
+        """The namespace of this task's pods and per-task Secrets, decided without an API call.
+
+        For the cleanup listener in a worker: after a ``__fail__`` resume (trigger timeout) no
+        pod object is at hand, only the task (see :mod:`airflow_secrets_provider.cleanup_listener`).
+        """
+        return str(self._planned_pod(None).metadata.namespace)
 
     def _mask_external_secrets(self, namespace: str, pod: k8s.V1Pod) -> None:
         """Opt-in: mask the values of the externally managed Secrets ``pod`` references."""
