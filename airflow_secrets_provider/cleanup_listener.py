@@ -47,6 +47,12 @@ log = logging.getLogger(__name__)
 Identity = tuple[Any, list[str | None]]
 """A ``SecretsKubernetesHook`` and the namespaces (None: every namespace) the cleanup lists."""
 
+CONFIGURED_ADVICE = "configure [secrets_provider] cleanup_* options, or cleanup_on_task_end = False"
+TASK_IDENTITY_ADVICE = (
+    "tried with the task's own Kubernetes connection; the end of its DAG run or `airflow-secrets cleanup` "
+    "removes what is left"
+)
+
 LISTENER_POLICY = RetryPolicy(max_attempts=3, max_elapsed=15.0)
 """Short: the scheduler's loop waits for a listener."""
 
@@ -115,19 +121,16 @@ def configured_namespaces() -> list[str | None]:
     return list(names) if names else [None]
 
 
-def task_identity(task: Any) -> Identity | None:
+def task_identity(task: Any) -> Identity:
     """A ``SecretTaskOperator``'s own connection and its pods' namespace, for the cleanup in its worker.
 
     The task created its pod and per-task Secret with that connection, so that identity may
     delete them, and they are in that namespace: the worker needs no ``cleanup_*`` credentials
     of its own (a launcher's Role has no cluster-wide pod ``list``). None for other task types
-    (``cleanup_operators = *``): they get the configured identity.
+    (``cleanup_operators = *``): they get the configured identity (see :func:`brings_own_identity`).
     """
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-    from airflow_secrets_provider.operators.secret_task import SecretTaskOperator
 
-    if not isinstance(task, SecretTaskOperator):
-        return None
     hook = SecretsKubernetesHook(
         conn_id=task.kubernetes_conn_id,
         in_cluster=task.in_cluster,
@@ -136,6 +139,13 @@ def task_identity(task: Any) -> Identity | None:
         retry_policy=LISTENER_POLICY,
     )
     return hook, [task.pod_namespace()]
+
+
+def brings_own_identity(task: Any) -> bool:
+    """Whether ``task`` is a ``SecretTaskOperator`` (or subclass), whose own identity cleans up after it."""
+    from airflow_secrets_provider.operators.secret_task import SecretTaskOperator
+
+    return isinstance(task, SecretTaskOperator)
 
 
 def configured_identity() -> Identity:
@@ -161,11 +171,14 @@ def _state_text(state: Any) -> str | None:
     return None if state is None else str(getattr(state, "value", state))
 
 
-def clean_task_instance(task_instance: Any, identity: Callable[[], Identity] = configured_identity) -> None:
+def clean_task_instance(
+    task_instance: Any, identity: Callable[[], Identity] = configured_identity, advice: str = CONFIGURED_ADVICE
+) -> None:
     """Delete the pods and per-task Secrets of ``task_instance`` if it has ended.
 
     ``identity`` gives the hook and namespaces to use; it is called inside the failure
-    handling, so a connection that cannot be had is logged like any other failure.
+    handling, so a connection that cannot be had is logged like any other failure, with
+    ``advice`` (what to fix, or what removes the leftovers instead).
     """
     state = _state_text(_loaded(task_instance, "state"))
     if state in LIVE_STATES:
@@ -175,7 +188,7 @@ def clean_task_instance(task_instance: Any, identity: Callable[[], Identity] = c
         return
     key = TaskKey.of(dag_id, task_id, run_id, _loaded(task_instance, "map_index"))
     states = TaskStates(frozenset({key.dag_id}), frozenset(), {key: str(state)})
-    _run(key, lambda _keys: states, identity)
+    _run(key, lambda _keys: states, identity, advice)
 
 
 def clean_dag_run(dag_run: Any, ended: str) -> None:
@@ -193,7 +206,12 @@ def clean_dag_run(dag_run: Any, ended: str) -> None:
     _run(key, lambda _keys: states)
 
 
-def _run(only: TaskKey, read_states: Any, identity: Callable[[], Identity] = configured_identity) -> None:
+def _run(
+    only: TaskKey,
+    read_states: Any,
+    identity: Callable[[], Identity] = configured_identity,
+    advice: str = CONFIGURED_ADVICE,
+) -> None:
     from airflow_secrets_provider.cleanup_run import run_cleanup
     from airflow_secrets_provider.exceptions import SecretsProviderError
 
@@ -202,12 +220,7 @@ def _run(only: TaskKey, read_states: Any, identity: Callable[[], Identity] = con
         run_cleanup(hook, namespaces, read_states, only=only)
     except Exception as err:
         problem = str(err) if isinstance(err, SecretsProviderError) else type(err).__name__
-        log.warning(
-            "airflow-secrets-provider cleanup for %s failed: %s (configure [secrets_provider] cleanup_* "
-            "options, or cleanup_on_task_end = False)",
-            only.describe(),
-            problem,
-        )
+        log.warning("airflow-secrets-provider cleanup for %s failed: %s (%s)", only.describe(), problem, advice)
 
 
 @hookimpl
@@ -216,7 +229,10 @@ def on_task_instance_failed(previous_state: Any, task_instance: Any, error: Any 
         clean_task_instance(task_instance)
     elif failed_in_worker_without_operator_code(task_instance, error):
         task = getattr(task_instance, "task", None)
-        clean_task_instance(task_instance, lambda: task_identity(task) or configured_identity())
+        if brings_own_identity(task):
+            clean_task_instance(task_instance, lambda: task_identity(task), TASK_IDENTITY_ADVICE)
+        else:
+            clean_task_instance(task_instance)
 
 
 @hookimpl

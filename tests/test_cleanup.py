@@ -758,18 +758,45 @@ def test_in_a_worker_the_cleanup_uses_the_tasks_own_connection_and_namespace(
     """
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    from airflow_secrets_provider.cleanup_listener import LISTENER_POLICY, task_identity
+    from airflow_secrets_provider.cleanup_listener import LISTENER_POLICY, brings_own_identity, task_identity
 
     kubeconfig = str(tmp_path / "task-kubeconfig")
     plain = SecretTaskOperator(task_id="t", image="i", namespace="team-a", config_file=kubeconfig)
-    identity = task_identity(plain)
-    assert identity is not None
-    hook, namespaces = identity
+    assert brings_own_identity(plain)
+    hook, namespaces = task_identity(plain)
     assert namespaces == ["team-a"]
     assert (hook.config_file, hook.retry_policy) == (kubeconfig, LISTENER_POLICY)
 
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__PROJECT_NAMESPACE", "ml-{project}")
     project_task = SecretTaskOperator(task_id="t", image="i", project="fraud", config_file=kubeconfig)
-    assert task_identity(project_task) is not None
-    assert task_identity(project_task)[1] == ["ml-fraud"]  # type: ignore[index]
-    assert task_identity(KubernetesPodOperator(task_id="k", image="i", namespace="team-a")) is None
+    assert task_identity(project_task)[1] == ["ml-fraud"]
+    assert not brings_own_identity(KubernetesPodOperator(task_id="k", image="i", namespace="team-a"))
+
+
+def test_a_cleanup_that_cannot_get_its_identity_says_what_removes_the_leftovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Logged, never raised into Airflow; the advice matches the identity that was tried, and no value appears."""
+    from airflow_secrets_provider.cleanup_listener import (
+        CONFIGURED_ADVICE,
+        TASK_IDENTITY_ADVICE,
+        clean_task_instance,
+    )
+    from airflow_secrets_provider.exceptions import SecretConfigError
+
+    hidden = canary("identity")
+
+    def refused() -> Any:
+        raise SecretConfigError("namespace", "no valid namespace for this task")
+
+    def broken() -> Any:
+        raise RuntimeError(hidden)
+
+    ended = SimpleNamespace(state="failed", dag_id="d", task_id="t", run_id="r", map_index=-1)
+    with caplog.at_level("WARNING", logger="airflow_secrets_provider.cleanup_listener"):
+        clean_task_instance(ended, refused, TASK_IDENTITY_ADVICE)
+        clean_task_instance(ended, broken)
+    first, second = (r.getMessage() for r in caplog.records)
+    assert "no valid namespace for this task" in first and first.endswith(f"({TASK_IDENTITY_ADVICE})")
+    assert "RuntimeError" in second and second.endswith(f"({CONFIGURED_ADVICE})")
+    assert hidden not in caplog.text
