@@ -16,8 +16,9 @@ raises ``TaskDeferralTimeout``/``TaskDeferralError`` before any operator method 
 worker's state update calls no listener in the scheduler or API server (Airflow 3.3). So that
 failure is handled in the worker (see :func:`failed_in_worker_without_operator_code`), with the
 task's own connection and namespace when it is a ``SecretTaskOperator`` (see
-:func:`task_identity`); the end of its DAG run is the fallback. A failure is logged (names only) and never raised into Airflow. What a listener cannot
-see (the scheduler down when the state changed) is what ``airflow-secrets cleanup`` is for.
+:func:`task_identity`); the end of its DAG run is the fallback. A failure is logged (names
+only) and never raised into Airflow. What a listener cannot see (the scheduler down when the
+state changed) is what ``airflow-secrets cleanup`` is for.
 
 Configuration (``[secrets_provider]`` in airflow.cfg or ``AIRFLOW__SECRETS_PROVIDER__*``):
 ``cleanup_on_task_end`` (default ``True``), ``cleanup_operators`` (the task types whose task
@@ -126,19 +127,10 @@ def task_identity(task: Any) -> Identity:
 
     The task created its pod and per-task Secret with that connection, so that identity may
     delete them, and they are in that namespace: the worker needs no ``cleanup_*`` credentials
-    of its own (a launcher's Role has no cluster-wide pod ``list``). None for other task types
-    (``cleanup_operators = *``): they get the configured identity (see :func:`brings_own_identity`).
+    of its own (a launcher's Role has no cluster-wide pod ``list``). Only for tasks that
+    :func:`brings_own_identity`; other task types (``cleanup_operators = *``) get the configured one.
     """
-    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-
-    hook = SecretsKubernetesHook(
-        conn_id=task.kubernetes_conn_id,
-        in_cluster=task.in_cluster,
-        config_file=task.config_file,
-        cluster_context=task.cluster_context,
-        retry_policy=LISTENER_POLICY,
-    )
-    return hook, [task.pod_namespace()]
+    return task.kubernetes_hook(LISTENER_POLICY), [task.pod_namespace()]
 
 
 def brings_own_identity(task: Any) -> bool:

@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # resolve and presets are worker-side: not imported while a D
     import jinja2
     from airflow.sdk.definitions.context import Context
 
+    from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
     from airflow_secrets_provider.operators.resolve import ResolvedSecrets
     from airflow_secrets_provider.presets import Preset
@@ -353,6 +354,11 @@ class SecretTaskOperator(KubernetesPodOperator):
     @cached_property
     def hook(self) -> SecretsKubernetesHook:  # type: ignore[override]
         """KPO's hook, with this package's Secret calls and retry policy (one client for both)."""
+        return self.kubernetes_hook()
+
+    def kubernetes_hook(self, retry_policy: RetryPolicy | None = None) -> SecretsKubernetesHook:
+        """A new hook on this task's cluster connection (the cleanup listener's has a shorter policy)."""
+        from airflow_secrets_provider.hooks.kube_retry import DEFAULT_POLICY
         from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 
         return SecretsKubernetesHook(
@@ -360,6 +366,7 @@ class SecretTaskOperator(KubernetesPodOperator):
             in_cluster=self.in_cluster,
             config_file=self.config_file,
             cluster_context=self.cluster_context,
+            retry_policy=retry_policy or DEFAULT_POLICY,
         )
 
     def execute(self, context: Context) -> Any:
