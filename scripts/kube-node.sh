@@ -121,7 +121,6 @@ cached_bin_dir() {
 # build
 # --------------------------------------------------------------------------------------------
 
-apt_lists_present() { compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; }
 
 ensure_packages() {
     local missing=()
@@ -133,12 +132,7 @@ ensure_packages() {
     command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
     [ -f "$REFLECT2_SRC/go_above_118.go" ] || missing+=(golang-github-modern-go-reflect2-dev)
     [ ${#missing[@]} -gt 0 ] || return 0
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt_lists_present; then as_root apt-get -o DPkg::Lock::Timeout=300 update; fi
-    if ! as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"; then
-        as_root apt-get -o DPkg::Lock::Timeout=300 update
-        as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"
-    fi
+    apt_install "${missing[@]}"
 }
 
 deb_src_configured() {
@@ -176,7 +170,7 @@ ensure_deb_src() {
     fi
     if [ -z "$(debian_source_version)" ]; then
         log "apt-get update (source index)"
-        as_root apt-get -o DPkg::Lock::Timeout=300 update
+        apt_update
     fi
     [ -n "$(debian_source_version)" ] || die "apt knows no source package '$SRC_PACKAGE' even with deb-src"
 }

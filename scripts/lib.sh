@@ -23,15 +23,28 @@ as_root() {
     fi
 }
 
+# apt-get update, its output on stderr (see apt_install).
+apt_update() {
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get -o DPkg::Lock::Timeout=300 update >&2
+}
+
 # apt-get install PKG... without recommends. A fresh machine may have no package lists and a
-# long-lived one stale lists, so a failed install is retried once after `apt-get update`; the
-# dpkg lock is waited for because several scripts (and tests) may install at the same time.
+# long-lived one stale lists, so a machine without lists updates first and a failed install is
+# retried once after `apt-get update`; the dpkg lock is waited for because several scripts (and
+# tests) may install at the same time.
+#
+# Everything apt prints goes to stderr: several scripts (rootfs.sh, kube-node.sh build|path,
+# node-images.sh) promise that their stdout is only data (a path, a key, assignments) and their
+# callers capture it. Only a fresh machine takes this branch, so tests/test_first_run.py forces it
+# with a stand-in apt-get that prints to stdout.
 apt_install() {
     export DEBIAN_FRONTEND=noninteractive
     log "installing Debian packages: $*"
-    if ! as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "$@"; then
-        as_root apt-get -o DPkg::Lock::Timeout=300 update
-        as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "$@"
+    if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then apt_update; fi
+    if ! as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "$@" >&2; then
+        apt_update
+        as_root apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "$@" >&2
     fi
 }
 
