@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_secrets_provider.exceptions import (
+from airflow_secrets_provider.core.errors import (
     SecretAccessError,
     SecretConfigError,
     SecretNotFoundError,
     SecretsProviderError,
 )
+from airflow_secrets_provider.core.values import SecretValues
 from airflow_secrets_provider.providers import PROVIDER_KINDS, with_secrets
-from airflow_secrets_provider.values import SecretValues
 from airflow_secrets_provider.version import __version__
 
 if TYPE_CHECKING:

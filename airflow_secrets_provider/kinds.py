@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_secrets_provider.model import RequestParser
+    from airflow_secrets_provider.core.model import RequestParser
     from airflow_secrets_provider.secrets.sources import Source
 
 

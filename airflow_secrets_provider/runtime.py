@@ -7,7 +7,7 @@ import time and only touches Airflow when a step needs it.
 
 ``get_secret(key, default=None)`` looks in this order and returns the first value found:
 
-1. the environment variable :func:`~airflow_secrets_provider.validation.env_name_for_key`
+1. the environment variable :func:`~airflow_secrets_provider.core.validation.env_name_for_key`
    ``(key)`` -- how ``SecretTaskOperator`` injects every provider's values
    (``db-password`` -> ``db_password``);
 2. a file named ``key`` (or its env name) in one of the directories listed in
@@ -43,8 +43,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
-from airflow_secrets_provider.validation import env_name_for_key
+from airflow_secrets_provider.core.errors import SecretConfigError, drops_original_error
+from airflow_secrets_provider.core.validation import env_name_for_key
 
 MOUNT_DIRS_ENV = "AIRFLOW_SECRETS_MOUNT_DIRS"
 DEFAULT_MOUNT_DIR = "/etc/airflow-secrets"
@@ -126,7 +126,7 @@ def _decode_mounted(raw: bytes, path: Path) -> str:
 
 
 def _azure_vault_name(key: str, listed: list[str]) -> str | None:
-    from airflow_secrets_provider.validation import is_key_vault_secret_name
+    from airflow_secrets_provider.core.validation import is_key_vault_secret_name
 
     if listed:
         wanted = env_name_for_key(key)
@@ -143,7 +143,7 @@ def _flag(name: str, default: bool) -> bool:
 
 
 def _azure_reader() -> Any:
-    from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader, CredentialConfig, VaultOptions
+    from airflow_secrets_provider.azure.vault import AzureVaultReader, CredentialConfig, VaultOptions
 
     env = os.environ
     authority = env.get("AZURE_AUTHORITY_HOST") or None

@@ -87,7 +87,7 @@ def one_secret_many_ids(cluster: Cluster, ids: int = 20, repeats: int = 5) -> Re
     from kubernetes.client import CoreV1Api
     from kubernetes.client import models as k8s
 
-    from airflow_secrets_provider.projects import ProjectSecretsStore
+    from airflow_secrets_provider.kube.projects import ProjectSecretsStore
     from airflow_secrets_provider.secrets import ChainedSecretsBackend
 
     core = CoreV1Api(cluster.client)
@@ -153,7 +153,7 @@ def launch(cluster: Cluster, repeats: int = 5) -> Result:
     from kubernetes.client import models as k8s
 
     from airflow_secrets_provider import SecretTaskOperator, with_secrets
-    from airflow_secrets_provider.projects import ProjectSecretsStore
+    from airflow_secrets_provider.kube.projects import ProjectSecretsStore
     from devstack.kubelet_standin import KubeletStandIn
 
     core = CoreV1Api(cluster.client)

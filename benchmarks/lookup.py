@@ -125,7 +125,7 @@ def _sdk_client(vault: Any) -> Any:
 
 
 def _our_reader(vault: Any) -> Any:
-    from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
+    from airflow_secrets_provider.azure.vault import AzureVaultReader
 
     return AzureVaultReader.from_options(vault.reader_options())
 
@@ -142,7 +142,7 @@ def azure_fan_out(names: int = 50, repeats: int = 9) -> list[Result]:
 
 
 def _azure_fan_out(standin: Any, where: str, names: int, repeats: int) -> Result:
-    from airflow_secrets_provider.hooks import azure_vault
+    from airflow_secrets_provider.azure import vault as azure_vault
 
     with standin as vault:
         wanted = [f"bench-{i}" for i in range(names)]
@@ -202,7 +202,7 @@ def _azure_fan_out(standin: Any, where: str, names: int, repeats: int) -> Result
 
 
 def azure_backend(lookups: int = 20, repeats: int = 9) -> Result:
-    from airflow_secrets_provider.hooks import azure_vault
+    from airflow_secrets_provider.azure import vault as azure_vault
     from airflow_secrets_provider.secrets import ChainedSecretsBackend
     from tests.support.keyvault_standin import KeyVaultStandIn
 

@@ -24,7 +24,7 @@ from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 from devstack.kube_cluster import SCRIPT, start_local_cluster, wait_until_pods_admitted
 from devstack.stack_home import EXAMPLE_NAMESPACE, EXAMPLE_PROJECT
 

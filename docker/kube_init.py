@@ -35,7 +35,7 @@ import kubernetes.config
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 
 PROJECT_PREFIX = "ASP_PROJECT_SECRET_"
 

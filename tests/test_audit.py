@@ -10,12 +10,12 @@ import pytest
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.audit import event_body, history
-from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
+from airflow_secrets_provider.core.naming import project_secret_name
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.manifests import ManagedSecrets, parse_manifest
-from airflow_secrets_provider.naming import project_secret_name
-from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.kube.audit import event_body, history
+from airflow_secrets_provider.kube.manifests import ManagedSecrets, parse_manifest
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
+from airflow_secrets_provider.kube.retry import RetryPolicy
 from tests.support.canaries import canary
 from tests.test_manifests import kubectl_yaml
 
@@ -81,7 +81,7 @@ def test_a_change_that_cannot_be_recorded_is_kept_and_reported(
 ) -> None:
     hook = SecretsKubernetesHook.for_client(_EventsRefused(core), FAST)  # type: ignore[arg-type]
     store = ProjectSecretsStore(hook, kube_namespace)
-    with caplog.at_level(logging.WARNING, logger="airflow_secrets_provider.audit"):
+    with caplog.at_level(logging.WARNING, logger="airflow_secrets_provider.kube.audit"):
         assert store.set_secrets("p", {"K": "v"}) == ["K"]
     assert store.list_keys("p") == ["K"]
     assert len(store.audit.failures) == 1 and "audit Event could not be recorded" in store.audit.failures[0]

@@ -17,15 +17,15 @@ from airflow.sdk._shared.secrets_masker import redact
 from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 
 from airflow_secrets_provider import runtime
-from airflow_secrets_provider.exceptions import (
+from airflow_secrets_provider.azure import vault as hook
+from airflow_secrets_provider.azure.vault import AzureVaultReader, CredentialConfig, VaultOptions
+from airflow_secrets_provider.core.errors import (
     SecretAccessError,
     SecretConfigError,
     SecretNotFoundError,
     SecretsProviderError,
 )
-from airflow_secrets_provider.hooks import azure_vault as hook
-from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader, CredentialConfig, VaultOptions
-from airflow_secrets_provider.model import ResolveContext
+from airflow_secrets_provider.core.model import ResolveContext
 from airflow_secrets_provider.providers import with_secrets
 from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.secrets import ChainedSecretsBackend
@@ -373,8 +373,8 @@ def test_no_default_credential_is_a_failure_not_a_denial() -> None:
     """DefaultAzureCredential on a machine without an Azure identity must not block other backends."""
     from azure.core.exceptions import ClientAuthenticationError
 
-    from airflow_secrets_provider.exceptions import SecretAccessError, SecretsProviderError
-    from airflow_secrets_provider.hooks.azure_vault import translate_error
+    from airflow_secrets_provider.azure.vault import translate_error
+    from airflow_secrets_provider.core.errors import SecretAccessError, SecretsProviderError
 
     err = ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
     chained = translate_error(err, "https://v.vault.azure.net", "db", explicit_identity=False)

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 
-from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError
+from airflow_secrets_provider.core.errors import SecretAccessError, SecretConfigError
 from airflow_secrets_provider.get_provider_info import get_provider_info
 from airflow_secrets_provider.secrets import ChainedSecretsBackend
-from airflow_secrets_provider.secrets.sources import build_source
+from airflow_secrets_provider.secrets.chain import build_source
 from tests.support.backend import CountingSource, backend
 from tests.support.canaries import canary
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 
-from airflow_secrets_provider.exceptions import SecretAccessError, SecretsProviderError
+from airflow_secrets_provider.core.errors import SecretAccessError, SecretsProviderError
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from tests.support.backend import CountingSource, backend, until_followers
 

@@ -33,8 +33,8 @@ from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider import SecretTaskOperator, with_secrets
-from airflow_secrets_provider.cleanup import Leftover, TaskKey, TaskStates, judge, safe_label
-from airflow_secrets_provider.naming import SECRET_ROLE_LABEL, task_secret_name
+from airflow_secrets_provider.cleanup.rules import Leftover, TaskKey, TaskStates, judge, safe_label
+from airflow_secrets_provider.core.naming import SECRET_ROLE_LABEL, task_secret_name
 from devstack.kube_cluster import KubeCluster
 from devstack.kubelet_standin import KubeletStandIn
 from tests.conftest import run_dag_from_module
@@ -582,7 +582,7 @@ def secret_task_run(
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(record.getMessage())
 
-    handler, logger = Collect(logging.INFO), logging.getLogger("airflow_secrets_provider.cleanup_run")
+    handler, logger = Collect(logging.INFO), logging.getLogger("airflow_secrets_provider.cleanup.run")
     old_level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -758,7 +758,7 @@ def test_in_a_worker_the_cleanup_uses_the_tasks_own_connection_and_namespace(
     """
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    from airflow_secrets_provider.cleanup_listener import LISTENER_POLICY, brings_own_identity, task_identity
+    from airflow_secrets_provider.cleanup.listener import LISTENER_POLICY, brings_own_identity, task_identity
 
     kubeconfig = str(tmp_path / "task-kubeconfig")
     plain = SecretTaskOperator(task_id="t", image="i", namespace="team-a", config_file=kubeconfig)
@@ -777,12 +777,12 @@ def test_a_cleanup_that_cannot_get_its_identity_says_what_removes_the_leftovers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Logged, never raised into Airflow; the advice matches the identity that was tried, and no value appears."""
-    from airflow_secrets_provider.cleanup_listener import (
+    from airflow_secrets_provider.cleanup.listener import (
         CONFIGURED_ADVICE,
         TASK_IDENTITY_ADVICE,
         clean_task_instance,
     )
-    from airflow_secrets_provider.exceptions import SecretConfigError
+    from airflow_secrets_provider.core.errors import SecretConfigError
 
     hidden = canary("identity")
 
@@ -793,7 +793,7 @@ def test_a_cleanup_that_cannot_get_its_identity_says_what_removes_the_leftovers(
         raise RuntimeError(hidden)
 
     ended = SimpleNamespace(state="failed", dag_id="d", task_id="t", run_id="r", map_index=-1)
-    with caplog.at_level("WARNING", logger="airflow_secrets_provider.cleanup_listener"):
+    with caplog.at_level("WARNING", logger="airflow_secrets_provider.cleanup.listener"):
         clean_task_instance(ended, refused, TASK_IDENTITY_ADVICE)
         clean_task_instance(ended, broken)
     first, second = (r.getMessage() for r in caplog.records)

@@ -10,7 +10,7 @@ import pytest
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from airflow_secrets_provider.core.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from devstack.kube_cluster import KubeCluster
 from tests.support.canaries import canary
 from tests.support.cli import run_cli

@@ -10,10 +10,10 @@ import yaml
 from kubernetes.client import CoreV1Api
 
 from airflow_secrets_provider import SecretTaskOperator
-from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.core.errors import SecretConfigError
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.preset_store import PresetStore
-from airflow_secrets_provider.presets import APPLIED_ANNOTATION, PRESET_LABEL, parse_preset
+from airflow_secrets_provider.kube.preset_store import PresetStore
+from airflow_secrets_provider.pod_spec.presets import APPLIED_ANNOTATION, PRESET_LABEL, parse_preset
 from devstack.kube_cluster import KubeCluster
 from tests.support.cli import kubeconfig_of, run_cli
 from tests.test_presets import REGION, S3

@@ -15,7 +15,7 @@ import yaml
 from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.naming import project_secret_name
+from airflow_secrets_provider.core.naming import project_secret_name
 from devstack.kube_cluster import KubeCluster
 from tests.support.canaries import canary
 from tests.support.cli import kubeconfig_of, run_cli

@@ -51,7 +51,7 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     from airflow.sdk import BaseHook, Variable
 
-    from airflow_secrets_provider.projects import ProjectSecretsStore
+    from airflow_secrets_provider.kube.projects import ProjectSecretsStore
     from airflow_secrets_provider.secrets.backend import ChainedSecretsBackend
 
     monkeypatch.setattr(BaseHook, "get_connection", forbid("BaseHook.get_connection"))

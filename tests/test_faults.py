@@ -29,12 +29,17 @@ from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider import SecretTaskOperator, with_secrets
-from airflow_secrets_provider.exceptions import SecretsProviderError
-from airflow_secrets_provider.hooks.kube_errors import KubernetesUnavailableError
-from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
+from airflow_secrets_provider.core.errors import SecretsProviderError
+from airflow_secrets_provider.core.naming import (
+    MANAGED_BY_LABEL,
+    SECRET_ROLE_LABEL,
+    project_secret_name,
+    task_secret_name,
+)
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.naming import MANAGED_BY_LABEL, SECRET_ROLE_LABEL, project_secret_name, task_secret_name
-from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.kube.errors import KubernetesUnavailableError
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
+from airflow_secrets_provider.kube.retry import RetryPolicy
 from devstack.kube_cluster import KubeCluster
 from tests.support.fault_proxy import Fault, FaultProxy, fault_proxy_for
 from tests.support.waiting import outcome_in_thread
@@ -250,7 +255,7 @@ def test_set_secrets_fails_after_the_request_timeout_when_the_server_stalls(
 
 
 def test_the_request_timeout_is_configurable_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_secrets_provider.exceptions import SecretConfigError
+    from airflow_secrets_provider.core.errors import SecretConfigError
 
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__KUBE_REQUEST_TIMEOUT", "7.5")
     assert SecretsKubernetesHook(kubernetes_conn_id=None).request_timeout == 7.5

@@ -16,15 +16,16 @@ from typing import Any
 import pytest
 
 from airflow_secrets_provider import SecretConfigError, SecretNotFoundError, SecretTaskOperator, with_secrets
-from airflow_secrets_provider.hooks.azure_options import reader_settings_from_options
-from airflow_secrets_provider.key_value import parse_key_value_lines
-from airflow_secrets_provider.model import ResolveContext
-from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.azure.options import reader_settings_from_options
+from airflow_secrets_provider.core.key_value import parse_key_value_lines
+from airflow_secrets_provider.core.model import ResolveContext
+from airflow_secrets_provider.core.redaction import shown
+from airflow_secrets_provider.core.validation import MAX_SUBDOMAIN_LENGTH
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 from airflow_secrets_provider.providers.external import parse_pipeline_spec
 from airflow_secrets_provider.secrets.backend import ChainedSecretsBackend
+from airflow_secrets_provider.secrets.chain import build_source
 from airflow_secrets_provider.secrets.file_source import FileSource
-from airflow_secrets_provider.secrets.sources import build_source
-from airflow_secrets_provider.validation import MAX_SUBDOMAIN_LENGTH, shown
 from tests.support.canaries import canary
 from tests.support.waiting import outcome_in_thread
 

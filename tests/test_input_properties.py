@@ -31,12 +31,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_secrets_provider import SecretConfigError, SecretNotFoundError, SecretTaskOperator, with_secrets
-from airflow_secrets_provider.hooks.azure_options import reader_settings_from_options
-from airflow_secrets_provider.model import ResolveContext
-from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.azure.options import reader_settings_from_options
+from airflow_secrets_provider.core.model import ResolveContext
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 from airflow_secrets_provider.secrets.backend import ChainedSecretsBackend
+from airflow_secrets_provider.secrets.chain import build_source
 from airflow_secrets_provider.secrets.file_source import FileSource
-from airflow_secrets_provider.secrets.sources import build_source
 from tests.support.canaries import canary
 from tests.test_input_checks import _store, chain_texts
 

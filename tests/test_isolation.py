@@ -45,15 +45,15 @@ from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider import SecretConfigError, SecretTaskOperator, with_secrets
 from airflow_secrets_provider.cli import main as cli_main
-from airflow_secrets_provider.layout import configured_task_namespace, project_namespace
-from airflow_secrets_provider.naming import (
+from airflow_secrets_provider.core.naming import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     PROJECT_LABEL,
     project_secret_name,
     task_secret_name,
 )
-from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.kube.layout import configured_task_namespace, project_namespace
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster, create_namespace
 from devstack.kubelet_standin import KubeletStandIn
 from tests.support.canaries import canary

@@ -6,11 +6,12 @@ import inspect
 
 import pytest
 
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.hooks.azure_options import ReaderOptions
+from airflow_secrets_provider.azure.options import ReaderOptions
+from airflow_secrets_provider.core.errors import SecretConfigError
 from airflow_secrets_provider.kinds import KINDS, REQUEST_KINDS, SOURCE_KINDS
 from airflow_secrets_provider.providers import PROVIDER_KINDS, with_secrets
-from airflow_secrets_provider.secrets.sources import LookupPatterns, NamingOptions, Source, build_source
+from airflow_secrets_provider.secrets.chain import build_source
+from airflow_secrets_provider.secrets.sources import LookupPatterns, NamingOptions, Source
 
 
 def test_one_registry_serves_tasks_and_the_backend() -> None:

@@ -14,8 +14,8 @@ import pytest
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.exceptions import SecretAccessError
-from airflow_secrets_provider.hooks.kube_retry import (
+from airflow_secrets_provider.core.errors import SecretAccessError
+from airflow_secrets_provider.kube.retry import (
     KubernetesAccessError,
     KubernetesApiError,
     KubernetesConflictError,
@@ -248,11 +248,11 @@ def test_call_with_retries_describes_free_text() -> None:
 
 
 def test_each_retry_is_logged_without_the_body(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="airflow_secrets_provider.hooks.kube_retry")
+    caplog.set_level(logging.WARNING, logger="airflow_secrets_provider.kube.retry")
     body = {"kind": "Status", "reason": "ServiceUnavailable", "message": SENTINEL, "code": 503}
     fn, _ = _flaky([_api_error(503, body), _api_error(503, body)])
     call_kube(fn, "read", TARGET, policy=Recorder().policy)
-    retries = [r for r in caplog.records if r.name == "airflow_secrets_provider.hooks.kube_retry"]
+    retries = [r for r in caplog.records if r.name == "airflow_secrets_provider.kube.retry"]
     assert [r.levelno for r in retries] == [logging.WARNING, logging.WARNING]
     assert "read Secret 'airflow-project-secrets-p' in namespace 'ns' failed: HTTP 503" in retries[0].getMessage()
     assert "(attempt 1)" in retries[0].getMessage() and "(attempt 2)" in retries[1].getMessage()

@@ -15,13 +15,13 @@ from airflow.providers.cncf.kubernetes.kube_client import _TimeoutK8sApiClient
 from kubernetes.client import V1ObjectMeta, V1Secret
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.hooks.kube_errors import (
+from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+from airflow_secrets_provider.kube.errors import (
     KubernetesConflictError,
     KubernetesNotFoundError,
     KubernetesUnavailableError,
 )
-from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
-from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+from airflow_secrets_provider.kube.retry import RetryPolicy
 
 FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.001)
 

@@ -21,8 +21,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+from airflow_secrets_provider.kube.retry import RetryPolicy
 from airflow_secrets_provider.secrets import ChainedSecretsBackend
 from airflow_secrets_provider.secrets.kubernetes_source import KubernetesSource
 from tests.support.backend import assert_masked, backend

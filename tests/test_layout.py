@@ -13,14 +13,14 @@ from kubernetes.client import models as k8s
 
 from airflow_secrets_provider import SecretConfigError, SecretTaskOperator
 from airflow_secrets_provider.cli import main
-from airflow_secrets_provider.layout import (
+from airflow_secrets_provider.kube.layout import (
     SHARED_NAMESPACE,
     configured_task_namespace,
     project_namespace,
     task_namespace,
 )
+from airflow_secrets_provider.kube.rbac import RbacSubject, launcher_rbac, viewer_rbac
 from airflow_secrets_provider.operators.external_masking import referenced_secrets
-from airflow_secrets_provider.rbac import RbacSubject, launcher_rbac, viewer_rbac
 from tests.support.canaries import canary
 
 ENV = "AIRFLOW__SECRETS_PROVIDER__PROJECT_NAMESPACE"

@@ -38,7 +38,7 @@ from kubernetes.client import CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.config import new_client_from_config
 
-from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 from devstack.airflow_api import FINISHED_RUN_STATES
 from devstack.kube_cluster import create_namespace
 from devstack.stack_home import EXAMPLE_NAMESPACE, EXAMPLE_PROJECT, EXTRA_BUNDLE, read_install_secrets

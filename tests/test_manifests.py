@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.manifests import describe_secret, parse_manifest
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.kube.manifests import describe_secret, parse_manifest
 from tests.support.canaries import canary
 
 

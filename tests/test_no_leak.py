@@ -130,7 +130,7 @@ def test_translated_errors_keep_no_chain_holding_the_content(
     # ``raise ... from None`` hides the original from tracebacks but keeps it in __context__,
     # where UnicodeDecodeError.object and JSONDecodeError.doc hold everything that was read.
     from airflow_secrets_provider import SecretsProviderError
-    from airflow_secrets_provider.model import ResolveContext
+    from airflow_secrets_provider.core.model import ResolveContext
     from airflow_secrets_provider.secrets.file_source import read_file_values
 
     path = tmp_path / f"secrets.{read}"
@@ -154,7 +154,7 @@ def test_backend_kwargs_that_are_not_json_keep_no_chain(monkeypatch: pytest.Monk
 
 
 def test_reprs_of_worker_context_and_cache_results_hold_no_values() -> None:
-    from airflow_secrets_provider.model import ResolveContext
+    from airflow_secrets_provider.core.model import ResolveContext
     from airflow_secrets_provider.secrets.cache import LoadResult
 
     assert ENV_CANARY not in repr(ResolveContext(environ={"CANARY_ENV": ENV_CANARY}))

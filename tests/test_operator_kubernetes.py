@@ -26,9 +26,9 @@ from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider import SecretNotFoundError, SecretTaskOperator, with_secrets
-from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError
-from airflow_secrets_provider.naming import SECRET_ROLE_LABEL, task_secret_name
-from airflow_secrets_provider.projects import ProjectSecretsStore
+from airflow_secrets_provider.core.naming import SECRET_ROLE_LABEL, task_secret_name
+from airflow_secrets_provider.kube.errors import KubernetesAccessError
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster
 from devstack.kubelet_standin import KubeletStandIn
 from tests.conftest import run_dag_from_module
@@ -662,7 +662,7 @@ def test_a_missing_project_key_fails_the_task_without_retries_and_an_api_outage_
 ) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from airflow_secrets_provider.hooks.kube_retry import KubernetesUnavailableError, RetryPolicy
+    from airflow_secrets_provider.kube.retry import KubernetesUnavailableError, RetryPolicy
 
     op = task("nokey", project=project, secrets=[with_secrets("kubernetes", ["NOPE"])])
     with pytest.raises(AirflowFailException) as info:

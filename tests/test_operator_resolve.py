@@ -16,7 +16,7 @@ import pytest
 from airflow.providers.cncf.kubernetes.k8s_model import K8SModel
 
 from airflow_secrets_provider import SecretTaskOperator, with_secrets
-from airflow_secrets_provider.naming import task_secret_name
+from airflow_secrets_provider.core.naming import task_secret_name
 from airflow_secrets_provider.operators.resolve import ResolvedSecrets
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from airflow_secrets_provider import SecretTaskOperator, with_secrets
-from airflow_secrets_provider.pod import AttachmentMerge
+from airflow_secrets_provider.pod_spec.assembly import AttachmentMerge
 from airflow_secrets_provider.secrets import ChainedSecretsBackend
 from tests.support.backend import CountingSource
 from tests.support.kube_requests import recording_requests
@@ -177,7 +177,7 @@ def test_a_second_backend_in_the_process_does_not_register_the_value_again(
 
 @pytest.mark.kubernetes
 def test_k_ids_of_one_secret_cost_one_get(kube_cluster: Any, kube_namespace: str, core: Any) -> None:
-    from airflow_secrets_provider.projects import ProjectSecretsStore
+    from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 
     keys = {f"AIRFLOW_VAR_ID_{i}": secrets.token_hex(8) for i in range(6)}
     ProjectSecretsStore(core, kube_namespace).set_secrets("perf", keys)
@@ -209,7 +209,7 @@ class _TaskInstance:
 
 
 def _task_secrets(core: Any, namespace: str) -> list[str]:
-    from airflow_secrets_provider.naming import SECRET_ROLE_LABEL
+    from airflow_secrets_provider.core.naming import SECRET_ROLE_LABEL
 
     found = core.list_namespaced_secret(namespace, label_selector=f"{SECRET_ROLE_LABEL}=task")
     return [s.metadata.name for s in found.items]
@@ -241,7 +241,7 @@ def test_a_launch_makes_only_the_secret_requests_more_than_plain_kpo(
     from airflow.providers.cncf.kubernetes.secret import Secret
     from kubernetes.client import models as k8s
 
-    from airflow_secrets_provider.projects import ProjectSecretsStore
+    from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLUSTER_PRESETS", str(cluster_presets))
     ProjectSecretsStore(core, kube_namespace).set_secrets("perf", {"DB_PASSWORD": secrets.token_hex(16)})
@@ -303,7 +303,7 @@ def _cold_reader(vault: Any, **overrides: Any) -> Any:
     """A reader with a new client, in a process that has forgotten the vault's challenge."""
     from azure.keyvault.secrets._shared import http_challenge_cache
 
-    from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
+    from airflow_secrets_provider.azure.vault import AzureVaultReader
 
     http_challenge_cache.clear()  # the SDK remembers challenges per vault URL, process-wide
     return AzureVaultReader.from_options(vault.reader_options(max_workers=8, retry_total=0, **overrides))
@@ -352,7 +352,7 @@ def test_a_cold_fan_out_starts_once_the_token_exists_not_after_the_first_read(va
 
 @pytest.mark.azure
 def test_a_cold_fan_out_with_a_refused_credential_sends_one_request_and_names_the_vault(vault: Any) -> None:
-    from airflow_secrets_provider.exceptions import SecretAccessError
+    from airflow_secrets_provider.core.errors import SecretAccessError
 
     names = [f"refused-{i}" for i in range(20)]
     for name in names:

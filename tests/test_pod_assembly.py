@@ -11,9 +11,9 @@ from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider import SecretConfigError, SecretTaskOperator, with_secrets
-from airflow_secrets_provider.model import AttachTarget, SecretEnvFrom, SecretKeyEnv, SecretVolume
-from airflow_secrets_provider.naming import project_secret_name, task_secret_name, volume_name
-from airflow_secrets_provider.pod import assemble, merge_attachments
+from airflow_secrets_provider.core.model import AttachTarget, SecretEnvFrom, SecretKeyEnv, SecretVolume
+from airflow_secrets_provider.core.naming import project_secret_name, task_secret_name, volume_name
+from airflow_secrets_provider.pod_spec.assembly import assemble, merge_attachments
 from tests.support.pods import env_refs, main_container, validate_pod
 
 

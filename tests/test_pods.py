@@ -32,10 +32,10 @@ from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider import SecretTaskOperator, with_secrets
-from airflow_secrets_provider.naming import SECRET_ROLE_LABEL, task_secret_name
+from airflow_secrets_provider.core.naming import SECRET_ROLE_LABEL, task_secret_name
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
 from airflow_secrets_provider.operators.pod_start import PodSecretReferenceError
-from airflow_secrets_provider.projects import ProjectSecretsStore
 from devstack.kube_cluster import KubeCluster
 from devstack.kubelet_standin import KubeletStandIn
 from tests.conftest import run_dag_from_module
@@ -212,7 +212,7 @@ def test_every_way_a_value_reaches_a_pod(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from airflow_secrets_provider.hooks import azure_vault as hook
+    from airflow_secrets_provider.azure import vault as hook
     from tests.support.keyvault_standin import KeyVaultStandIn
 
     core, ns = node_core, node_namespace

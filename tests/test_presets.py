@@ -12,9 +12,15 @@ import pytest
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider import SecretTaskOperator
-from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.core.errors import SecretConfigError
 from airflow_secrets_provider.operators.resolve import ResolvedSecrets
-from airflow_secrets_provider.presets import APPLIED_ANNOTATION, Preset, matching, parse_preset, parse_presets_text
+from airflow_secrets_provider.pod_spec.presets import (
+    APPLIED_ANNOTATION,
+    Preset,
+    matching,
+    parse_preset,
+    parse_presets_text,
+)
 
 S3 = {
     "name": "s3",

@@ -23,8 +23,11 @@ import urllib3.exceptions
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError
-from airflow_secrets_provider.hooks.kube_retry import (
+from airflow_secrets_provider.core.errors import SecretConfigError, SecretNotFoundError
+from airflow_secrets_provider.core.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
+from airflow_secrets_provider.core.values import SecretValues
+from airflow_secrets_provider.kube.projects import MAX_SECRET_BYTES, ProjectSecretsStore
+from airflow_secrets_provider.kube.retry import (
     KubernetesAccessError,
     KubernetesApiError,
     KubernetesInvalidError,
@@ -33,9 +36,6 @@ from airflow_secrets_provider.hooks.kube_retry import (
     RetryPolicy,
     call_kube,
 )
-from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
-from airflow_secrets_provider.projects import MAX_SECRET_BYTES, ProjectSecretsStore
-from airflow_secrets_provider.values import SecretValues
 from devstack.kube_cluster import KubeCluster
 from tests.support.canaries import canary
 

@@ -1,4 +1,4 @@
-"""The RBAC rendered by ``airflow_secrets_provider.rbac``: its documents, then its effect.
+"""The RBAC rendered by ``airflow_secrets_provider.kube.rbac``: its documents, then its effect.
 
 The unit tests pin the rules (schema-valid, and none of the verbs that would reveal other
 Secrets' data). The ``kubernetes`` tests apply the documents to a real API server and prove
@@ -28,11 +28,10 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError
-from airflow_secrets_provider.hooks.kube_retry import KubernetesAccessError
-from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
-from airflow_secrets_provider.projects import ProjectSecretsStore
-from airflow_secrets_provider.rbac import (
+from airflow_secrets_provider.core.errors import SecretAccessError, SecretConfigError
+from airflow_secrets_provider.core.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL, project_secret_name
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
+from airflow_secrets_provider.kube.rbac import (
     RbacSubject,
     cleanup_rbac,
     cleanup_rules,
@@ -44,6 +43,7 @@ from airflow_secrets_provider.rbac import (
     viewer_rbac,
     viewer_rules,
 )
+from airflow_secrets_provider.kube.retry import KubernetesAccessError
 from devstack.kube_cluster import KubeCluster
 from tests.support.canaries import canary
 

@@ -13,7 +13,7 @@ from airflow_secrets_provider import (
     SecretValues,
     with_secrets,
 )
-from airflow_secrets_provider.model import ResolveContext, ValueRequest
+from airflow_secrets_provider.core.model import ResolveContext, ValueRequest
 from tests.support.canaries import canary
 
 

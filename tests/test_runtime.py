@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from airflow_secrets_provider import runtime
-from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.core.errors import SecretConfigError
 from tests.support.backend import assert_masked
 
 

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.secret_data import decode_data, decode_text, encode_data, encode_text
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.core.secret_data import decode_data, decode_text, encode_data, encode_text
 from tests.support.canaries import canary
 
 

@@ -27,9 +27,9 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider.cli import main
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError
-from airflow_secrets_provider.layout import configured_task_namespace
-from airflow_secrets_provider.naming import project_secret_name
+from airflow_secrets_provider.core.errors import SecretConfigError, SecretsProviderError
+from airflow_secrets_provider.core.naming import project_secret_name
+from airflow_secrets_provider.kube.layout import configured_task_namespace
 from airflow_secrets_provider.secrets import ChainedSecretsBackend, kubernetes_source
 from airflow_secrets_provider.secrets.kubernetes_source import KubernetesSource, source_namespace
 from devstack.kube_cluster import KubeCluster, create_namespace

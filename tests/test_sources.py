@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_secrets_provider.secrets.sources import LOOKUP_KINDS, Naming, build_source, spell_as_is
+from airflow_secrets_provider.secrets.chain import build_source
+from airflow_secrets_provider.secrets.sources import LOOKUP_KINDS, Naming, spell_as_is
 from tests.support.backend import CountingSource, backend
 
 

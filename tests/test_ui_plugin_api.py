@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from kubernetes.client import CoreV1Api, V1ObjectMeta, V1Secret
 
-from airflow_secrets_provider.audit import history
+from airflow_secrets_provider.core.naming import project_secret_name
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.naming import project_secret_name
+from airflow_secrets_provider.kube.audit import history
+from airflow_secrets_provider.kube.preset_store import PresetStore
+from airflow_secrets_provider.kube.projects import MAX_SECRET_BYTES, ProjectSecretsStore
 from airflow_secrets_provider.plugins.api import MAX_BODY_BYTES
-from airflow_secrets_provider.preset_store import PresetStore
-from airflow_secrets_provider.presets import parse_preset
-from airflow_secrets_provider.projects import MAX_SECRET_BYTES, ProjectSecretsStore
+from airflow_secrets_provider.pod_spec.presets import parse_preset
 from devstack.kube_cluster import KubeCluster
 from tests.support.airflow_ui_app import AirflowUiApp, plugin_config
 from tests.support.canaries import canary
@@ -551,7 +551,7 @@ def test_namespace_per_project_layout_uses_each_projects_namespace(
 
     from kubernetes.client import V1Namespace, V1ObjectMeta
 
-    from airflow_secrets_provider.naming import PROJECT_LABEL
+    from airflow_secrets_provider.core.naming import PROJECT_LABEL
 
     call, home = page
     prefix = f"asp-ui-{random.token_hex(3)}"

@@ -15,7 +15,7 @@ from typing import NoReturn
 from airflow_secrets_provider.cli.cluster import add_cluster_arguments
 from airflow_secrets_provider.cli.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
 from airflow_secrets_provider.cli.output import OUTPUT_FORMATS
-from airflow_secrets_provider.exceptions import SecretsProviderError
+from airflow_secrets_provider.core.errors import SecretsProviderError
 
 PROG = "airflow-secrets"
 

@@ -1,7 +1,7 @@
 """``cleanup``: delete the pods and per-task Secrets whose task instance has ended.
 
 Run where the ``airflow`` CLI works (task instance states come from Airflow's metadata DB),
-e.g. from cron or by hand after an outage; the listener (:mod:`airflow_secrets_provider.cleanup_listener`)
+e.g. from cron or by hand after an outage; the listener (:mod:`airflow_secrets_provider.cleanup.listener`)
 does the same for each task instance as Airflow ends it. Prints names and reasons, never data.
 One row per pod of ours; the per-task Secret is named after its pod.
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import logging
 
-from airflow_secrets_provider import cleanup_run
-from airflow_secrets_provider.cleanup_run import CleanupReport, run_cleanup
-from airflow_secrets_provider.cleanup_states import read_task_states
+from airflow_secrets_provider.cleanup import run as cleanup_run
+from airflow_secrets_provider.cleanup.run import CleanupReport, run_cleanup
+from airflow_secrets_provider.cleanup.states import read_task_states
 from airflow_secrets_provider.cli.cluster import cluster_hook, cluster_namespace
 from airflow_secrets_provider.cli.errors import EXIT_FAILURE
 from airflow_secrets_provider.cli.output import emit
-from airflow_secrets_provider.naming import task_secret_name
+from airflow_secrets_provider.core.naming import task_secret_name
 
 
 def _action(report: CleanupReport, namespace: str, pod: str, delete_pod: bool, delete_secret: bool, dry: bool) -> str:

@@ -15,6 +15,7 @@ import argparse
 import os
 
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+from airflow_secrets_provider.kube.client import kube_hook
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,14 +27,17 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cluster_hook(args: argparse.Namespace) -> SecretsKubernetesHook:
-    if args.conn_id:
-        return SecretsKubernetesHook(conn_id=args.conn_id, config_file=args.kubeconfig, cluster_context=args.context)
-    return SecretsKubernetesHook(kubernetes_conn_id=None, config_file=args.kubeconfig, cluster_context=args.context)
+    return kube_hook(
+        conn_id=args.conn_id,
+        use_connection=bool(args.conn_id),
+        config_file=args.kubeconfig,
+        cluster_context=args.context,
+    )
 
 
 def cluster_namespace(args: argparse.Namespace, hook: SecretsKubernetesHook, project: str | None = None) -> str:
     if project:
-        from airflow_secrets_provider.layout import configured_task_namespace
+        from airflow_secrets_provider.kube.layout import configured_task_namespace
 
         derived = configured_task_namespace(project, args.namespace)
         if derived:

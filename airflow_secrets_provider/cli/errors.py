@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.core.errors import SecretConfigError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

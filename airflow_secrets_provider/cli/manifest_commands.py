@@ -1,7 +1,7 @@
 """``create -f``, ``list``, ``inspect`` and ``delete``: Pachyderm's Secret flow.
 
 ``create`` reads a manifest from a file or stdin (``-f -``), checks it completely
-(:func:`~airflow_secrets_provider.manifests.parse_manifest`) and only then writes. ``list``,
+(:func:`~airflow_secrets_provider.kube.manifests.parse_manifest`) and only then writes. ``list``,
 ``inspect`` and ``delete`` see only Secrets this provider manages.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from airflow_secrets_provider.cli.cluster import cluster_hook, cluster_namespace
 from airflow_secrets_provider.cli.output import emit, message
 from airflow_secrets_provider.cli.values_input import _read_text
-from airflow_secrets_provider.manifests import ManagedSecrets, describe_secret, parse_manifest
+from airflow_secrets_provider.kube.manifests import ManagedSecrets, describe_secret, parse_manifest
 
 
 def _managed(args: argparse.Namespace) -> ManagedSecrets:

@@ -15,8 +15,8 @@ from airflow_secrets_provider.cli.cluster import cluster_hook, cluster_namespace
 from airflow_secrets_provider.cli.errors import UsageError
 from airflow_secrets_provider.cli.output import emit, message
 from airflow_secrets_provider.cli.values_input import _read_text
-from airflow_secrets_provider.preset_store import PresetStore
-from airflow_secrets_provider.presets import Preset, all_presets, configured_presets_file, parse_presets_text
+from airflow_secrets_provider.kube.preset_store import PresetStore
+from airflow_secrets_provider.pod_spec.presets import Preset, all_presets, configured_presets_file, parse_presets_text
 
 
 def _store(args: argparse.Namespace) -> PresetStore:

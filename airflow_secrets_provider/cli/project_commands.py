@@ -1,7 +1,7 @@
 """``set``, ``keys``, ``unset``, ``projects`` and ``history``: project secrets from the shell.
 
 Every command prints key names, times and actors; values only ever travel from the input to
-the API server. Changes are recorded as audit Events (see :mod:`airflow_secrets_provider.audit`).
+the API server. Changes are recorded as audit Events (see :mod:`airflow_secrets_provider.kube.audit`).
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from airflow_secrets_provider.audit import history as read_history
 from airflow_secrets_provider.cli.cluster import cluster_hook, cluster_namespace
 from airflow_secrets_provider.cli.errors import UsageError
 from airflow_secrets_provider.cli.output import emit, message
 from airflow_secrets_provider.cli.values_input import read_values
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.naming import project_secret_name
-from airflow_secrets_provider.projects import ProjectSecretsStore
-from airflow_secrets_provider.validation import check_label_name
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.core.naming import project_secret_name
+from airflow_secrets_provider.core.validation import check_label_name
+from airflow_secrets_provider.kube.audit import history as read_history
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 
 
 def _project(name: str) -> str:

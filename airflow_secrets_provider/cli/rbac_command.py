@@ -22,7 +22,7 @@ import argparse
 import sys
 
 from airflow_secrets_provider.cli.errors import UsageError
-from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.core.errors import SecretConfigError
 
 ROLES = ("launcher", "viewer", "ui", "cleanup")
 
@@ -58,12 +58,12 @@ examples:
 
 
 def _namespace_template(args: argparse.Namespace) -> str:
-    from airflow_secrets_provider.layout import DEFAULT_NAMESPACE_TEMPLATE
+    from airflow_secrets_provider.kube.layout import DEFAULT_NAMESPACE_TEMPLATE
 
     if args.namespace_template:
         return str(args.namespace_template)
     try:
-        from airflow_secrets_provider.layout import configured_namespace_template
+        from airflow_secrets_provider.kube.layout import configured_namespace_template
 
         return configured_namespace_template() or DEFAULT_NAMESPACE_TEMPLATE
     except ImportError:  # no Airflow where the command runs: the documented default
@@ -72,7 +72,7 @@ def _namespace_template(args: argparse.Namespace) -> str:
 
 def _check_flags(args: argparse.Namespace, projects: list[str]) -> None:
     """The flags each role takes, as one-line usage errors before anything is rendered."""
-    from airflow_secrets_provider.layout import NAMESPACE_PER_PROJECT, SHARED_NAMESPACE
+    from airflow_secrets_provider.kube.layout import NAMESPACE_PER_PROJECT, SHARED_NAMESPACE
 
     role, layout = args.role, args.layout
     if args.readable_secret and role != "launcher":
@@ -102,8 +102,8 @@ def _check_flags(args: argparse.Namespace, projects: list[str]) -> None:
 
 def rbac(args: argparse.Namespace) -> int:
     """Print the documents one identity needs, as YAML."""
-    from airflow_secrets_provider.layout import NAMESPACE_PER_PROJECT, SHARED_NAMESPACE, project_namespace
-    from airflow_secrets_provider.rbac import (
+    from airflow_secrets_provider.kube.layout import NAMESPACE_PER_PROJECT, SHARED_NAMESPACE, project_namespace
+    from airflow_secrets_provider.kube.rbac import (
         RbacSubject,
         cleanup_rbac,
         launcher_rbac,

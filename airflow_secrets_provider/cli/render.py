@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_secrets_provider.cli.errors import UsageError
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError
+from airflow_secrets_provider.core.errors import SecretConfigError, SecretsProviderError
 
 
 def _load_dags(path: Path) -> Iterator[Any]:
@@ -83,8 +83,8 @@ def _in_project_namespace(task: Any) -> None:
     Secret is) rather than KubernetesPodOperator's default, and a task aimed at another namespace
     fails here as it would at run time. A project still holding a template is left as written.
     """
-    from airflow_secrets_provider.layout import configured_task_namespace
-    from airflow_secrets_provider.validation import is_templated
+    from airflow_secrets_provider.core.validation import is_templated
+    from airflow_secrets_provider.kube.layout import configured_task_namespace
 
     if task.project and not is_templated(task.project):
         task.namespace = configured_task_namespace(task.project, task.namespace) or task.namespace
@@ -98,7 +98,7 @@ def _with_presets(task: Any, args: argparse.Namespace) -> list[str]:
     """
     from airflow_secrets_provider.cli.cluster import cluster_hook
     from airflow_secrets_provider.operators.resolve import ResolvedSecrets
-    from airflow_secrets_provider.presets import all_presets, configured_presets_file, matching
+    from airflow_secrets_provider.pod_spec.presets import all_presets, configured_presets_file, matching
 
     if not task.apply_presets:
         return []
@@ -111,8 +111,7 @@ def _with_presets(task: Any, args: argparse.Namespace) -> list[str]:
 
 
 def _render_documents(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from kubernetes.client import ApiClient
-
+    from airflow_secrets_provider.kube.client import serializer
     from airflow_secrets_provider.operators.secret_task import SecretTaskOperator
 
     dag_file, task_ids = Path(args.dag_file), args.task
@@ -132,7 +131,7 @@ def _render_documents(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "task_id": task.task_id,
                     "secret_requests": [request.describe() for request in task.effective_requests()],
                     "presets": presets,
-                    "pod": ApiClient().sanitize_for_serialization(pod),
+                    "pod": serializer().sanitize_for_serialization(pod),
                 }
             )
     found = {document["task_id"] for document in documents}

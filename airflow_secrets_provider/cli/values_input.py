@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TextIO
 
 from airflow_secrets_provider.cli.errors import UsageError
-from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
-from airflow_secrets_provider.key_value import parse_key_value_lines
-from airflow_secrets_provider.text_files import read_secrets_file
-from airflow_secrets_provider.validation import check_secret_key, is_secret_key, shown
+from airflow_secrets_provider.core.errors import SecretConfigError, drops_original_error
+from airflow_secrets_provider.core.key_value import parse_key_value_lines
+from airflow_secrets_provider.core.redaction import shown
+from airflow_secrets_provider.core.text_files import read_secrets_file
+from airflow_secrets_provider.core.validation import check_secret_key, is_secret_key
 
 
 def _add(values: dict[str, str], key: str, value: str, source: str) -> None:

@@ -39,8 +39,8 @@ from kubernetes.client import (
     V1SecretList,
 )
 
-from airflow_secrets_provider.hooks.kube_errors import KubeTarget
-from airflow_secrets_provider.hooks.kube_retry import DEFAULT_POLICY, RetryPolicy, call_kube
+from airflow_secrets_provider.kube.errors import KubeTarget
+from airflow_secrets_provider.kube.retry import DEFAULT_POLICY, RetryPolicy, call_kube
 
 T = TypeVar("T")
 
@@ -71,7 +71,7 @@ def configured_request_timeout() -> float:
 
 def check_request_timeout(value: object, field: str = "request_timeout") -> float:
     """A positive, finite number of seconds; anything else raises ``SecretConfigError`` naming ``field``."""
-    from airflow_secrets_provider.exceptions import SecretConfigError
+    from airflow_secrets_provider.core.errors import SecretConfigError
 
     try:
         seconds = float(value)  # type: ignore[arg-type]

@@ -18,17 +18,17 @@ from airflow.providers.cncf.kubernetes.k8s_model import K8SModel
 from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 from kubernetes.client import models as k8s
 
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.model import Attachment, AttachTarget, SecretRequest, SecretVolume
-from airflow_secrets_provider.naming import task_secret_name
-from airflow_secrets_provider.pod import (
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.core.model import Attachment, AttachTarget, SecretRequest, SecretVolume
+from airflow_secrets_provider.core.naming import task_secret_name
+from airflow_secrets_provider.core.validation import normalize_mount_path
+from airflow_secrets_provider.pod_spec.assembly import (
     AttachmentMerge,
     PodSecrets,
     apply_pod_secrets,
     collect_attachments,
     to_pod_secrets,
 )
-from airflow_secrets_provider.validation import normalize_mount_path
 
 if TYPE_CHECKING:  # worker-side modules: not imported while a DAG is parsed
     from airflow_secrets_provider.operators.resolve import ResolvedSecrets
@@ -101,7 +101,7 @@ class SecretAttachment(K8SModel):
         presets = self.resolved.presets if self.resolved is not None else ()
         pod = apply_pod_secrets(pod, self.pod_secrets(pod.metadata.name), self.container_name, presets)
         if presets:
-            from airflow_secrets_provider.presets import APPLIED_ANNOTATION, applied_names
+            from airflow_secrets_provider.pod_spec.presets import APPLIED_ANNOTATION, applied_names
 
             pod.metadata.annotations = {**(pod.metadata.annotations or {}), APPLIED_ANNOTATION: applied_names(presets)}
         return pod

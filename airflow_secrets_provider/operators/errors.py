@@ -7,7 +7,7 @@ are still the package's own error types, so callers catching ``SecretConfigError
 ``SecretNotFoundError`` see no difference. Transient failures (an API server answering 503,
 a vault that times out) stay ordinary exceptions that Airflow retries.
 
-Kept out of :mod:`airflow_secrets_provider.exceptions`, which must import without Airflow
+Kept out of :mod:`airflow_secrets_provider.core.errors`, which must import without Airflow
 (``get_secret`` runs in plain task images).
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
+from airflow_secrets_provider.core.errors import SecretConfigError, SecretNotFoundError, SecretsProviderError
 
 
 class SecretTaskConfigError(SecretConfigError, AirflowFailException):

@@ -24,10 +24,10 @@ from collections.abc import Iterable
 
 from kubernetes.client import models as k8s
 
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError, KubernetesNotFoundError
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.core.secret_data import decode_data
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.secret_data import decode_data
+from airflow_secrets_provider.kube.errors import KubernetesAccessError, KubernetesNotFoundError
 
 log = logging.getLogger(__name__)
 

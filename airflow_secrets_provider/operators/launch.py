@@ -1,7 +1,7 @@
 """The pod's create, made safe to lose: marks for the cleanup, and adoption after a lost response.
 
 * Every pod this provider creates carries the ``app.kubernetes.io/managed-by`` label (so the
-  cleanup, :mod:`airflow_secrets_provider.cleanup`, finds it next to KPO's ``dag_id``/``task_id``/
+  cleanup, :mod:`airflow_secrets_provider.cleanup.rules`, finds it next to KPO's ``dag_id``/``task_id``/
   ``run_id``/``try_number`` labels) and its task's ``on_finish_action`` (so a pod the task keeps on
   purpose is not taken for an orphan).
 * A random launch id is written into the pod's annotations before the create. When the create's
@@ -20,8 +20,8 @@ from typing import Any
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
-from airflow_secrets_provider.cleanup import LAUNCH_ANNOTATION, ON_FINISH_ANNOTATION
-from airflow_secrets_provider.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from airflow_secrets_provider.cleanup.rules import LAUNCH_ANNOTATION, ON_FINISH_ANNOTATION
+from airflow_secrets_provider.core.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 
 def mark_launch(pod: k8s.V1Pod, on_finish_action: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.core.errors import SecretConfigError
 
 
 def check_operator_options(attach_project_secrets: object, apply_presets: object, azure_vault_options: object) -> None:
@@ -23,7 +23,7 @@ def check_operator_options(attach_project_secrets: object, apply_presets: object
         raise SecretConfigError(
             "azure_vault_options", f"must be a dict of Key Vault options, got {type(azure_vault_options).__name__}"
         )
-    from airflow_secrets_provider.hooks.azure_options import reader_settings_from_options
+    from airflow_secrets_provider.azure.options import reader_settings_from_options
 
     options: Mapping[str, Any] = azure_vault_options
     reader_settings_from_options(options, "azure_vault_options.")

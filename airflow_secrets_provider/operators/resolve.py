@@ -26,16 +26,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError
-from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError, KubernetesNotFoundError
+from airflow_secrets_provider.core.errors import SecretConfigError, SecretNotFoundError
+from airflow_secrets_provider.core.model import ResolveContext, SecretRequest, ValueRequest
+from airflow_secrets_provider.core.naming import project_secret_name
+from airflow_secrets_provider.core.secret_data import MAX_SECRET_BYTES, decode_text, secret_size
+from airflow_secrets_provider.core.values import SecretValues
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.model import ResolveContext, SecretRequest, ValueRequest
-from airflow_secrets_provider.naming import project_secret_name
-from airflow_secrets_provider.presets import Preset
+from airflow_secrets_provider.kube.errors import KubernetesAccessError, KubernetesNotFoundError
+from airflow_secrets_provider.pod_spec.presets import Preset
 from airflow_secrets_provider.providers.azure_vault import AzureVaultSecrets
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
-from airflow_secrets_provider.secret_data import MAX_SECRET_BYTES, decode_text, secret_size
-from airflow_secrets_provider.values import SecretValues
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def check_project_keys(
 
     One read of the project's Secret serves both.
     """
-    from airflow_secrets_provider.projects import ProjectSecretsStore
+    from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 
     attached = [r for r in requests if isinstance(r, KubernetesSecrets)]
     if not attached or not project:
@@ -120,7 +120,7 @@ def check_pod_mode_credentials(hook: SecretsKubernetesHook, namespace: str, requ
     ``startup_timeout_seconds``; checked here instead, before anything is created. Only key
     names are looked at. A launcher without ``get`` on that Secret cannot check: it warns.
     """
-    from airflow_secrets_provider.hooks.azure_vault import SERVICE_PRINCIPAL_KEYS
+    from airflow_secrets_provider.azure.vault import SERVICE_PRINCIPAL_KEYS
 
     for index, request in enumerate(requests):
         if not isinstance(request, AzureVaultSecrets) or request.resolve_in != "pod" or not request.k8s_secret:
@@ -221,7 +221,7 @@ def resolve_requests(
     check_pod_mode_credentials(hook, namespace, requests)
     azure = None
     if any(isinstance(r, AzureVaultSecrets) and r.resolve_in == "worker" for r in requests):
-        from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
+        from airflow_secrets_provider.azure.vault import AzureVaultReader
 
         azure = AzureVaultReader.from_options(
             azure_vault_options, service_principal_loader=service_principal_loader(hook, namespace)

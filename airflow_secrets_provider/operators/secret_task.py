@@ -28,15 +28,17 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError, SecretsProviderError
-from airflow_secrets_provider.model import AttachTarget, SecretRequest, ValueRequest
-from airflow_secrets_provider.naming import project_secret_name, task_secret_name
+from airflow_secrets_provider.core.errors import SecretConfigError, SecretNotFoundError, SecretsProviderError
+from airflow_secrets_provider.core.model import AttachTarget, SecretRequest, ValueRequest
+from airflow_secrets_provider.core.naming import project_secret_name, task_secret_name
+from airflow_secrets_provider.core.validation import check_label_name, literal_names
+from airflow_secrets_provider.core.values import SecretValues
 from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment, merge_checked
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
 from airflow_secrets_provider.operators.options import check_operator_options
 from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
-from airflow_secrets_provider.pod import AttachmentMerge, collect_attachments
+from airflow_secrets_provider.pod_spec.assembly import AttachmentMerge, collect_attachments
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.external import (
     SecretEnv,
@@ -46,17 +48,15 @@ from airflow_secrets_provider.providers.external import (
     secret_mount,
 )
 from airflow_secrets_provider.providers.kubernetes import KubernetesSecrets
-from airflow_secrets_provider.validation import check_label_name, literal_names
-from airflow_secrets_provider.values import SecretValues
 
 if TYPE_CHECKING:  # resolve and presets are worker-side: not imported while a DAG is parsed
     import jinja2
     from airflow.sdk.definitions.context import Context
 
-    from airflow_secrets_provider.hooks.kube_retry import RetryPolicy
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+    from airflow_secrets_provider.kube.retry import RetryPolicy
     from airflow_secrets_provider.operators.resolve import ResolvedSecrets
-    from airflow_secrets_provider.presets import Preset
+    from airflow_secrets_provider.pod_spec.presets import Preset
 
 SecretLike = SecretRequest | Secret | Mapping[str, Any]
 
@@ -141,13 +141,13 @@ class SecretTaskOperator(KubernetesPodOperator):
         pass ``attach_project_secrets=False`` to opt out.
     :param azure_vault_options: how the worker reaches Key Vault for ``azure_vault`` requests in
         worker mode: the flat options of
-        :func:`~airflow_secrets_provider.hooks.azure_vault.reader_settings_from_options`
+        :func:`~airflow_secrets_provider.azure.vault.reader_settings_from_options`
         (``connection_verify``, ``authority``, ``retry_total``, ``credential`` ...). Requests that
         name a ``k8s_secret`` authenticate with the service principal stored there; others use
         ``DefaultAzureCredential`` unless these options say otherwise. Do not put a client
         secret here: operator arguments live in the DAG file.
     :param apply_presets: apply, at execute time, every preset (Kubeflow PodDefault-style, see
-        :mod:`airflow_secrets_provider.presets`) whose selector matches the pod's labels.
+        :mod:`airflow_secrets_provider.pod_spec.presets`) whose selector matches the pod's labels.
     :param mask_external_secrets: read, at execute time, the externally managed Secrets the pod
         references and register their values with the masker (see
         :mod:`~airflow_secrets_provider.operators.external_masking`; the launcher needs ``get`` on
@@ -358,10 +358,10 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def kubernetes_hook(self, retry_policy: RetryPolicy | None = None) -> SecretsKubernetesHook:
         """A new hook on this task's cluster connection (the cleanup listener's has a shorter policy)."""
-        from airflow_secrets_provider.hooks.kube_retry import DEFAULT_POLICY
-        from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+        from airflow_secrets_provider.kube.client import kube_hook
+        from airflow_secrets_provider.kube.retry import DEFAULT_POLICY
 
-        return SecretsKubernetesHook(
+        return kube_hook(
             conn_id=self.kubernetes_conn_id,
             in_cluster=self.in_cluster,
             config_file=self.config_file,
@@ -435,7 +435,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         layout has put a project's task in its project's namespace (see layout.py).
         """
         if self.project:
-            from airflow_secrets_provider.layout import configured_task_namespace
+            from airflow_secrets_provider.kube.layout import configured_task_namespace
 
             self.namespace = configured_task_namespace(self.project, self.namespace) or self.namespace
         return self.build_pod_request_obj(context, dry_run=True)
@@ -444,7 +444,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         """The namespace of this task's pods and per-task Secrets, decided without an API call.
 
         For the cleanup listener in a worker: after a ``__fail__`` resume (trigger timeout) no
-        pod object is at hand, only the task (see :mod:`airflow_secrets_provider.cleanup_listener`).
+        pod object is at hand, only the task (see :mod:`airflow_secrets_provider.cleanup.listener`).
         """
         return str(self._planned_pod(None).metadata.namespace)
 
@@ -464,8 +464,8 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _matching_presets(self, namespace: str, planned: k8s.V1Pod) -> tuple[Preset, ...]:
         """The presets (cluster ConfigMaps and the configured file) matching the pod's labels."""
-        from airflow_secrets_provider.hooks.kube_errors import KubernetesAccessError
-        from airflow_secrets_provider.presets import (
+        from airflow_secrets_provider.kube.errors import KubernetesAccessError
+        from airflow_secrets_provider.pod_spec.presets import (
             all_presets,
             applied_names,
             cluster_presets_enabled,
@@ -503,7 +503,7 @@ class SecretTaskOperator(KubernetesPodOperator):
                 f"the pod is for namespace {pod_request_obj.metadata.namespace!r} but its secrets were "
                 f"checked in {resolved.namespace!r}",
             )
-        from airflow_secrets_provider.hooks.kube_errors import KubeTarget
+        from airflow_secrets_provider.kube.errors import KubeTarget
         from airflow_secrets_provider.operators.pod_start import capturing_created_pods
 
         with capturing_created_pods(self.pod_manager) as answers:
@@ -531,7 +531,7 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _create_or_adopt(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
         """KPO's get-or-create, with the cleanup's marks and a lost create's pod adopted (see :mod:`.launch`)."""
-        from airflow_secrets_provider.hooks.kube_errors import KubeTarget
+        from airflow_secrets_provider.kube.errors import KubeTarget
         from airflow_secrets_provider.operators.launch import created_by_this_launch, is_lost_create, mark_launch
 
         launch_id = mark_launch(pod_request_obj, self.on_finish_action)
@@ -550,8 +550,8 @@ class SecretTaskOperator(KubernetesPodOperator):
             return pod_request_obj
 
     def _create_task_secret(self, pod: k8s.V1Pod, values: SecretValues, *, replace_existing: bool) -> bool:
-        """Create ``pod``'s Secret (see :func:`~airflow_secrets_provider.hooks.task_secrets.create_task_secret`)."""
-        from airflow_secrets_provider.hooks.task_secrets import create_task_secret
+        """Create ``pod``'s Secret (see :func:`~airflow_secrets_provider.kube.task_secrets.create_task_secret`)."""
+        from airflow_secrets_provider.kube.task_secrets import create_task_secret
 
         if not create_task_secret(self.hook, pod, values, replace_existing=replace_existing):
             return False
@@ -565,7 +565,7 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def _delete_unstartable_pod(self, pod: k8s.V1Pod) -> None:
         """Best effort: the Secret could not be created, so the pod would wait for it forever."""
-        from airflow_secrets_provider.hooks.kube_errors import KubeTarget
+        from airflow_secrets_provider.kube.errors import KubeTarget
 
         name, namespace = pod.metadata.name, pod.metadata.namespace
         try:
@@ -575,7 +575,7 @@ class SecretTaskOperator(KubernetesPodOperator):
             self.log.warning("Could not delete pod %s after its Secret failed: %s", name, type(err).__name__)
 
     def _delete_secret(self, name: str, namespace: str) -> None:
-        from airflow_secrets_provider.hooks.task_secrets import delete_secret
+        from airflow_secrets_provider.kube.task_secrets import delete_secret
 
         if delete_secret(self.hook, name, namespace):
             self.log.info("Deleted per-task Secret %s", name)

@@ -1,7 +1,7 @@
 """The Secrets page's FastAPI app: the page itself and a small JSON API behind it.
 
 Every route requires an Airflow user (see :mod:`.access`); every change goes through
-:class:`~airflow_secrets_provider.projects.ProjectSecretsStore` (the CLI's input checks, one
+:class:`~airflow_secrets_provider.kube.projects.ProjectSecretsStore` (the CLI's input checks, one
 read-modify-write, the audit Event with the Airflow user as actor). Responses carry names,
 counts, times and actors only: a value travels from the browser to the API server and never
 back, not even after a write. Errors are one line naming the field, never the value (the
@@ -31,19 +31,19 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from airflow_secrets_provider.audit import history
-from airflow_secrets_provider.exceptions import (
+from airflow_secrets_provider.core.errors import (
     SecretConfigError,
     SecretNotFoundError,
     SecretsProviderError,
     drops_original_error,
 )
-from airflow_secrets_provider.layout import configured_namespace_template
+from airflow_secrets_provider.core.validation import check_label_name
+from airflow_secrets_provider.kube.audit import history
+from airflow_secrets_provider.kube.layout import configured_namespace_template
+from airflow_secrets_provider.kube.projects import ProjectSecretsStore
 from airflow_secrets_provider.plugins import access
 from airflow_secrets_provider.plugins.cluster import connect, project_namespaces
-from airflow_secrets_provider.presets import Preset, all_presets, configured_presets_file
-from airflow_secrets_provider.projects import ProjectSecretsStore
-from airflow_secrets_provider.validation import check_label_name
+from airflow_secrets_provider.pod_spec.presets import Preset, all_presets, configured_presets_file
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the 1 MiB Secret limit, JSON-escaped, plus room
 HISTORY_LIMIT = 50

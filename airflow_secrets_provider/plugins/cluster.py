@@ -11,7 +11,7 @@ Airflow's config instead of flags, so a deployment states once what its api-serv
     ui_conn_id =                      # an Airflow Kubernetes connection instead of a kubeconfig
 
 In the namespace-per-project layout (``[secrets_provider] project_namespace`` set, see
-:mod:`airflow_secrets_provider.layout`), a project's keys are read and written in that project's
+:mod:`airflow_secrets_provider.kube.layout`), a project's keys are read and written in that project's
 namespace, derived exactly as the operator and the CLI derive it, and the projects are found
 through their Namespaces (labelled with the project, as ``airflow-secrets rbac`` prints them).
 
@@ -23,12 +23,16 @@ from __future__ import annotations
 import argparse
 
 from airflow_secrets_provider.cli.cluster import cluster_hook, cluster_namespace
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.hooks.kube_errors import KubeTarget
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.core.naming import PROJECT_LABEL
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
-from airflow_secrets_provider.layout import configured_namespace_template, configured_task_namespace, project_namespace
-from airflow_secrets_provider.naming import PROJECT_LABEL
-from airflow_secrets_provider.presets import CONFIG_SECTION
+from airflow_secrets_provider.kube.errors import KubeTarget
+from airflow_secrets_provider.kube.layout import (
+    configured_namespace_template,
+    configured_task_namespace,
+    project_namespace,
+)
+from airflow_secrets_provider.pod_spec.presets import CONFIG_SECTION
 
 OPTIONS = ("ui_namespace", "ui_kube_config", "ui_context", "ui_conn_id")
 

@@ -8,10 +8,10 @@ to :mod:`airflow_secrets_provider.kinds` (the registry the backend shares).
 
 from __future__ import annotations
 
-from airflow_secrets_provider.exceptions import SecretConfigError
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.core.model import SecretRequest
+from airflow_secrets_provider.core.redaction import shown
 from airflow_secrets_provider.kinds import KINDS, REQUEST_KINDS
-from airflow_secrets_provider.model import SecretRequest
-from airflow_secrets_provider.validation import shown
 
 PROVIDER_KINDS: tuple[str, ...] = REQUEST_KINDS
 

@@ -15,7 +15,7 @@ Two ways to deliver, chosen with ``"resolve_in"``:
   ``get_secret`` fetches inside the pod.
 
 Vault secret names may contain ``-``, which environment variable names cannot; a secret is
-exposed as :func:`~airflow_secrets_provider.validation.env_name_for_key` of its name
+exposed as :func:`~airflow_secrets_provider.core.validation.env_name_for_key` of its name
 (``db-password`` -> ``db_password``). ``get_secret("db-password")`` applies the same rule.
 """
 
@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError
-from airflow_secrets_provider.model import (
+from airflow_secrets_provider.core.errors import SecretConfigError, SecretsProviderError
+from airflow_secrets_provider.core.model import (
     Attachment,
     AttachTarget,
     PlainEnv,
@@ -34,16 +34,15 @@ from airflow_secrets_provider.model import (
     SecretKeyEnv,
     ValueRequest,
 )
-from airflow_secrets_provider.validation import (
+from airflow_secrets_provider.core.redaction import describe_names, shown
+from airflow_secrets_provider.core.validation import (
     check_secret_name,
-    describe_names,
     env_name_for_key,
     is_key_vault_name,
     is_key_vault_secret_name,
     is_templated,
-    shown,
 )
-from airflow_secrets_provider.values import SecretValues
+from airflow_secrets_provider.core.values import SecretValues
 
 KIND = "azure_vault"
 RESOLVE_IN = ("worker", "pod")

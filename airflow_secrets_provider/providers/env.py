@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretNotFoundError
-from airflow_secrets_provider.model import ResolveContext, ValueRequest
-from airflow_secrets_provider.validation import check_env_name
-from airflow_secrets_provider.values import SecretValues
+from airflow_secrets_provider.core.errors import SecretConfigError, SecretNotFoundError
+from airflow_secrets_provider.core.model import ResolveContext, ValueRequest
+from airflow_secrets_provider.core.validation import check_env_name
+from airflow_secrets_provider.core.values import SecretValues
 
 KIND = "env"
 

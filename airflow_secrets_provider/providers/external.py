@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
-from airflow_secrets_provider.model import (
+from airflow_secrets_provider.core.errors import SecretConfigError, drops_original_error
+from airflow_secrets_provider.core.model import (
     Attachment,
     AttachTarget,
     SecretKeyEnv,
@@ -21,20 +21,18 @@ from airflow_secrets_provider.model import (
     SecretVolume,
     mark_validated,
 )
-from airflow_secrets_provider.validation import (
+from airflow_secrets_provider.core.redaction import describe_names, keyed_field, shown
+from airflow_secrets_provider.core.validation import (
     check_env_name,
     check_item_path,
     check_mount_path,
     check_secret_key,
     check_secret_name,
-    describe_names,
     is_plain_env_name,
     is_plain_secret_name,
     is_secret_key,
     is_templated,
-    keyed_field,
     normalize_mount_path,
-    shown,
 )
 
 KIND = "secret"

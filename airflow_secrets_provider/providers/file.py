@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow_secrets_provider.exceptions import (
+from airflow_secrets_provider.core.errors import (
     SecretAccessError,
     SecretConfigError,
     SecretNotFoundError,
     drops_original_error,
 )
-from airflow_secrets_provider.key_value import parse_key_value_lines
-from airflow_secrets_provider.model import ResolveContext, ValueRequest
-from airflow_secrets_provider.text_files import read_secrets_file
-from airflow_secrets_provider.validation import check_env_name, is_shown, is_templated, shown
-from airflow_secrets_provider.values import SecretValues
+from airflow_secrets_provider.core.key_value import parse_key_value_lines
+from airflow_secrets_provider.core.model import ResolveContext, ValueRequest
+from airflow_secrets_provider.core.redaction import is_shown, shown
+from airflow_secrets_provider.core.text_files import read_secrets_file
+from airflow_secrets_provider.core.validation import check_env_name, is_templated
+from airflow_secrets_provider.core.values import SecretValues
 
 KIND = "file"
 

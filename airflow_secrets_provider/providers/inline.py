@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.model import ResolveContext, ValueRequest
-from airflow_secrets_provider.secret_data import MAX_SECRET_BYTES
-from airflow_secrets_provider.validation import check_env_name, literal_names
-from airflow_secrets_provider.values import SecretValues
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.core.model import ResolveContext, ValueRequest
+from airflow_secrets_provider.core.secret_data import MAX_SECRET_BYTES
+from airflow_secrets_provider.core.validation import check_env_name, literal_names
+from airflow_secrets_provider.core.values import SecretValues
 
 KIND = "inline"
 

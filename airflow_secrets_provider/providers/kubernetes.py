@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.model import Attachment, AttachTarget, SecretEnvFrom, SecretKeyEnv, SecretRequest
-from airflow_secrets_provider.validation import check_secret_key, env_name_for_key, is_templated
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.core.model import Attachment, AttachTarget, SecretEnvFrom, SecretKeyEnv, SecretRequest
+from airflow_secrets_provider.core.validation import check_secret_key, env_name_for_key, is_templated
 
 KIND = "kubernetes"
 

@@ -6,7 +6,7 @@ Names follow apache-airflow-providers-microsoft-azure's ``KeyVaultBackend``:
 existing vaults work unchanged. An id that still contains another character cannot exist in a
 vault and is not looked up at all.
 
-Options are the reader's (see :func:`~airflow_secrets_provider.hooks.azure_vault.reader_settings_from_options`):
+Options are the reader's (see :func:`~airflow_secrets_provider.azure.vault.reader_settings_from_options`):
 ``tenant_id``/``client_id``/``client_secret`` (a client secret credential, else
 ``DefaultAzureCredential``), ``credential`` (``default``, ``client_secret``,
 ``managed_identity``), ``authority``, ``disable_instance_discovery``, ``connection_verify``,
@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
-from airflow_secrets_provider.exceptions import SecretConfigError
-from airflow_secrets_provider.hooks.azure_options import READER_OPTIONS, ReaderOptions, reader_settings_from_options
+from airflow_secrets_provider.azure.options import READER_OPTIONS, ReaderOptions, reader_settings_from_options
+from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.core.validation import is_key_vault_secret_name
 from airflow_secrets_provider.secrets.sources import NamingOptions, Source, parse_naming, require_str
-from airflow_secrets_provider.validation import is_key_vault_secret_name
 
 if TYPE_CHECKING:
-    from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
+    from airflow_secrets_provider.azure.vault import AzureVaultReader
 
 KIND = "azure_vault"
 DEFAULT_PREFIXES = {"connections": "airflow-connections", "variables": "airflow-variables", "config": "airflow-config"}
@@ -43,7 +43,7 @@ class AzureVaultSource(Source):
     :param vault_url: the vault, ``https://<name>.vault.azure.net`` (or a sovereign cloud's).
     :param field: where this configuration came from, for error messages (``sources[0]``).
     :param options: :class:`~airflow_secrets_provider.secrets.sources.NamingOptions` (``sep``
-        defaults to ``-``) and :class:`~airflow_secrets_provider.hooks.azure_options.ReaderOptions`.
+        defaults to ``-``) and :class:`~airflow_secrets_provider.azure.options.ReaderOptions`.
     """
 
     kind = KIND
@@ -76,7 +76,7 @@ class AzureVaultSource(Source):
     @cached_property
     def reader(self) -> AzureVaultReader:
         """Built on first use; its clients come from the process-wide registry (one per configuration)."""
-        from airflow_secrets_provider.hooks.azure_vault import AzureVaultReader
+        from airflow_secrets_provider.azure.vault import AzureVaultReader
 
         return AzureVaultReader(self.credential, self.options)
 

@@ -46,16 +46,17 @@ from collections.abc import Sequence
 
 from airflow.sdk.bases.secrets_backend import BaseSecretsBackend
 
-from airflow_secrets_provider.exceptions import (
+from airflow_secrets_provider.core.errors import (
     SecretAccessError,
     SecretConfigError,
     SecretsProviderError,
     drops_original_error,
 )
+from airflow_secrets_provider.core.redaction import is_shown, shown
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
+from airflow_secrets_provider.secrets.chain import build_source
 from airflow_secrets_provider.secrets.masking import mask_value
-from airflow_secrets_provider.secrets.sources import Source, build_source
-from airflow_secrets_provider.validation import is_shown, shown
+from airflow_secrets_provider.secrets.sources import Source
 
 log = logging.getLogger(__name__)
 

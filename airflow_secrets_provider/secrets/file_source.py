@@ -9,7 +9,7 @@ Files are read on lookup, not at construction (the backend is built in every Air
 often before the file is mounted). A lookup the backend's cache lets through costs a ``stat``:
 the file is read and parsed again only when its inode, size or modification time changed, so a
 rotated file is picked up after the TTL and a large one is not re-read on every lookup. Only
-regular files of at most 2 MiB are read (:mod:`airflow_secrets_provider.text_files`). Parse errors name the file and line,
+regular files of at most 2 MiB are read (:mod:`airflow_secrets_provider.core.text_files`). Parse errors name the file and line,
 never the content: YAML's own messages quote the offending line, so they are not passed on.
 """
 
@@ -23,8 +23,10 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from airflow_secrets_provider.exceptions import SecretAccessError, SecretConfigError, drops_original_error
-from airflow_secrets_provider.key_value import parse_key_value_lines
+from airflow_secrets_provider.core.errors import SecretAccessError, SecretConfigError, drops_original_error
+from airflow_secrets_provider.core.key_value import parse_key_value_lines
+from airflow_secrets_provider.core.redaction import shown
+from airflow_secrets_provider.core.text_files import FileIdentity, FileText, current_identity, read_secrets_file
 from airflow_secrets_provider.secrets.sources import (
     LOOKUP_KINDS,
     LookupPatterns,
@@ -33,8 +35,6 @@ from airflow_secrets_provider.secrets.sources import (
     parse_patterns,
     spell_as_is,
 )
-from airflow_secrets_provider.text_files import FileIdentity, FileText, current_identity, read_secrets_file
-from airflow_secrets_provider.validation import shown
 
 KIND = "file"
 FORMATS = ("env", "json", "yaml")

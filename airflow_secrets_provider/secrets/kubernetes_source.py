@@ -9,7 +9,7 @@ own environment lookup inside a pod that gets the project's secrets.
 
 Namespace: ``namespace`` when given. Otherwise, for a ``project`` source under the
 namespace-per-project layout (Airflow's ``[secrets_provider] project_namespace`` set, see
-:mod:`airflow_secrets_provider.layout`), the project's namespace, derived by the very function
+:mod:`airflow_secrets_provider.kube.layout`), the project's namespace, derived by the very function
 the operator and the CLI use, so all three read the project's Secret in the same place.
 Otherwise (shared-namespace layout, or a ``secret`` / ``label_selector`` source) the pod's own
 namespace, from its service account. Like the client, the namespace is settled on first lookup:
@@ -37,14 +37,15 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from airflow_secrets_provider.exceptions import SecretConfigError, SecretsProviderError, drops_original_error
-from airflow_secrets_provider.layout import (
+from airflow_secrets_provider.core.errors import SecretConfigError, SecretsProviderError, drops_original_error
+from airflow_secrets_provider.core.naming import project_secret_name
+from airflow_secrets_provider.core.validation import check_label_name, check_secret_name, literal_names
+from airflow_secrets_provider.kube.layout import (
     CONFIG_SECTION,
     NAMESPACE_OPTION,
     configured_namespace_template,
     task_namespace,
 )
-from airflow_secrets_provider.naming import project_secret_name
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from airflow_secrets_provider.secrets.sources import (
     NamingOptions,
@@ -53,7 +54,6 @@ from airflow_secrets_provider.secrets.sources import (
     require_str,
     spell_secret_key,
 )
-from airflow_secrets_provider.validation import check_label_name, check_secret_name, literal_names
 
 if TYPE_CHECKING:
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
@@ -78,7 +78,7 @@ def kube_hook(
     """
     from kubernetes import client
 
-    from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
+    from airflow_secrets_provider.kube.client import kube_hook
 
     if in_cluster is None:
         in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ and kube_config is None
@@ -90,8 +90,8 @@ def kube_hook(
     with _hooks_lock:
         hook = _hooks.get(key)
         if hook is None:
-            hook = _hooks[key] = SecretsKubernetesHook(
-                kubernetes_conn_id=None,
+            hook = _hooks[key] = kube_hook(
+                use_connection=False,
                 config_file=kube_config,
                 cluster_context=context,
                 in_cluster=in_cluster,
@@ -241,8 +241,8 @@ class KubernetesSource(Source):
 
     def _read(self) -> dict[str, str] | None:
         """Every key the source holds, decoded; ``None`` when the Secret does not exist."""
-        from airflow_secrets_provider.hooks.kube_errors import KubernetesNotFoundError
-        from airflow_secrets_provider.secret_data import decode_text
+        from airflow_secrets_provider.core.secret_data import decode_text
+        from airflow_secrets_provider.kube.errors import KubernetesNotFoundError
 
         hook = self.hook
         namespace = self.namespace

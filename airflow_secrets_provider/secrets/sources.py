@@ -23,9 +23,9 @@ from typing import Any, ClassVar, TypedDict
 
 from typing_extensions import Self, Unpack
 
-from airflow_secrets_provider.exceptions import SecretConfigError, drops_original_error
-from airflow_secrets_provider.kinds import KINDS, SOURCE_KINDS
-from airflow_secrets_provider.validation import describe_names, is_secret_key, is_shown, shown
+from airflow_secrets_provider.core.errors import SecretConfigError, drops_original_error
+from airflow_secrets_provider.core.redaction import describe_names, is_shown
+from airflow_secrets_provider.core.validation import is_secret_key
 
 LOOKUP_KINDS = ("connections", "variables", "config")
 
@@ -237,18 +237,3 @@ class EnvSource(Source):
 
     def read(self, kind: str, name: str) -> str | None:
         return os.environ.get(name)
-
-
-def build_source(config: object, index: int) -> Source:
-    """A source from one ``sources[i]`` entry (a dict with ``kind``), or a ready ``Source``."""
-    field = f"sources[{index}]"
-    if isinstance(config, Source):
-        return config
-    if not isinstance(config, Mapping):
-        raise SecretConfigError(field, f"must be an object with a 'kind', got {type(config).__name__}")
-    kind = config.get("kind")
-    entry = KINDS.get(kind) if isinstance(kind, str) else None
-    if entry is None or entry.backend_source is None:
-        given = shown(kind) if isinstance(kind, str) else f"a {type(kind).__name__}"
-        raise SecretConfigError(f"{field}.kind", f"must be one of {list(SOURCE_KINDS)}, got {given}")
-    return entry.source_class().from_config(config, field)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_secrets_provider.hooks import azure_vault
+from airflow_secrets_provider.azure import vault as azure_vault
 from tests.support.keyvault_standin import KeyVaultStandIn
 
 
