@@ -4,15 +4,12 @@ hooks/kube_errors.py): what is retried, what fails at once, budgets, and what a 
 
 from __future__ import annotations
 
-import json
 import logging
 import pickle
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import urllib3.exceptions
-from kubernetes.client.exceptions import ApiException
 
 from airflow_secrets_provider.core.errors import SecretAccessError
 from airflow_secrets_provider.kube.retry import (
@@ -28,26 +25,10 @@ from airflow_secrets_provider.kube.retry import (
     call_with_retries,
 )
 from tests.support.canaries import canary
+from tests.support.kube_api import RecordingPolicy, api_error
 
 SENTINEL = canary("sentinel")  # must never show up in a message or returned structure
 TARGET = KubeTarget("Secret", "airflow-project-secrets-p", "ns")
-
-
-def _api_error(status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> ApiException:
-    exc = ApiException(
-        status=status, reason={403: "Forbidden", 409: "Conflict", 422: "Unprocessable Entity"}.get(status, "Error")
-    )
-    exc.body = json.dumps(body).encode() if body is not None else None
-    exc.headers = headers
-    return exc
-
-
-class Recorder:
-    """A :class:`RetryPolicy` whose sleeps are recorded instead of slept."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.sleeps: list[float] = []
-        self.policy = RetryPolicy(sleep=self.sleeps.append, jitter=lambda: 0.5, **kwargs)
 
 
 def _flaky(errors: list[BaseException], result: str = "ok") -> tuple[Callable[[], str], list[int]]:
@@ -68,9 +49,9 @@ def _flaky(errors: list[BaseException], result: str = "ok") -> tuple[Callable[[]
 @pytest.mark.parametrize(
     "error",
     [
-        _api_error(500),
-        _api_error(503),
-        _api_error(429),
+        api_error(500),
+        api_error(503),
+        api_error(429),
         ConnectionResetError(104, "Connection reset by peer"),
         urllib3.exceptions.ProtocolError("Connection aborted."),
         urllib3.exceptions.MaxRetryError(None, "/api", "refused"),  # type: ignore[arg-type]
@@ -78,7 +59,7 @@ def _flaky(errors: list[BaseException], result: str = "ok") -> tuple[Callable[[]
     ids=["500", "503", "429", "connection-reset", "protocol-error", "max-retry"],
 )
 def test_transient_errors_are_retried_with_backoff(error: BaseException) -> None:
-    rec = Recorder(base_delay=0.1)
+    rec = RecordingPolicy(base_delay=0.1)
     fn, calls = _flaky([error, error])
     assert call_kube(fn, "read", TARGET, policy=rec.policy) == "ok"
     assert calls[0] == 3
@@ -93,15 +74,15 @@ def test_backoff_grows_exponentially_and_is_capped() -> None:
 
 
 def test_retry_after_is_honoured_up_to_the_cap() -> None:
-    rec = Recorder(base_delay=0.01, max_delay=2.0)
-    fn, _ = _flaky([_api_error(429, headers={"Retry-After": "1"}), _api_error(429, headers={"Retry-After": "30"})])
+    rec = RecordingPolicy(base_delay=0.01, max_delay=2.0)
+    fn, _ = _flaky([api_error(429, headers={"Retry-After": "1"}), api_error(429, headers={"Retry-After": "30"})])
     call_kube(fn, "read", TARGET, policy=rec.policy)
     assert rec.sleeps == pytest.approx([1.0, 2.0])
 
 
 def test_attempts_are_bounded() -> None:
-    rec = Recorder(max_attempts=4)
-    fn, calls = _flaky([_api_error(503)] * 10)
+    rec = RecordingPolicy(max_attempts=4)
+    fn, calls = _flaky([api_error(503)] * 10)
     with pytest.raises(KubernetesUnavailableError) as info:
         call_kube(fn, "read", TARGET, policy=rec.policy)
     assert calls[0] == 4 and len(rec.sleeps) == 3
@@ -145,8 +126,8 @@ def test_time_is_bounded() -> None:
     ],
 )
 def test_permanent_errors_fail_at_once(status: int, cls: type[KubernetesApiError]) -> None:
-    rec = Recorder()
-    fn, calls = _flaky([_api_error(status)])
+    rec = RecordingPolicy()
+    fn, calls = _flaky([api_error(status)])
     with pytest.raises(cls) as info:
         call_kube(fn, "replace", TARGET, policy=rec.policy, retry_conflicts=True)
     assert calls[0] == 1 and rec.sleeps == []
@@ -157,32 +138,32 @@ def test_permanent_errors_fail_at_once(status: int, cls: type[KubernetesApiError
 
 
 def test_access_error_is_a_secret_access_error() -> None:
-    fn, _ = _flaky([_api_error(403)])
+    fn, _ = _flaky([api_error(403)])
     with pytest.raises(SecretAccessError):
         call_kube(fn, "read", TARGET)
 
 
 def test_conflicts_are_retried_only_when_the_caller_says_so() -> None:
-    rec = Recorder()
-    fn, calls = _flaky([_api_error(409)])
+    rec = RecordingPolicy()
+    fn, calls = _flaky([api_error(409)])
     with pytest.raises(KubernetesConflictError):
         call_kube(fn, "create", TARGET, policy=rec.policy)
     assert calls[0] == 1
-    fn, calls = _flaky([_api_error(409), KubernetesConflictError("replace", TARGET, status=409, reason="Conflict")])
+    fn, calls = _flaky([api_error(409), KubernetesConflictError("replace", TARGET, status=409, reason="Conflict")])
     assert call_kube(fn, "update", TARGET, policy=rec.policy, retry_conflicts=True) == "ok"
     assert calls[0] == 3
 
 
 def test_exhausted_conflicts_stay_conflicts() -> None:
-    rec = Recorder(max_attempts=3)
-    fn, _ = _flaky([_api_error(409)] * 5)
+    rec = RecordingPolicy(max_attempts=3)
+    fn, _ = _flaky([api_error(409)] * 5)
     with pytest.raises(KubernetesConflictError) as info:
         call_kube(fn, "update", TARGET, policy=rec.policy, retry_conflicts=True)
     assert info.value.attempts == 3
 
 
 def test_nested_errors_pass_through_without_a_second_retry_loop() -> None:
-    rec = Recorder()
+    rec = RecordingPolicy()
     inner = KubernetesUnavailableError("read", TARGET, status=503, reason="Service Unavailable", attempts=8)
     fn, calls = _flaky([inner])
     with pytest.raises(KubernetesUnavailableError) as info:
@@ -205,7 +186,7 @@ def test_messages_never_carry_the_body() -> None:
         },
         "code": 422,
     }
-    fn, _ = _flaky([_api_error(422, body)])
+    fn, _ = _flaky([api_error(422, body)])
     with pytest.raises(KubernetesInvalidError) as info:
         call_kube(fn, "create", TARGET)
     err = info.value
@@ -224,7 +205,7 @@ def test_messages_never_carry_the_body() -> None:
     ],
 )
 def test_forbidden_messages_other_than_rbacs_own_are_left_out(message: str) -> None:
-    fn, _ = _flaky([_api_error(403, {"kind": "Status", "reason": "Forbidden", "message": message, "code": 403})])
+    fn, _ = _flaky([api_error(403, {"kind": "Status", "reason": "Forbidden", "message": message, "code": 403})])
     with pytest.raises(KubernetesAccessError) as info:
         call_kube(fn, "create", TARGET)
     assert SENTINEL not in str(info.value)
@@ -232,15 +213,15 @@ def test_forbidden_messages_other_than_rbacs_own_are_left_out(message: str) -> N
 
 
 def test_non_status_bodies_are_ignored() -> None:
-    fn, _ = _flaky([_api_error(500, {"kind": "Secret", "reason": SENTINEL, "data": {"K": SENTINEL}})] * 20)
+    fn, _ = _flaky([api_error(500, {"kind": "Secret", "reason": SENTINEL, "data": {"K": SENTINEL}})] * 20)
     with pytest.raises(KubernetesUnavailableError) as info:
-        call_kube(fn, "read", TARGET, policy=Recorder(max_attempts=2).policy)
+        call_kube(fn, "read", TARGET, policy=RecordingPolicy(max_attempts=2).policy)
     assert SENTINEL not in str(info.value)
 
 
 def test_call_with_retries_describes_free_text() -> None:
     def read(name: str, namespace: str) -> str:
-        raise _api_error(404, {"kind": "Status", "reason": "NotFound", "message": "x", "code": 404})
+        raise api_error(404, {"kind": "Status", "reason": "NotFound", "message": "x", "code": 404})
 
     with pytest.raises(KubernetesNotFoundError) as info:
         call_with_retries("read pod ns/p", read, "p", namespace="ns")
@@ -250,8 +231,8 @@ def test_call_with_retries_describes_free_text() -> None:
 def test_each_retry_is_logged_without_the_body(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="airflow_secrets_provider.kube.retry")
     body = {"kind": "Status", "reason": "ServiceUnavailable", "message": SENTINEL, "code": 503}
-    fn, _ = _flaky([_api_error(503, body), _api_error(503, body)])
-    call_kube(fn, "read", TARGET, policy=Recorder().policy)
+    fn, _ = _flaky([api_error(503, body), api_error(503, body)])
+    call_kube(fn, "read", TARGET, policy=RecordingPolicy().policy)
     retries = [r for r in caplog.records if r.name == "airflow_secrets_provider.kube.retry"]
     assert [r.levelno for r in retries] == [logging.WARNING, logging.WARNING]
     assert "read Secret 'airflow-project-secrets-p' in namespace 'ns' failed: HTTP 503" in retries[0].getMessage()

@@ -38,25 +38,9 @@ from airflow_secrets_provider.kube.retry import (
 )
 from devstack.kube_cluster import KubeCluster
 from tests.support.canaries import canary
+from tests.support.kube_api import RecordingPolicy, api_error
 
 SENTINEL = canary("sentinel")  # must never show up in a message or returned structure
-
-
-def _api_error(status: int, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> ApiException:
-    exc = ApiException(
-        status=status, reason={403: "Forbidden", 409: "Conflict", 422: "Unprocessable Entity"}.get(status, "Error")
-    )
-    exc.body = json.dumps(body).encode() if body is not None else None
-    exc.headers = headers
-    return exc
-
-
-class Recorder:
-    """A :class:`RetryPolicy` whose sleeps are recorded instead of slept."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.sleeps: list[float] = []
-        self.policy = RetryPolicy(sleep=self.sleeps.append, jitter=lambda: 0.5, **kwargs)
 
 
 # -- fixtures for the store ------------------------------------------------------------------
@@ -447,14 +431,14 @@ def test_concurrent_writers_lose_no_update(kube_cluster: KubeCluster, kube_names
 @pytest.mark.kubernetes
 def test_transient_errors_are_retried(core: CoreV1Api, kube_namespace: str) -> None:
     ProjectSecretsStore(core, kube_namespace).set_secrets("proj", {"A": "1"})
-    rec = Recorder(base_delay=0.01)
+    rec = RecordingPolicy(base_delay=0.01)
     api = FaultyApi(
         core,
         {
-            "read_namespaced_secret": [_api_error(500), ConnectionResetError(104, "reset"), None, None],
+            "read_namespaced_secret": [api_error(500), ConnectionResetError(104, "reset"), None, None],
             "replace_namespaced_secret": [
-                _api_error(503),
-                _api_error(409),
+                api_error(503),
+                api_error(409),
                 urllib3.exceptions.ProtocolError("aborted"),
             ],
         },
@@ -501,8 +485,8 @@ def test_permanent_errors_fail_at_once_and_change_nothing(
 ) -> None:
     ProjectSecretsStore(core, kube_namespace).set_secrets("proj", {"A": "1"})
     version = _version(core, kube_namespace, "proj")
-    rec = Recorder()
-    api = FaultyApi(core, {method: [_api_error(status)]})
+    rec = RecordingPolicy()
+    api = FaultyApi(core, {method: [api_error(status)]})
     store = ProjectSecretsStore(api, kube_namespace, retry_policy=rec.policy)  # type: ignore[arg-type]
     with pytest.raises(cls) as info:
         store.set_secrets("proj", {"B": SENTINEL})
@@ -515,8 +499,8 @@ def test_permanent_errors_fail_at_once_and_change_nothing(
 
 @pytest.mark.kubernetes
 def test_unavailable_server_gives_up_with_a_clear_error(core: CoreV1Api, kube_namespace: str) -> None:
-    rec = Recorder(max_attempts=3)
-    api = FaultyApi(core, {"read_namespaced_secret": [_api_error(503)] * 3})
+    rec = RecordingPolicy(max_attempts=3)
+    api = FaultyApi(core, {"read_namespaced_secret": [api_error(503)] * 3})
     store = ProjectSecretsStore(api, kube_namespace, retry_policy=rec.policy)  # type: ignore[arg-type]
     with pytest.raises(KubernetesUnavailableError) as info:
         store.list_keys("proj")
