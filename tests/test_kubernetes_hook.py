@@ -94,3 +94,46 @@ def test_request_timeout_is_passed_on_every_call() -> None:
     _hook(api).read_secret("s", "ns")
     # None: [secrets_provider] kube_request_timeout, default 60 s; passed on every call either way.
     assert [kwargs for _, kwargs in api.calls] == [{"_request_timeout": 7.5}, {"_request_timeout": 60.0}]
+
+
+# -- kube/client.py: the one way the package gets a hook ---------------------------------------
+
+
+def test_kube_hook_names_the_identity_it_is_given(tmp_path: Any) -> None:
+    from airflow_secrets_provider.kube.client import kube_hook
+
+    hook = kube_hook(
+        conn_id="team_cluster",
+        config_file=str(tmp_path / "kubeconfig"),
+        cluster_context="ctx",
+        in_cluster=False,
+        retry_policy=FAST,
+        request_timeout=7,
+    )
+    assert isinstance(hook, SecretsKubernetesHook)
+    assert (hook.conn_id, hook.config_file, hook.cluster_context, hook.in_cluster) == (
+        "team_cluster",
+        str(tmp_path / "kubeconfig"),
+        "ctx",
+        False,
+    )
+    assert hook.retry_policy is FAST and hook.request_timeout == 7
+
+
+def test_kube_hook_without_a_connection_looks_none_up() -> None:
+    """``use_connection=False``: no Airflow connection, not even cncf's ``kubernetes_default``."""
+    from airflow_secrets_provider.kube.client import kube_hook
+
+    assert kube_hook(use_connection=False).conn_id is None
+    assert kube_hook().conn_id == KubernetesHook.default_conn_name
+
+
+def test_the_serializer_is_shared_and_offline() -> None:
+    from kubernetes.client import V1Pod
+
+    from airflow_secrets_provider.kube.client import serializer
+
+    assert serializer() is serializer()
+    assert serializer().sanitize_for_serialization(V1Pod(metadata=V1ObjectMeta(name="p"))) == {
+        "metadata": {"name": "p"}
+    }
