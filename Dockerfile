@@ -8,7 +8,7 @@
 #                       `airflow`, AIRFLOW_VERSION set, /entrypoint).
 #   PIP_INSTALL_ARGS    extra pip arguments, e.g. "--no-index --no-build-isolation" when the base
 #                       already holds every dependency and no package index is reachable
-#                       (README: "Offline, or your own images").
+#                       (docs/compose.md: "Offline, or your own images").
 ARG AIRFLOW_BASE_IMAGE=apache/airflow:3.3.2-python3.11
 FROM ${AIRFLOW_BASE_IMAGE}
 

@@ -101,7 +101,7 @@ def _run(args: list[str], *, what: str, env: dict[str, str] | None = None, timeo
 
 @dataclass
 class Timings:
-    """Seconds spent per step, for the durations the README reports."""
+    """Seconds spent per step, for the durations docs/development.md reports."""
 
     steps: dict[str, float] = field(default_factory=dict)
 

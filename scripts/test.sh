@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command: set up, lint, type-check, then every test tier.
+# The one test command: set up, lint, type-check, build the docs, then every test tier.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k assembly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy
+echo "== docs (Sphinx, warnings are errors; output in docs/_build/html, git-ignored)"
+scripts/docs.sh
 echo "== Kubernetes binaries (built once per machine, cached outside the repo)"
 scripts/kube-node.sh build
 echo "== Docker engine (Debian docker.io; the pods tier starts a private one)"

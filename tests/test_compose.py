@@ -17,7 +17,7 @@
   the admin lists the project kube-init created, sets and deletes a key (audited as the admin);
   a FAB user with the Viewer role, created in the running api-server, gets 403 on every route
   and nothing is written (FAB holds no "can read on Secrets" permission); a role given that
-  permission with README's snippet reads and gets 403 on writes.
+  permission with the snippet of docs/ui.md reads and gets 403 on writes.
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def _free_port() -> int:
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
-    """Print past pytest's output capture: the durations the README reports come from here."""
+    """Print past pytest's output capture: the durations docs/development.md reports come from here."""
     capture = request.config.pluginmanager.getplugin("capturemanager")
     reporter = request.config.pluginmanager.getplugin("terminalreporter")
     if capture is None or reporter is None:
@@ -503,7 +503,7 @@ def _project_data(kube_cluster: KubeCluster) -> tuple[dict[str, str], str]:
     return dict(found.data or {}), str(found.metadata.resource_version)
 
 
-# What README's "Secrets page" section tells FAB users to run to let a role read the page: FAB's
+# What docs/ui.md (the Secrets page) tells FAB users to run to let a role read the page: FAB's
 # CLI (`airflow roles add-perms`) refuses a resource that does not exist, so the permission is
 # created through FAB's security manager first. argv[1]: the role (created when missing).
 GRANT_SECRETS_READ = """
@@ -637,7 +637,7 @@ def test_secrets_page_refuses_a_fab_viewer_and_writes_nothing(
 def test_secrets_page_reader_role_granted_under_fab_reads_but_cannot_write(
     compose_stack: Stack, kube_cluster: KubeCluster
 ) -> None:
-    """README's grant: a role holding "can read on Secrets" (and no Connections access) reads, 403 on writes."""
+    """The grant of docs/ui.md: a role holding "can read on Secrets" (and no Connections access) reads, 403 on writes."""
     reader = _fab_user(compose_stack, f"SecretsReader{secrets.token_hex(3)}", grant_read=True)
     try:
         call, before = PageCalls(compose_stack), _project_data(kube_cluster)

@@ -2,17 +2,18 @@
 
 Parsing happens in every Airflow process that loads DAG files (dag-processor, workers), often
 with no cluster or vault reachable; a DAG file that opened a socket or looked a secret up while
-being parsed would be slow, flaky and a leak risk. The guard below makes any such attempt an
-error that the DagBag records as an import error.
+being parsed would be slow, flaky and a leak risk. The guard (tests/support/parse_guard.py) makes
+any such attempt an error that the DagBag records as an import error.
 """
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.parse_guard import forbid_parse_time_io
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 EXPECTED = {
@@ -28,38 +29,10 @@ EXPECTED = {
 }
 
 
-class Forbidden(AssertionError):
-    pass
-
-
 @pytest.fixture
 def guarded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """No socket may connect or resolve, and no connection, variable or project secret may be read."""
-    attempts: list[str] = []
-
-    def forbid(what: str) -> Any:
-        def raiser(*args: object, **kwargs: object) -> None:
-            attempts.append(what)
-            raise Forbidden(f"{what} while parsing a DAG file")
-
-        return raiser
-
-    monkeypatch.setattr(socket.socket, "connect", forbid("socket.connect"))
-    monkeypatch.setattr(socket.socket, "connect_ex", forbid("socket.connect_ex"))
-    monkeypatch.setattr(socket, "getaddrinfo", forbid("socket.getaddrinfo"))
-    monkeypatch.setattr(socket, "create_connection", forbid("socket.create_connection"))
-
-    from airflow.sdk import BaseHook, Variable
-
-    from airflow_secrets_provider.kube.projects import ProjectSecretsStore
-    from airflow_secrets_provider.secrets.backend import ChainedSecretsBackend
-
-    monkeypatch.setattr(BaseHook, "get_connection", forbid("BaseHook.get_connection"))
-    monkeypatch.setattr(Variable, "get", forbid("Variable.get"))
-    for method in ("get_conn_value", "get_variable", "get_config"):
-        monkeypatch.setattr(ChainedSecretsBackend, method, forbid(f"ChainedSecretsBackend.{method}"))
-    for method in ("read_values", "read_project", "list_keys"):
-        monkeypatch.setattr(ProjectSecretsStore, method, forbid(f"ProjectSecretsStore.{method}"))
+    attempts = forbid_parse_time_io(monkeypatch)
     monkeypatch.syspath_prepend(str(DAGS))  # as Airflow does for the DAG folder
     return attempts
 

@@ -13,7 +13,7 @@ For every example it checks:
 
 Runs are deterministic (``derandomize=True``, no example database): the same examples every
 run, so a failure is a real regression, never a flake. ``EXAMPLES`` is the per-property count
-the README reports.
+docs/security.md reports.
 """
 
 from __future__ import annotations

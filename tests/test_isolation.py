@@ -10,7 +10,7 @@ launcher, and beta's ``azure_vault`` service principal Secret by the admin.
 
 Each path of :mod:`tests.support.isolation` is then tried with alpha's tokens and recorded as
 ``closed`` (the API server refused it) or ``open``; the test asserts the whole record equals
-the expected matrix, which the README prints. "A pod of alpha's gets beta's Secret" is open when
+the expected matrix, which the docs print (docs/security.md). "A pod of alpha's gets beta's Secret" is open when
 alpha may create, in the namespace holding that Secret, a pod whose reference resolves there:
 Secret references are namespace-local, and the kubelet serves whatever Secret a pod bound to it
 references. That last step is checked by the kubelet stand-in's reference resolution (checked
@@ -74,12 +74,12 @@ TEMPLATE = "iso-{project}"
 FORMS = ("env", "envFrom", "volume", "projected")
 
 
-# -- the README states what the test measures -----------------------------------------------
+# -- the docs state what the test measures --------------------------------------------------
 
 
-def test_readme_states_the_measured_matrix() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert markdown_table() in readme, "README's isolation table differs from tests/support/isolation.py"
+def test_docs_state_the_measured_matrix() -> None:
+    page = (REPO / "docs" / "security.md").read_text(encoding="utf-8")
+    assert markdown_table() in page, "docs/security.md's isolation table differs from tests/support/isolation.py"
 
 
 # -- one layout, set up as an admin would ----------------------------------------------------
@@ -324,7 +324,7 @@ def measure(w: World) -> dict[str, str]:
 
 @pytest.mark.kubernetes
 def test_isolation_matrix(world: World) -> None:
-    """Every path measured with real tokens equals the matrix the README prints, per layout."""
+    """Every path measured with real tokens equals the matrix the docs print, per layout."""
     found = measure(world)
     assert found == EXPECTED[world.layout]
 

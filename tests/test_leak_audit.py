@@ -76,7 +76,7 @@ RUN_TIMEOUT_S = 900
 DAG_FILE_SINKS = {"db:dag_code", "api:GET /api/v2/dagSources/{dag_id}"}
 ALLOWED: dict[str, set[str]] = {
     # An inline value is written in the DAG file; Airflow stores the file and shows it in its Code
-    # view. The README says so: the only place an inline value can be.
+    # view. docs/security.md says so: the only place an inline value can be.
     "inline": DAG_FILE_SINKS,
     "deferred inline": DAG_FILE_SINKS,
 }
@@ -318,7 +318,7 @@ def audit(airflow_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
 
 
 def _report(result: AuditResult) -> None:
-    """What was searched, for the README's figures (shown with ``-s`` or in the captured output)."""
+    """What was searched, for the figures in docs/security.md (shown with ``-s`` or in the captured output)."""
     findings = result.findings
     kinds = Counter(sink.split(":", 1)[0] for sink in findings.searched)
     print("\nLEAK AUDIT")

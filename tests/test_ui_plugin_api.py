@@ -368,28 +368,31 @@ def _kubeconfig_dict(cluster: KubeCluster) -> dict[str, Any]:
     return data
 
 
-def _readme_blocks(role: str) -> list[tuple[list[str], str]]:
-    """The README's ``airflow-secrets rbac ROLE ...`` blocks: the command's arguments and the YAML shown under it."""
+def _docs_blocks(role: str) -> list[tuple[str, list[str], str]]:
+    """The docs' ``airflow-secrets rbac ROLE ...`` YAML blocks: the page, the command's arguments and the YAML shown."""
     import re
     import shlex
 
     from tests.support.stack_fixtures import REPO
 
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    found = re.findall(rf"```yaml\n# \$ airflow-secrets (rbac {role} [^\n]*)\n(.*?)```", text, re.S)
-    return [(shlex.split(command), shown) for command, shown in found]
+    found = []
+    for page in sorted((REPO / "docs").rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for command, shown in re.findall(rf"```yaml\n# \$ airflow-secrets (rbac {role} [^\n]*)\n(.*?)```", text, re.S):
+            found.append((str(page.relative_to(REPO)), shlex.split(command), shown))
+    return found
 
 
-def test_the_readme_shows_the_generated_ui_and_cleanup_roles_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
-    """The README prints what the command prints: the Role the tests below apply is the one users see."""
+def test_the_docs_show_the_generated_ui_and_cleanup_roles_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    """The docs print what the command prints: the Role the tests below apply is the one users see."""
     from airflow_secrets_provider.cli import main
 
     for role in ("ui", "cleanup"):
-        blocks = _readme_blocks(role)
-        assert blocks, f"README has no `airflow-secrets rbac {role}` block"
-        for args, shown in blocks:
+        blocks = _docs_blocks(role)
+        assert blocks, f"no docs page has an `airflow-secrets rbac {role}` block"
+        for page, args, shown in blocks:
             assert main(args) == 0
-            assert capsys.readouterr().out == shown, f"README differs from `airflow-secrets {' '.join(args)}`"
+            assert capsys.readouterr().out == shown, f"{page} differs from `airflow-secrets {' '.join(args)}`"
 
 
 def _as_service_account(

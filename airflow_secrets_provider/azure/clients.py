@@ -4,7 +4,7 @@ A ``SecretClient`` holds a connection pool and its credential a token cache; bui
 lookup would pay a TLS handshake and a token request every time (and hit Entra ID's
 throttling). A forked child starts with an empty registry: sockets and locks must not be
 shared across a fork. azure-core's own retry policy (408/429/5xx, connection errors,
-``Retry-After``) is configured from :class:`~.azure_options.VaultOptions`.
+``Retry-After``) is configured from :class:`~airflow_secrets_provider.azure.options.VaultOptions`.
 """
 
 from __future__ import annotations

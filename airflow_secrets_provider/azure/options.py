@@ -1,7 +1,7 @@
 """Key Vault options: how to authenticate and how the transport behaves, parsed once.
 
 Frozen, hashable values, so that equal configurations share one credential and one client
-(:mod:`.azure_clients`). Flat options (backend source config, the operator's
+(:mod:`~airflow_secrets_provider.azure.clients`). Flat options (backend source config, the operator's
 ``azure_vault_options``, ``AIRFLOW__SECRETS__BACKEND_KWARG__*`` strings) become these through
 :func:`reader_settings_from_options`; an unknown option is an error naming the field.
 """

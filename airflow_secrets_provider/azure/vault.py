@@ -7,8 +7,8 @@ Used by both sides of the provider:
   named secrets are fetched concurrently, ``[]`` lists every *enabled* secret and fetches it;
 * the secrets backend and ``get_secret`` in a pod, through :meth:`AzureVaultReader.find_secret`.
 
-One job per module: :mod:`.azure_options` parses the configuration, :mod:`.azure_clients`
-keeps credentials and clients, :mod:`.azure_errors` maps SDK errors; this module reads (their
+One job per module: :mod:`~airflow_secrets_provider.azure.options` parses the configuration, :mod:`~airflow_secrets_provider.azure.clients`
+keeps credentials and clients, :mod:`~airflow_secrets_provider.azure.errors` maps SDK errors; this module reads (their
 public names are re-exported here).
 
 Why it is shaped this way:

@@ -91,7 +91,7 @@ def run_cleanup(
     dry_run: bool = False,
     only: TaskKey | None = None,
 ) -> CleanupReport:
-    """List pods, then read task states (in that order: see :func:`.cleanup_states.read_task_states`), judge, delete."""
+    """List pods, then read task states (in that order: see :func:`~airflow_secrets_provider.cleanup.states.read_task_states`), judge, delete."""
     items = list_leftovers(hook, namespaces, only)
     report = CleanupReport()
     if not items:

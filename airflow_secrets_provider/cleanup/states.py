@@ -1,7 +1,7 @@
 """Task instance states from the Airflow metadata DB, for the cleanup (see :mod:`.cleanup`).
 
 Read where Airflow's own services read them: the scheduler and the API server (the listener in
-:mod:`.cleanup_listener`) and the ``airflow-secrets cleanup`` command, run where the ``airflow``
+:mod:`~airflow_secrets_provider.cleanup.listener`) and the ``airflow-secrets cleanup`` command, run where the ``airflow``
 CLI works. Task code in Airflow 3 has no ORM access; this module is not for it.
 """
 

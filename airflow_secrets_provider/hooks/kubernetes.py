@@ -5,7 +5,7 @@ config, context and in-cluster rules, and the client-side request timeout
 (``_TimeoutK8sApiClient``: a half-open connection fails instead of hanging) are the ones
 KubernetesPodOperator uses, so the operator, the project store and the secrets backend reach
 the cluster exactly as KPO does. What the subclass adds is one place where Secret calls go
-through :mod:`.kube_retry`'s policy and come back as :mod:`.kube_errors`' value-free errors.
+through :mod:`~airflow_secrets_provider.kube.retry`'s policy and come back as :mod:`~airflow_secrets_provider.kube.errors`' value-free errors.
 
 Pod reads and deletes are KPO's own (``PodManager.read_pod`` / ``delete_pod``, which retry with
 ``generic_api_retry``); :meth:`SecretsKubernetesHook.translate` only turns their errors into ours.
@@ -108,10 +108,11 @@ class SecretsKubernetesHook(KubernetesHook):
 
     :param core_v1: use this ``CoreV1Api`` instead of building one from the connection (the
         project store is handed a client; tests hand in a faulty one).
-    :param retry_policy: how hard transient failures are retried (see :mod:`.kube_retry`).
+    :param retry_policy: how hard transient failures are retried (see :mod:`~airflow_secrets_provider.kube.retry`).
     :param request_timeout: client-side timeout of each request in seconds, for every call made
         through this hook (Secrets, pods, events, ConfigMaps); ``None`` reads
         ``[secrets_provider] kube_request_timeout`` (default 60 s).
+
     Every other argument is ``KubernetesHook``'s (``conn_id``, ``config_file``,
     ``cluster_context``, ``in_cluster`` ...).
     """
@@ -163,7 +164,7 @@ class SecretsKubernetesHook(KubernetesHook):
     # -- Secrets ---------------------------------------------------------------------------
 
     def read_secret(self, name: str, namespace: str) -> V1Secret:
-        """The Secret; :class:`~.kube_errors.KubernetesNotFoundError` when it does not exist."""
+        """The Secret; :class:`~airflow_secrets_provider.kube.errors.KubernetesNotFoundError` when it does not exist."""
         api = self.core_v1_client
         return self.call(
             lambda: api.read_namespaced_secret(name, namespace, **self._timeout()),
@@ -180,7 +181,7 @@ class SecretsKubernetesHook(KubernetesHook):
         )
 
     def create_secret(self, body: V1Secret, namespace: str | None = None) -> V1Secret:
-        """Create ``body``; a 409 is :class:`~.kube_errors.KubernetesConflictError`, never retried."""
+        """Create ``body``; a 409 is :class:`~airflow_secrets_provider.kube.errors.KubernetesConflictError`, never retried."""
         api = self.core_v1_client
         namespace = namespace or body.metadata.namespace
         return self.call(
@@ -199,7 +200,7 @@ class SecretsKubernetesHook(KubernetesHook):
         )
 
     def delete_secret(self, name: str, namespace: str, body: V1DeleteOptions | None = None) -> None:
-        """Delete the Secret; :class:`~.kube_errors.KubernetesNotFoundError` when it is gone already."""
+        """Delete the Secret; :class:`~airflow_secrets_provider.kube.errors.KubernetesNotFoundError` when it is gone already."""
         api = self.core_v1_client
         kwargs: dict[str, Any] = {**self._timeout()}
         if body is not None:

@@ -45,6 +45,7 @@ def kube_hook(
         depend on the metadata DB they may be serving.
     :param client_configuration: a ``Configuration`` of the caller's own, so loading a kubeconfig
         does not replace the process-wide default one.
+
     Every other parameter is :class:`SecretsKubernetesHook`'s.
     """
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook

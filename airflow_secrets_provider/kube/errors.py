@@ -4,7 +4,7 @@ Why our own error types: the official client raises ``ApiException`` for every H
 its ``str()`` prints the whole response body, which for a Secret holds the very data we must
 never show. :func:`translate_api_exception` keeps what is safe (status, the Status ``reason``, an
 RBAC sentence, the names of invalid fields) and drops everything else, and says whether the
-failure is transient. The retry policy (:mod:`.kube_retry`) and the hook (:mod:`.kubernetes`)
+failure is transient. The retry policy (:mod:`~airflow_secrets_provider.kube.retry`) and the hook (:mod:`~airflow_secrets_provider.hooks.kubernetes`)
 are the only callers.
 """
 

@@ -12,7 +12,7 @@ each retry logged. This policy is the same shape with what this package needs on
 * **Budgets**: a number of attempts *and* a time budget, with "equal jitter" backoff (half the
   exponential ceiling kept, half random) so that writers that collided do not collide again in
   lock step; ``Retry-After`` is honoured up to the cap.
-* **Errors** are :mod:`.kube_errors`' value-free types, raised with no ``ApiException`` chained
+* **Errors** are :mod:`~airflow_secrets_provider.kube.errors`' value-free types, raised with no ``ApiException`` chained
   (its ``str()`` prints the response body).
 
 ``sleep``, ``jitter`` and ``clock`` are injectable, so tests count sleeps instead of timing them.

@@ -374,7 +374,7 @@ class SecretTaskOperator(KubernetesPodOperator):
 
         A missing project key, a missing env var or file, a malformed secrets file or an
         unreachable vault fails here, before any pod or Secret exists. Configuration errors
-        fail the task without retries (see :mod:`.errors`); transient ones stay retryable.
+        fail the task without retries (see :mod:`~airflow_secrets_provider.operators.errors`); transient ones stay retryable.
         """
         failure: SecretsProviderError | None = None
         try:

@@ -9,7 +9,7 @@ Rules (the design's "precise semantics"):
 * secret env vars come before the user's ``env_vars``, so ``$(VAR)`` in user values expands;
 * a reference requested twice identically is kept once; the same env var name or mount path
   with a different source is an error naming the variable or path;
-* attaching to the pod merges every field with its one merge function (:mod:`.pod_merge`):
+* attaching to the pod merges every field with its one merge function (:mod:`~airflow_secrets_provider.pod_spec.merge`):
   a secret env var may not also be set differently by the user's ``env_vars`` or a preset
   (which one wins would otherwise depend on ordering rules users should not have to know);
 * volume names are derived from the Secret and mount path, so the spec is the same every build.

@@ -11,8 +11,8 @@ Configure it as ``[secrets] backend`` (and/or ``[workers] secrets_backend``)::
         {"kind": "azure_vault", "vault_url": "https://my-vault.vault.azure.net", "variables_prefix": null}
       ], "cache_ttl_seconds": 300, "negative_cache_ttl_seconds": 60}
 
-Sources are asked in order; the first that holds an id wins. See the README's "Secrets
-backend" section for each kind's naming.
+Sources are asked in order; the first that holds an id wins. See docs/backend.md
+(the "Secrets backend" page) for each kind's naming.
 
 Promises kept here rather than in each source:
 

@@ -17,7 +17,7 @@ Faults (:class:`Fault`), chosen per request by rules (:meth:`FaultProxy.add`) or
 * ``stall``: the request is held, unanswered and unforwarded, until ``stall_seconds`` pass or
   the proxy stops (an API server that accepts and never answers).
 
-Every injected fault is counted (:attr:`FaultProxy.injected`) for the README's figures.
+Every injected fault is counted (:attr:`FaultProxy.injected`) for the figures in docs/cleanup.md.
 """
 
 from __future__ import annotations

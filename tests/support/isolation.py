@@ -2,8 +2,8 @@
 
 One table, three users: ``tests/test_isolation.py`` measures every path against a real API server
 with ServiceAccount tokens bound to the generated RBAC and asserts the verdicts equal
-:data:`EXPECTED`; ``test_readme_states_the_measured_matrix`` asserts the README's table is
-:func:`markdown_table` of it, so the README cannot claim more than the test showed.
+:data:`EXPECTED`; ``test_docs_state_the_measured_matrix`` asserts the table in docs/security.md is
+:func:`markdown_table` of it, so the docs cannot claim more than the test showed.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ END_MARKER = "<!-- isolation-matrix:end -->"
 
 
 def markdown_table() -> str:
-    """The README's table, between its markers."""
+    """The isolation table of docs/security.md, between its markers."""
     lines = [
         "| path (project alpha → project beta) | one namespace per project | shared namespace |",
         "|---|---|---|",
