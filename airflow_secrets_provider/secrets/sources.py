@@ -19,9 +19,9 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, Self, TypedDict
 
-from typing_extensions import Self, Unpack
+from typing_extensions import Unpack
 
 from airflow_secrets_provider.core.errors import SecretConfigError, drops_original_error
 from airflow_secrets_provider.core.redaction import describe_names, is_shown
