@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_secrets_provider.config import provider_config
 from airflow_secrets_provider.version import __version__
 
 
 def get_provider_info() -> dict[str, Any]:
+    """Airflow reads ``config`` to show the ``[secrets_provider]`` options and merge their defaults."""
     return {
         "package-name": "airflow-secrets-provider",
         "name": "Airflow Secrets Provider",
@@ -22,4 +24,5 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_secrets_provider.operators.secret_task"],
             }
         ],
+        "config": provider_config(),
     }

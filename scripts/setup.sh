@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Create .venv (Python 3.10+) and install the package with its test and dev tools.
+# Create .venv (Python 3.11+, pyproject's requires-python) and install the package with its test and dev tools.
 # Idempotent: a second run only checks that everything is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
-  { echo "setup.sh: $PYTHON is older than Python 3.10 (set PYTHON=...)" >&2; exit 1; }
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+  { echo "setup.sh: $PYTHON is older than Python 3.11 (set PYTHON=...)" >&2; exit 1; }
 
 # Debian's python3 creates venvs only with python3-venv (ensurepip); install it if missing.
 if ! "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1; then

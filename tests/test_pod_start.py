@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from kubernetes.client import ApiClient, CoreV1Api
 from kubernetes.client import models as k8s
 
 from airflow_secrets_provider.operators.pod_start import (
     PodSecretReferenceError,
+    SecretTaskPodManager,
     check_secret_references,
-    failing_fast_on_missing_secrets,
     reference_error_in,
     unresolved_secret_references,
 )
@@ -69,23 +70,41 @@ def test_the_tasks_own_secret_seen_before_it_was_created_is_not_an_error() -> No
         check_secret_references(waiting_pod(("base", "couldn't find key B in Secret ns/p-secrets")), "p-secrets", {"A"})
 
 
-class FakePodManager:
-    """Only what the check wraps: ``read_pod``."""
+class StandInCoreV1Api(CoreV1Api):
+    """A test double for the API server's pod calls (the real kubelet path is in tests/test_pods.py)."""
 
     def __init__(self, pod: k8s.V1Pod) -> None:
+        super().__init__(ApiClient())
         self.pod = pod
 
-    def read_pod(self, pod: Any) -> k8s.V1Pod:
+    def read_namespaced_pod(self, name: str, namespace: str, **kwargs: Any) -> k8s.V1Pod:
+        return self.pod
+
+    def create_namespaced_pod(self, namespace: str, body: Any, **kwargs: Any) -> k8s.V1Pod:
         return self.pod
 
 
-def test_the_wrapper_checks_reads_only_while_active() -> None:
+def test_the_pod_manager_checks_reads_only_while_active() -> None:
     bad = waiting_pod(("base", 'secret "absent" not found'))
-    manager = FakePodManager(bad)
-    with failing_fast_on_missing_secrets(manager), pytest.raises(PodSecretReferenceError):
+    manager = SecretTaskPodManager(kube_client=StandInCoreV1Api(bad))
+    assert "read_pod" not in vars(manager)  # a subclass: nothing swapped on the instance
+    with manager.failing_fast_on_missing_secrets(), pytest.raises(PodSecretReferenceError):
         manager.read_pod(bad)
-    assert manager.read_pod(bad) is bad  # restored: cleanup may read the failed pod
-    assert "read_pod" not in vars(manager)
+    assert manager.read_pod(bad) is bad  # off again: cleanup may read the failed pod
+    with manager.failing_fast_on_missing_secrets("absent", {"A"}):
+        assert manager.read_pod(bad) is bad  # the task's own Secret, seen before it was created
+    assert "read_pod" not in vars(manager) and "create_pod" not in vars(manager)
+
+
+def test_the_pod_manager_keeps_the_created_pods_answer_only_while_active() -> None:
+    answer = waiting_pod()
+    manager = SecretTaskPodManager(kube_client=StandInCoreV1Api(answer))
+    request = k8s.V1Pod(metadata=k8s.V1ObjectMeta(name="p", namespace="ns"))
+    with manager.capturing_created_pods() as answers:
+        assert manager.create_pod(request) is answer
+    assert answers == [answer]
+    manager.create_pod(request)
+    assert answers == [answer]
 
 
 def test_the_reference_error_is_found_behind_a_cleanup_error() -> None:

@@ -8,13 +8,14 @@ Frozen, hashable values, so that equal configurations share one credential and o
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
+
+from pydantic import BeforeValidator, Field, PlainValidator
 
 from airflow_secrets_provider.core.errors import SecretConfigError, drops_original_error
-from airflow_secrets_provider.core.redaction import describe_names, is_shown
+from airflow_secrets_provider.core.typed_options import Count, Finite, Options, validated
 
 KIND = "azure_vault"
 CREDENTIAL_KINDS = ("default", "client_secret", "managed_identity")
@@ -39,8 +40,8 @@ class CredentialConfig:
     disable_instance_discovery: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in CREDENTIAL_KINDS:
-            raise SecretConfigError("credential", f"must be one of {list(CREDENTIAL_KINDS)}", provider=KIND)
+        # Not an option check (ReaderModel does those): an invariant of the value itself, which
+        # runtime.py and the operator also build directly.
         if self.kind == "client_secret":
             for name in ("tenant_id", "client_id", "client_secret"):
                 if not getattr(self, name):
@@ -95,24 +96,6 @@ class VaultOptions:
     max_workers: int = 8
     page_size: int = 25
 
-    def __post_init__(self) -> None:
-        if self.max_workers < 1:
-            raise SecretConfigError("max_workers", "must be at least 1", provider=KIND)
-        if not 1 <= self.page_size <= 25:
-            raise SecretConfigError("page_size", "must be between 1 and 25 (Key Vault's limit)", provider=KIND)
-        for name in ("retry_total", "retry_status"):
-            if getattr(self, name) < 0:
-                raise SecretConfigError(name, "must not be negative", provider=KIND)
-        # NaN passes every comparison and infinity waits for ever: finite numbers only.
-        for name in ("retry_backoff_factor", "retry_backoff_max"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise SecretConfigError(name, "must be a finite number of seconds, not negative", provider=KIND)
-        for name in ("connection_timeout", "read_timeout"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise SecretConfigError(name, "must be a finite, positive number of seconds", provider=KIND)
-
 
 class ReaderOptions(TypedDict, total=False):
     """The flat options :func:`reader_settings_from_options` reads (see its classes' fields).
@@ -155,31 +138,69 @@ class ReaderOptions(TypedDict, total=False):
     page_size: int | str
 
 
-_CREDENTIAL_OPTIONS = {f.name for f in fields(CredentialConfig)} - {"kind"}
-_VAULT_OPTIONS = {f.name for f in fields(VaultOptions)}
-READER_OPTIONS = frozenset(_CREDENTIAL_OPTIONS | _VAULT_OPTIONS | {"credential", "managed_identity_client_id"})
+def _verify(value: object) -> object:
+    """``connection_verify``: true, false (also as text) or a CA bundle path."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, bool) or (isinstance(value, str) and value):
+        return value
+    raise ValueError("must be true, false or a CA bundle path")
+
+
+def _no_credential(value: object) -> object:
+    return None if value == "" else value
+
+
+Retries = Annotated[Count, Field(ge=0)]
+Backoff = Annotated[Finite, Field(ge=0)]
+Timeout = Annotated[Finite, Field(gt=0)]
+
+
+class ReaderModel(Options):
+    """The model of :class:`ReaderOptions`: types, bounds and defaults of every Key Vault option.
+
+    Values may be text (``AIRFLOW__SECRETS__BACKEND_KWARG__*``): numbers and booleans are read
+    from it. NaN and infinity are rejected (NaN passes every comparison, infinity waits for ever).
+    """
+
+    credential: Annotated[
+        Literal["default", "client_secret", "managed_identity"] | None, BeforeValidator(_no_credential)
+    ] = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)  # never in a repr
+    managed_identity_client_id: str | None = None
+    authority: str | None = None
+    disable_instance_discovery: bool = False
+    connection_verify: Annotated[bool | str, PlainValidator(_verify)] = True
+    verify_challenge_resource: bool = True
+    retry_total: Retries = 5
+    retry_status: Retries = 3
+    retry_backoff_factor: Backoff = 0.8
+    retry_backoff_max: Backoff = 60.0
+    connection_timeout: Timeout = 10.0
+    read_timeout: Timeout = 30.0
+    max_workers: Annotated[Count, Field(ge=1)] = 8
+    page_size: Annotated[Count, Field(ge=1, le=25)] = 25
+
+    def settings(self) -> tuple[CredentialConfig, VaultOptions]:
+        """The credential and transport values; ``credential`` defaults from ``client_secret``."""
+        kind = self.credential or ("client_secret" if self.client_secret else "default")
+        credential = CredentialConfig(
+            kind=kind,
+            tenant_id=self.tenant_id,
+            client_id=self.client_id or self.managed_identity_client_id,
+            client_secret=self.client_secret,
+            authority=self.authority,
+            disable_instance_discovery=self.disable_instance_discovery,
+        )
+        vault = VaultOptions(**{f.name: getattr(self, f.name) for f in fields(VaultOptions)})
+        return credential, vault
+
+
+READER_OPTIONS = frozenset(ReaderModel.model_fields)
 """Option names :func:`reader_settings_from_options` understands (backend source config, operator)."""
 assert ReaderOptions.__optional_keys__ == READER_OPTIONS, "ReaderOptions must list every option"
-
-
-def _coerce(name: str, value: Any, kind: type) -> Any:
-    """Backend kwargs may arrive as strings (``AIRFLOW__SECRETS__BACKEND_KWARG__*``)."""
-    if kind is bool and isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-    if kind in (int, float) and isinstance(value, str):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool)):
-        return value
-    raise SecretConfigError(name, f"must be a {kind.__name__}", provider=KIND)
 
 
 @drops_original_error
@@ -192,44 +213,9 @@ def reader_settings_from_options(
     ``"default"``. ``managed_identity_client_id`` selects a user-assigned identity. Unknown
     options are an error naming the field, so a typo does not silently fall back to defaults.
     """
-    if not isinstance(options, Mapping):
-        raise SecretConfigError(
-            field_prefix.rstrip(".") or "options",
-            f"must be a dict of Key Vault options, got {type(options).__name__}",
-            provider=KIND,
-        )
-    unknown = sorted(set(options) - READER_OPTIONS, key=str)
-    if unknown:
-        name = unknown[0]
-        if isinstance(name, str) and is_shown(name):
-            raise SecretConfigError(f"{field_prefix}{name}", "is not a known Key Vault option", provider=KIND)
-        raise SecretConfigError(
-            field_prefix.rstrip(".") or "options",
-            f"{describe_names(unknown[:1], 'option name')} is not a known Key Vault option",
-            provider=KIND,
-        )
-    kind = options.get("credential") or ("client_secret" if options.get("client_secret") else "default")
-    client_id = options.get("client_id") or options.get("managed_identity_client_id")
+    field = field_prefix.rstrip(".")
+    model = validated(ReaderModel, options, field, provider=KIND)
     try:
-        credential = CredentialConfig(
-            kind=kind,
-            tenant_id=options.get("tenant_id"),
-            client_id=client_id,
-            client_secret=options.get("client_secret"),
-            authority=options.get("authority"),
-            disable_instance_discovery=_coerce(
-                "disable_instance_discovery", options.get("disable_instance_discovery", False), bool
-            ),
-        )
-        verify = options.get("connection_verify", True)
-        if isinstance(verify, str) and verify.strip().lower() in ("true", "false"):
-            verify = verify.strip().lower() == "true"
-        vault_kwargs: dict[str, Any] = {"connection_verify": verify}
-        for f in fields(VaultOptions):
-            if f.name in options and f.name != "connection_verify":
-                default = getattr(VaultOptions, f.name)
-                vault_kwargs[f.name] = _coerce(f.name, options[f.name], type(default))
-        vault = VaultOptions(**vault_kwargs)
+        return model.settings()
     except SecretConfigError as err:
         raise SecretConfigError(f"{field_prefix}{err.field}", err.problem, provider=KIND) from None
-    return credential, vault

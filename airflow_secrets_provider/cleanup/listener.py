@@ -58,18 +58,25 @@ LISTENER_POLICY = RetryPolicy(max_attempts=3, max_elapsed=15.0)
 """Short: the scheduler's loop waits for a listener."""
 
 
-def _config(key: str, fallback: str) -> str:
-    from airflow.configuration import conf
-
-    return str(conf.get("secrets_provider", key, fallback=fallback))
-
-
 def enabled() -> bool:
-    return _config("cleanup_on_task_end", "True").strip().lower() in ("true", "1", "yes", "on")
+    """``cleanup_on_task_end``; a value that is no boolean turns the cleanup off, with a warning.
+
+    Never raised: a listener's error would reach the scheduler's loop.
+    """
+    from airflow_secrets_provider import config
+    from airflow_secrets_provider.core.errors import SecretConfigError
+
+    try:
+        return config.get_bool("cleanup_on_task_end")
+    except SecretConfigError as err:
+        log.warning("airflow-secrets-provider cleanup is off: %s", err)
+        return False
 
 
 def _operators() -> set[str]:
-    return {n.strip() for n in _config("cleanup_operators", "SecretTaskOperator").split(",") if n.strip()}
+    from airflow_secrets_provider import config
+
+    return set(config.get_list("cleanup_operators"))
 
 
 def handles(task_instance: Any) -> bool:
@@ -118,8 +125,10 @@ def failed_in_worker_without_operator_code(task_instance: Any, error: Any) -> bo
 
 
 def configured_namespaces() -> list[str | None]:
-    names = [n.strip() for n in _config("cleanup_namespaces", "").split(",") if n.strip()]
-    return list(names) if names else [None]
+    from airflow_secrets_provider import config
+
+    names: list[str | None] = list(config.get_list("cleanup_namespaces"))
+    return names or [None]
 
 
 def task_identity(task: Any) -> Identity:
@@ -146,10 +155,11 @@ def configured_identity() -> Identity:
 
 
 def configured_hook() -> Any:
+    from airflow_secrets_provider import config
     from airflow_secrets_provider.kube.client import kube_hook
 
-    config_file = _config("cleanup_kube_config_file", "") or None
-    conn_id = _config("cleanup_kubernetes_conn_id", "kubernetes_default") or None
+    config_file = config.get_str("cleanup_kube_config_file")
+    conn_id = config.get_str("cleanup_kubernetes_conn_id")
     return kube_hook(conn_id=conn_id, config_file=config_file, retry_policy=LISTENER_POLICY)
 
 

@@ -34,10 +34,8 @@ Rules (one verdict per object):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from hashlib import md5
 
 LIVE_STATES = frozenset(
     {None, "scheduled", "queued", "running", "deferred", "up_for_retry", "up_for_reschedule", "restarting"}
@@ -50,20 +48,17 @@ ON_FINISH_ANNOTATION = "airflow-secrets-provider/on-finish-action"
 LAUNCH_ANNOTATION = "airflow-secrets-provider/launch-id"
 """A random id per pod create: a 409 on our own lost create is told apart from a name clash."""
 
-_MAX_LABEL_LEN = 63
-
 
 def safe_label(value: str) -> str:
-    """KubernetesPodOperator's ``make_safe_label_value``, so DB values compare with pod labels.
+    """KubernetesPodOperator's own ``make_safe_label_value``, so DB values compare with pod labels.
 
-    Copied (it is 5 lines) rather than imported so the pure core needs no provider import; a
-    test checks both agree.
+    Called, not copied: the labels on our pods are whatever cncf.kubernetes makes of the ids, in
+    whichever version is installed. Imported on first use, so loading the cleanup plugin stays
+    cheap.
     """
-    safe = re.sub(r"^[^a-z0-9A-Z]*|[^a-zA-Z0-9_\-\.]|[^a-z0-9A-Z]*$", "", value)
-    if len(safe) > _MAX_LABEL_LEN or value != safe:
-        digest = md5(value.encode()).hexdigest()[:9]  # KPO's label hash, not for security
-        safe = safe[: _MAX_LABEL_LEN - len(digest) - 1] + "-" + digest
-    return safe
+    from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
+
+    return make_safe_label_value(value)
 
 
 @dataclass(frozen=True, order=True)

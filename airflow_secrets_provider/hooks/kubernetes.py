@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from airflow.providers.cncf.kubernetes.kubernetes_helper_functions import API_TIMEOUT, API_TIMEOUT_OFFSET_SERVER_SIDE
 from kubernetes.client import (
     CoreV1Api,
     CoreV1Event,
@@ -47,10 +48,10 @@ T = TypeVar("T")
 NO_RETRY = RetryPolicy(max_attempts=1)
 """For calls that already retry themselves (KPO's PodManager): translate errors, nothing more."""
 
-DEFAULT_REQUEST_TIMEOUT = 60.0
-"""Seconds; KubernetesHook's own ``API_TIMEOUT``."""
+DEFAULT_REQUEST_TIMEOUT = float(API_TIMEOUT)
+"""Seconds; cncf.kubernetes' own ``API_TIMEOUT`` (60), which its client applies to every call."""
 
-_SERVER_SIDE_MARGIN = 5.0
+_SERVER_SIDE_MARGIN = float(API_TIMEOUT_OFFSET_SERVER_SIDE)
 
 
 def configured_request_timeout() -> float:
@@ -59,14 +60,10 @@ def configured_request_timeout() -> float:
     Read when a hook is built (execute time, a CLI command, the backend's first lookup), never
     at DAG parse time. A value that is not a positive number is an error naming the option.
     """
-    from airflow.configuration import conf
+    from airflow_secrets_provider import config
 
-    raw = conf.get("secrets_provider", "kube_request_timeout", fallback=None)
-    return (
-        DEFAULT_REQUEST_TIMEOUT
-        if raw in (None, "")
-        else check_request_timeout(raw, "[secrets_provider] kube_request_timeout")
-    )
+    option = config.OPTIONS["kube_request_timeout"]
+    return check_request_timeout(config.get_float(option.name), option.field)
 
 
 def check_request_timeout(value: object, field: str = "request_timeout") -> float:
@@ -86,9 +83,11 @@ def with_default_timeout(api_client: Any, seconds: float) -> Any:
     """Make ``api_client`` give every request ``seconds`` of client-side timeout unless it sets one.
 
     The generated client passes ``_request_timeout=None`` explicitly, which means "wait for
-    ever"; KubernetesHook's client replaces that with its fixed 60 s. This wraps the client's
-    ``call_api`` (on the instance, so the connection and TLS set-up KubernetesHook did stay) with
-    the configured value instead.
+    ever"; KubernetesHook's client (cncf.kubernetes' ``_TimeoutK8sApiClient``) replaces that with
+    its fixed ``API_TIMEOUT``, a module constant it offers no way to change. Only for another
+    configured value does this wrap the client's ``call_api`` (on the instance, so the
+    connection and TLS set-up KubernetesHook did stay), with the same rule for server-side
+    timeouts as cncf's.
     """
     original = api_client.call_api
 
@@ -144,8 +143,15 @@ class SecretsKubernetesHook(KubernetesHook):
         return cls(kubernetes_conn_id=None, core_v1=core_v1, retry_policy=retry_policy, request_timeout=request_timeout)
 
     def get_conn(self) -> Any:
-        """KubernetesHook's client, with this hook's request timeout as every call's default."""
-        return with_default_timeout(super().get_conn(), self.request_timeout)
+        """KubernetesHook's client, with this hook's request timeout as every call's default.
+
+        That client already carries cncf.kubernetes' timeout (:data:`DEFAULT_REQUEST_TIMEOUT`);
+        it is used as it is unless ``kube_request_timeout`` asks for another.
+        """
+        api_client = super().get_conn()
+        if self.request_timeout == DEFAULT_REQUEST_TIMEOUT:
+            return api_client
+        return with_default_timeout(api_client, self.request_timeout)
 
     # -- the policy ------------------------------------------------------------------------
 

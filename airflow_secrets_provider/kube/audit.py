@@ -143,7 +143,7 @@ def event_body(
 ) -> CoreV1Event:
     """The Event for one change (pure; exposed for tests)."""
     reason, verb = ACTIONS[action]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     keys = sorted(keys)
     labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, AUDIT_LABEL: "true"}
     if project:
@@ -218,4 +218,4 @@ def _record(event: CoreV1Event) -> AuditRecord:
 
 def _iso(when: dt.datetime) -> str:
     """UTC, microseconds, ``Z``: sorts as text in time order."""
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from airflow_secrets_provider.config import SECTION
 from airflow_secrets_provider.core.errors import SecretConfigError
 from airflow_secrets_provider.core.redaction import shown
 from airflow_secrets_provider.core.validation import check_label_name, is_templated, literal_names
@@ -30,7 +31,7 @@ NAMESPACE_PER_PROJECT: Final = "namespace-per-project"
 SHARED_NAMESPACE: Final = "shared-namespace"
 LAYOUTS: tuple[Layout, ...] = (NAMESPACE_PER_PROJECT, SHARED_NAMESPACE)
 
-CONFIG_SECTION = "secrets_provider"
+CONFIG_SECTION = SECTION
 NAMESPACE_OPTION = "project_namespace"
 #: The template a namespace-per-project deployment uses unless it configures another.
 DEFAULT_NAMESPACE_TEMPLATE = "{project}"
@@ -55,10 +56,9 @@ def project_namespace(project: str, template: str = DEFAULT_NAMESPACE_TEMPLATE) 
 
 def configured_namespace_template() -> str | None:
     """Airflow's ``[secrets_provider] project_namespace``; ``None`` when unset (shared layout)."""
-    from airflow.configuration import conf
+    from airflow_secrets_provider import config
 
-    value = conf.get(CONFIG_SECTION, NAMESPACE_OPTION, fallback="") or ""
-    return value.strip() or None
+    return config.get_str(NAMESPACE_OPTION)
 
 
 def task_namespace(project: str, template: str, requested: str | None) -> str:

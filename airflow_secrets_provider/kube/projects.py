@@ -432,7 +432,7 @@ def _labels(project: str) -> dict[str, str]:
 
 
 def _iso(when: dt.datetime) -> str:
-    return when.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return when.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _key_stamps(secret: V1Secret | None) -> dict[str, str]:
@@ -451,7 +451,7 @@ def _updated_stamps(
 ) -> dict[str, str]:
     """Per-key write times after a change: changed or new keys now, the others as they were."""
     previous = _key_stamps(secret)
-    now = _iso(dt.datetime.now(dt.timezone.utc))
+    now = _iso(dt.datetime.now(dt.UTC))
     return {
         key: now if key not in current or current[key] != value or key not in previous else previous[key]
         for key, value in updated.items()

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 
 from kubernetes.client import models as k8s
 
+from airflow_secrets_provider.config import SECTION
 from airflow_secrets_provider.core.errors import SecretConfigError
 from airflow_secrets_provider.core.secret_data import decode_data
 from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
@@ -31,7 +32,7 @@ from airflow_secrets_provider.kube.errors import KubernetesAccessError, Kubernet
 
 log = logging.getLogger(__name__)
 
-CONFIG_SECTION = "secrets_provider"
+CONFIG_SECTION = SECTION
 CONFIG_OPTION = "mask_external_secrets"
 
 #: ``None`` means every key of the Secret (``envFrom``, a volume without ``items``).
@@ -75,14 +76,9 @@ def referenced_secrets(pod: k8s.V1Pod) -> dict[str, KeySelection]:
 
 def configured_mask_external_secrets() -> bool:
     """Airflow's ``[secrets_provider] mask_external_secrets`` (default ``False``)."""
-    from airflow.configuration import conf
+    from airflow_secrets_provider import config
 
-    raw = str(conf.get(CONFIG_SECTION, CONFIG_OPTION, fallback="") or "").strip().lower()
-    if raw in ("", "false", "0", "no", "off"):
-        return False
-    if raw in ("true", "1", "yes", "on"):
-        return True
-    raise SecretConfigError(f"[{CONFIG_SECTION}] {CONFIG_OPTION}", "must be True or False")
+    return config.get_bool(CONFIG_OPTION)
 
 
 def mask_referenced_secrets(

@@ -6,24 +6,32 @@ strict: the string ``"false"`` is truthy, so accepting it would silently mean th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from airflow_secrets_provider.core.errors import SecretConfigError
+from pydantic import StrictBool
+
+from airflow_secrets_provider.core.typed_options import Options, validated
+
+
+class OperatorOptions(Options):
+    """The operator's option arguments checked here (the rest are KubernetesPodOperator's)."""
+
+    attach_project_secrets: StrictBool
+    apply_presets: StrictBool
+    azure_vault_options: dict[str, Any] | None = None
 
 
 def check_operator_options(attach_project_secrets: object, apply_presets: object, azure_vault_options: object) -> None:
     """Reject options of the wrong type, naming the argument; parse the Key Vault options once."""
-    for name, value in (("attach_project_secrets", attach_project_secrets), ("apply_presets", apply_presets)):
-        if not isinstance(value, bool):
-            raise SecretConfigError(name, f"must be True or False, got {type(value).__name__}")
-    if azure_vault_options is None:
-        return
-    if not isinstance(azure_vault_options, Mapping):
-        raise SecretConfigError(
-            "azure_vault_options", f"must be a dict of Key Vault options, got {type(azure_vault_options).__name__}"
-        )
-    from airflow_secrets_provider.azure.options import reader_settings_from_options
+    options = validated(
+        OperatorOptions,
+        {
+            "attach_project_secrets": attach_project_secrets,
+            "apply_presets": apply_presets,
+            "azure_vault_options": azure_vault_options,
+        },
+    )
+    if options.azure_vault_options is not None:
+        from airflow_secrets_provider.azure.options import reader_settings_from_options
 
-    options: Mapping[str, Any] = azure_vault_options
-    reader_settings_from_options(options, "azure_vault_options.")
+        reader_settings_from_options(options.azure_vault_options, "azure_vault_options.")

@@ -11,20 +11,22 @@ looks at the pod within those milliseconds reports it missing and then retries. 
 that Secret and a key the operator wrote into it is not a reason to fail.
 
 The pure part (:func:`unresolved_secret_references`) reads a pod; the edge
-(:func:`failing_fast_on_missing_secrets`) wraps a ``PodManager``'s ``read_pod`` for the duration
-of KubernetesPodOperator's own start-up wait, which reads the pod every check interval.
+(:class:`SecretTaskPodManager`, a ``PodManager`` subclass) checks every pod read during
+KubernetesPodOperator's own start-up wait, which reads the pod every check interval.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.utils.pod_manager import PodLaunchFailedException
 from kubernetes.client import models as k8s
+
+from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
 
 #: The waiting reason kubelets give a container whose config (env) cannot be built.
 CONFIG_ERROR_REASON = "CreateContainerConfigError"
@@ -96,59 +98,60 @@ def check_secret_references(pod: k8s.V1Pod, own_secret: str | None, own_keys: Co
         raise PodSecretReferenceError(pod.metadata.namespace, pod.metadata.name, problems)
 
 
-@contextmanager
-def failing_fast_on_missing_secrets(
-    pod_manager: Any, own_secret: str | None = None, own_keys: Collection[str] = ()
-) -> Iterator[None]:
-    """While active, every ``pod_manager.read_pod`` also checks the pod's Secret references.
+class SecretTaskPodManager(CompleteLogsPodManager):
+    """KPO's ``PodManager`` (with complete logs, :mod:`.pod_logs`) that also watches Secret references.
 
-    KubernetesPodOperator's start-up wait reads the pod once per check interval and stops on an
-    exception, so the wait ends at the first read that shows a missing Secret or key.
+    A subclass, so KubernetesPodOperator's own calls reach these methods with no method swapped
+    on an instance at run time. Both additions are off until the operator switches them on:
+
+    * :meth:`failing_fast_on_missing_secrets`: while active, every :meth:`read_pod` also checks
+      the pod's Secret references (KPO's start-up wait reads the pod once per check interval and
+      stops on an exception, so the wait ends at the first read that shows a missing Secret);
+    * :meth:`capturing_created_pods`: while active, every pod :meth:`create_pod` returns is kept.
+      KPO's ``get_or_create_pod`` drops the API server's answer to the create (it returns the
+      request), yet that answer is the pod with its UID, which the per-task Secret's
+      ``ownerReferences`` need: keeping it saves reading the pod back.
     """
-    original: Callable[[k8s.V1Pod], k8s.V1Pod] = pod_manager.read_pod
-    had_own = "read_pod" in vars(pod_manager)
 
-    def read_pod(pod: k8s.V1Pod) -> k8s.V1Pod:
-        remote = original(pod)
-        check_secret_references(remote, own_secret, own_keys)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._checked_references: tuple[str | None, frozenset[str]] | None = None
+        self._created: list[k8s.V1Pod] | None = None
+
+    @contextmanager
+    def failing_fast_on_missing_secrets(
+        self, own_secret: str | None = None, own_keys: Collection[str] = ()
+    ) -> Iterator[None]:
+        """While active, :meth:`read_pod` raises :class:`PodSecretReferenceError` (see :func:`check_secret_references`)."""
+        previous = self._checked_references
+        self._checked_references = (own_secret, frozenset(own_keys))
+        try:
+            yield
+        finally:
+            self._checked_references = previous
+
+    @contextmanager
+    def capturing_created_pods(self) -> Iterator[list[k8s.V1Pod]]:
+        """While active, every pod :meth:`create_pod` returns is appended to the yielded list."""
+        previous = self._created
+        answers: list[k8s.V1Pod] = []
+        self._created = answers
+        try:
+            yield answers
+        finally:
+            self._created = previous
+
+    def read_pod(self, pod: k8s.V1Pod) -> k8s.V1Pod:
+        remote: k8s.V1Pod = super().read_pod(pod)
+        if self._checked_references is not None:
+            check_secret_references(remote, *self._checked_references)
         return remote
 
-    pod_manager.read_pod = read_pod
-    try:
-        yield
-    finally:
-        if had_own:
-            pod_manager.read_pod = original
-        else:
-            del pod_manager.read_pod
-
-
-@contextmanager
-def capturing_created_pods(pod_manager: Any) -> Iterator[list[k8s.V1Pod]]:
-    """While active, every pod ``pod_manager.create_pod`` returns is appended to the yielded list.
-
-    KubernetesPodOperator's ``get_or_create_pod`` drops the API server's answer to the create
-    (it returns the request), yet that answer is the pod with its UID, which the per-task
-    Secret's ``ownerReferences`` need: keeping it saves reading the pod back.
-    """
-    original: Callable[..., k8s.V1Pod] = pod_manager.create_pod
-    had_own = "create_pod" in vars(pod_manager)
-    answers: list[k8s.V1Pod] = []
-
-    def create_pod(*args: Any, **kwargs: Any) -> k8s.V1Pod:
-        answer = original(*args, **kwargs)
-        if isinstance(answer, k8s.V1Pod):
-            answers.append(answer)
+    def create_pod(self, pod: k8s.V1Pod) -> k8s.V1Pod:
+        answer: k8s.V1Pod = super().create_pod(pod)
+        if self._created is not None and isinstance(answer, k8s.V1Pod):
+            self._created.append(answer)
         return answer
-
-    pod_manager.create_pod = create_pod
-    try:
-        yield answers
-    finally:
-        if had_own:
-            pod_manager.create_pod = original
-        else:
-            del pod_manager.create_pod
 
 
 def reference_error_in(exc: BaseException) -> PodSecretReferenceError | None:

@@ -37,7 +37,7 @@ from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, Secr
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
 from airflow_secrets_provider.operators.options import check_operator_options
-from airflow_secrets_provider.operators.pod_logs import CompleteLogsPodManager
+from airflow_secrets_provider.operators.pod_start import SecretTaskPodManager
 from airflow_secrets_provider.pod_spec.assembly import AttachmentMerge, collect_attachments
 from airflow_secrets_provider.providers import with_secrets as make_request
 from airflow_secrets_provider.providers.external import (
@@ -347,9 +347,10 @@ class SecretTaskOperator(KubernetesPodOperator):
     # -- execute time (worker) -----------------------------------------------------------
 
     @cached_property
-    def pod_manager(self) -> CompleteLogsPodManager:
-        """KPO's pod manager, minus the silent loss of a fast container's output (pod_logs.py)."""
-        return CompleteLogsPodManager(kube_client=self.client, callbacks=self.callbacks)
+    def pod_manager(self) -> SecretTaskPodManager:
+        """KPO's pod manager, minus the silent loss of a fast container's output (pod_logs.py),
+        plus the Secret reference check and the create's answer (pod_start.py)."""
+        return SecretTaskPodManager(kube_client=self.client, callbacks=self.callbacks)
 
     @cached_property
     def hook(self) -> SecretsKubernetesHook:  # type: ignore[override]
@@ -395,11 +396,9 @@ class SecretTaskOperator(KubernetesPodOperator):
 
     def await_pod_start(self, pod: k8s.V1Pod) -> None:
         """KPO's start-up wait, ended at once if the kubelet reports a missing Secret or key."""
-        from airflow_secrets_provider.operators.pod_start import failing_fast_on_missing_secrets
-
         values = self.resolved.values if self.resolved is not None else {}
         own = task_secret_name(pod.metadata.name) if values else None
-        with failing_fast_on_missing_secrets(self.pod_manager, own, frozenset(values)):
+        with self.pod_manager.failing_fast_on_missing_secrets(own, frozenset(values)):
             super().await_pod_start(pod)
 
     def prepare_secrets(self, context: Context | None = None) -> SecretValues:
@@ -504,9 +503,8 @@ class SecretTaskOperator(KubernetesPodOperator):
                 f"checked in {resolved.namespace!r}",
             )
         from airflow_secrets_provider.kube.errors import KubeTarget
-        from airflow_secrets_provider.operators.pod_start import capturing_created_pods
 
-        with capturing_created_pods(self.pod_manager) as answers:
+        with self.pod_manager.capturing_created_pods() as answers:
             pod = self._create_or_adopt(pod_request_obj, context)
         values = resolved.values if resolved is not None else SecretValues()
         if not values:

@@ -32,16 +32,14 @@ from airflow_secrets_provider.kube.layout import (
     configured_task_namespace,
     project_namespace,
 )
-from airflow_secrets_provider.pod_spec.presets import CONFIG_SECTION
 
 OPTIONS = ("ui_namespace", "ui_kube_config", "ui_context", "ui_conn_id")
 
 
 def _option(name: str) -> str | None:
-    from airflow.configuration import conf
+    from airflow_secrets_provider import config
 
-    value = conf.get(CONFIG_SECTION, name, fallback="") or ""
-    return value.strip() or None
+    return config.get_str(name)
 
 
 def _as_cli_args() -> argparse.Namespace:

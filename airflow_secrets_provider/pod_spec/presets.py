@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from kubernetes.client import models as k8s
 
+from airflow_secrets_provider.config import SECTION
 from airflow_secrets_provider.core.errors import SecretConfigError, drops_original_error
 from airflow_secrets_provider.core.naming import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from airflow_secrets_provider.core.validation import check_secret_name
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 PRESET_LABEL = "airflow-secrets-provider/preset"
 PRESET_KEY = "preset.yaml"
 APPLIED_ANNOTATION = "airflow-secrets-provider/presets"
-CONFIG_SECTION = "secrets_provider"
+CONFIG_SECTION = SECTION
 CONFIG_FILE_OPTION = "presets_file"
 CONFIG_CLUSTER_OPTION = "cluster_presets"
 
@@ -261,10 +262,9 @@ def load_presets_file(path: str | Path) -> list[Preset]:
 
 def configured_presets_file() -> str | None:
     """Airflow's ``[secrets_provider] presets_file`` (``AIRFLOW__SECRETS_PROVIDER__PRESETS_FILE``)."""
-    from airflow.configuration import conf
+    from airflow_secrets_provider import config
 
-    value = conf.get(CONFIG_SECTION, CONFIG_FILE_OPTION, fallback="") or ""
-    return value.strip() or None
+    return config.get_str(CONFIG_FILE_OPTION)
 
 
 def cluster_presets_enabled() -> bool:
@@ -273,9 +273,9 @@ def cluster_presets_enabled() -> bool:
     False saves each launch the ``list`` of preset ConfigMaps, for deployments whose presets
     all live in ``presets_file`` (or that use none).
     """
-    from airflow.configuration import conf
+    from airflow_secrets_provider import config
 
-    return conf.getboolean(CONFIG_SECTION, CONFIG_CLUSTER_OPTION, fallback=True)
+    return config.get_bool(CONFIG_CLUSTER_OPTION)
 
 
 def preset_config_map(preset_data: Mapping[str, Any], name: str) -> k8s.V1ConfigMap:

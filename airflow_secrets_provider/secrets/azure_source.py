@@ -17,14 +17,20 @@ Options are the reader's (see :func:`~airflow_secrets_provider.azure.vault.reade
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+from pydantic import AfterValidator
 from typing_extensions import Unpack
 
-from airflow_secrets_provider.azure.options import READER_OPTIONS, ReaderOptions, reader_settings_from_options
-from airflow_secrets_provider.core.errors import SecretConfigError
+from airflow_secrets_provider.azure.options import (
+    READER_OPTIONS,
+    ReaderModel,
+    ReaderOptions,
+    reader_settings_from_options,
+)
+from airflow_secrets_provider.core.typed_options import NonEmptyStr, validated
 from airflow_secrets_provider.core.validation import is_key_vault_secret_name
-from airflow_secrets_provider.secrets.sources import NamingOptions, Source, parse_naming, require_str
+from airflow_secrets_provider.secrets.sources import NamingModel, NamingOptions, Source
 
 if TYPE_CHECKING:
     from airflow_secrets_provider.azure.vault import AzureVaultReader
@@ -37,6 +43,19 @@ class AzureVaultSourceOptions(NamingOptions, ReaderOptions, total=False):
     """Naming and Key Vault client options of an ``azure_vault`` source."""
 
 
+def _https(url: str) -> str:
+    if not url.startswith("https://"):
+        raise ValueError("must be an https:// URL")
+    return url
+
+
+class AzureVaultModel(NamingModel, ReaderModel):
+    """The model of an ``azure_vault`` source's options: the vault, naming and client options."""
+
+    vault_url: Annotated[NonEmptyStr, AfterValidator(_https)]
+    sep: str = "-"
+
+
 class AzureVaultSource(Source):
     """Secrets of one Azure Key Vault, named as the Microsoft provider's ``KeyVaultBackend`` names them.
 
@@ -47,18 +66,13 @@ class AzureVaultSource(Source):
     """
 
     kind = KIND
-    EXTRA_OPTIONS = frozenset(AzureVaultSourceOptions.__optional_keys__)
+    options_model = AzureVaultModel
 
     def __init__(
         self, *, vault_url: str | None = None, field: str = "source", **options: Unpack[AzureVaultSourceOptions]
     ) -> None:
-        url = require_str({"vault_url": vault_url}, "vault_url", field)
-        assert url is not None
-        if not url.startswith("https://"):
-            raise SecretConfigError(f"{field}.vault_url", "must be an https:// URL", provider=KIND)
-        sep = options.get("sep", "-")
-        if not isinstance(sep, str):
-            raise SecretConfigError(f"{field}.sep", "must be a string", provider=KIND)
+        checked = validated(AzureVaultModel, {"vault_url": vault_url, **options}, field, provider=KIND)
+        sep = checked.sep
 
         def spell(name: str) -> str | None:
             name = name.replace("_", sep)
@@ -66,12 +80,8 @@ class AzureVaultSource(Source):
 
         reader_options = {key: value for key, value in options.items() if key in READER_OPTIONS}
         self.credential, self.options = reader_settings_from_options(reader_options, f"{field}.")
-        naming = {key: value for key, value in options.items() if key not in READER_OPTIONS}
-        super().__init__(
-            parse_naming(naming, field, DEFAULT_PREFIXES, sep, spell),  # type: ignore[arg-type]
-            f"{field} (azure_vault {url})",
-        )
-        self.vault_url = url
+        super().__init__(checked.naming(DEFAULT_PREFIXES, spell), f"{field} (azure_vault {checked.vault_url})")
+        self.vault_url = checked.vault_url
 
     @cached_property
     def reader(self) -> AzureVaultReader:

@@ -40,19 +40,15 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Sequence
+from typing import Annotated, Any
 
 from airflow.sdk.bases.secrets_backend import BaseSecretsBackend
+from pydantic import AfterValidator, BeforeValidator, Field
 
-from airflow_secrets_provider.core.errors import (
-    SecretAccessError,
-    SecretConfigError,
-    SecretsProviderError,
-    drops_original_error,
-)
-from airflow_secrets_provider.core.redaction import is_shown, shown
+from airflow_secrets_provider.core.errors import SecretAccessError, SecretsProviderError
+from airflow_secrets_provider.core.typed_options import Count, Finite, Options, validated
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from airflow_secrets_provider.secrets.chain import build_source
 from airflow_secrets_provider.secrets.masking import mask_value
@@ -73,54 +69,35 @@ def team_scoped_id(team_name: str, identifier: str) -> str:
     return f"_{team_name}{TEAM_SEP}{identifier}"
 
 
-@drops_original_error
-def _number(value: object, field: str) -> float:
-    """Per-key overrides (``AIRFLOW__SECRETS__BACKEND_KWARG__*``) arrive as strings."""
-    if isinstance(value, bool):
-        raise SecretConfigError(field, "must be a number of seconds")
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            raise SecretConfigError(field, "must be a number of seconds") from None
-    else:
-        raise SecretConfigError(field, "must be a number of seconds")
-    if not math.isfinite(number):
-        # NaN compares false with everything: a NaN lifetime would keep a miss for ever.
-        raise SecretConfigError(field, "must be a finite number of seconds (not NaN or infinity)")
-    if number < 0:
-        raise SecretConfigError(field, "must not be negative (0 turns caching off)")
-    return number
-
-
-@drops_original_error
-def _count(value: object, field: str) -> int:
-    """A whole number of at least 1; per-key overrides arrive as strings."""
-    number: object = value
+def _json_text(value: object) -> object:
+    """A per-key override (``AIRFLOW__SECRETS__BACKEND_KWARG__SOURCES``) holds JSON text."""
     if isinstance(value, str):
         try:
-            number = int(value.strip())
+            return json.loads(value)
         except ValueError:
-            raise SecretConfigError(field, "must be a whole number of at least 1") from None
-    if isinstance(number, float) and number.is_integer():
-        number = int(number)
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise SecretConfigError(field, "must be a whole number of at least 1")
-    return number
+            raise ValueError("is not valid JSON") from None
+    return value
 
 
-@drops_original_error
-def _sources(value: object) -> list[object]:
-    if isinstance(value, str):  # a per-key override holds JSON text
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise SecretConfigError("sources", "is not valid JSON") from None
-    if not isinstance(value, (list, tuple)) or not value:
-        raise SecretConfigError("sources", "must be a non-empty list of source objects")
-    return list(value)
+def _not_negative(value: float) -> float:
+    if value < 0:
+        raise ValueError("must not be negative (0 turns caching off)")
+    return value
+
+
+Lifetime = Annotated[Finite, AfterValidator(_not_negative)]
+
+
+class BackendOptions(Options):
+    """``backend_kwargs``: every option of the backend, checked before anything is built.
+
+    Values may be strings (per-key overrides arrive as text).
+    """
+
+    sources: Annotated[list[Any], BeforeValidator(_json_text), Field(min_length=1)] = [{"kind": "env"}]
+    cache_ttl_seconds: Lifetime = DEFAULT_CACHE_TTL_SECONDS
+    negative_cache_ttl_seconds: Lifetime = DEFAULT_NEGATIVE_CACHE_TTL_SECONDS
+    cache_max_entries: Annotated[Count, Field(ge=1)] = 10_000
 
 
 class ChainedSecretsBackend(BaseSecretsBackend):
@@ -142,19 +119,22 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         **unknown: object,
     ) -> None:
         super().__init__()
-        if unknown:
-            # Airflow passes backend_kwargs as keywords: a typo would be a bare TypeError.
-            name = sorted(unknown)[0]
-            raise SecretConfigError(
-                name if is_shown(name) else "backend_kwargs",
-                f"{shown(name, 'option name')} is not a known option; known: "
-                "sources, cache_ttl_seconds, negative_cache_ttl_seconds, cache_max_entries",
-            )
-        self.sources: list[Source] = [build_source(config, i) for i, config in enumerate(_sources(sources))]
+        # Airflow passes backend_kwargs as keywords: ``**unknown`` turns a typo into an error
+        # naming the option (BackendOptions forbids it) instead of a bare TypeError.
+        options = validated(
+            BackendOptions,
+            {
+                "sources": sources,
+                "cache_ttl_seconds": cache_ttl_seconds,
+                "negative_cache_ttl_seconds": negative_cache_ttl_seconds,
+                "cache_max_entries": cache_max_entries,
+                **unknown,
+            },
+            root="backend_kwargs",
+        )
+        self.sources: list[Source] = [build_source(config, i) for i, config in enumerate(options.sources)]
         self.cache: LookupCache[tuple[str, str], str] = LookupCache(
-            _number(cache_ttl_seconds, "cache_ttl_seconds"),
-            _number(negative_cache_ttl_seconds, "negative_cache_ttl_seconds"),
-            max_entries=_count(cache_max_entries, "cache_max_entries"),
+            options.cache_ttl_seconds, options.negative_cache_ttl_seconds, max_entries=options.cache_max_entries
         )
         for source in self.sources:
             source.use_cache_ttl(self.cache.ttl, self.cache.negative_ttl)

@@ -17,6 +17,10 @@ transactions per 10 s per vault, and a busy deployment looks the same ids up aga
   then the oldest stored.
 
 Values are kept in memory only, never logged, and the cache's ``repr`` shows sizes only.
+
+Why not ``cachetools`` (no longer a dependency): its caches are not thread-safe and update their
+bookkeeping on every read (``TTLCache`` also has one lifetime for hits and misses alike), so each
+hit would take a lock, and single flight and "not cacheable" answers would still be ours.
 """
 
 from __future__ import annotations

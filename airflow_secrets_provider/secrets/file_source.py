@@ -19,20 +19,22 @@ import datetime
 import json
 import os
 import threading
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
+from pydantic import AfterValidator, model_validator
 from typing_extensions import Unpack
 
 from airflow_secrets_provider.core.errors import SecretAccessError, SecretConfigError, drops_original_error
 from airflow_secrets_provider.core.key_value import parse_key_value_lines
 from airflow_secrets_provider.core.redaction import shown
 from airflow_secrets_provider.core.text_files import FileIdentity, FileText, current_identity, read_secrets_file
+from airflow_secrets_provider.core.typed_options import validated
 from airflow_secrets_provider.secrets.sources import (
     LOOKUP_KINDS,
     LookupPatterns,
     Naming,
+    PatternOptions,
     Source,
-    parse_patterns,
     spell_as_is,
 )
 
@@ -127,6 +129,30 @@ def read_file_values(path: str, fmt: str, field: str = "file") -> dict[str, Any]
     return {} if read is None else parse_file_values(read.text, field, fmt)
 
 
+def _file_path(value: str | None) -> str | None:
+    if value is not None and not value:
+        raise ValueError("must be a file path")
+    return value
+
+
+FilePath = Annotated[str | None, AfterValidator(_file_path)]
+
+
+class FileSourceOptions(PatternOptions):
+    """The model of a ``file`` source's options (see :class:`FileSource`)."""
+
+    connections_file: FilePath = None
+    variables_file: FilePath = None
+    config_file: FilePath = None
+    format: Literal["env", "json", "yaml"] | None = None
+
+    @model_validator(mode="after")
+    def _some_file(self) -> Self:
+        if self.connections_file is None and self.variables_file is None and self.config_file is None:
+            raise ValueError("needs at least one of connections_file, variables_file, config_file")
+        return self
+
+
 class FileSource(Source):
     """One file per kind, keyed by the Airflow id (no prefixes); a kind without a file is off.
 
@@ -139,7 +165,7 @@ class FileSource(Source):
     """
 
     kind = KIND
-    EXTRA_OPTIONS = frozenset(LookupPatterns.__annotations__)
+    options_model = FileSourceOptions
 
     def __init__(
         self,
@@ -151,22 +177,24 @@ class FileSource(Source):
         field: str = "source",
         **patterns: Unpack[LookupPatterns],
     ) -> None:
-        files: dict[str, str] = {}
-        for kind, path in zip(LOOKUP_KINDS, (connections_file, variables_file, config_file), strict=True):
-            if path is None:
-                continue
-            if not isinstance(path, str) or not path:
-                raise SecretConfigError(f"{field}.{kind}_file", "must be a file path")
-            files[kind] = path
-        if not files:
-            raise SecretConfigError(field, "needs at least one of connections_file, variables_file, config_file")
-        if format is not None and format not in FORMATS:
-            raise SecretConfigError(f"{field}.format", f"must be one of {list(FORMATS)}")
+        options = validated(
+            FileSourceOptions,
+            {
+                "connections_file": connections_file,
+                "variables_file": variables_file,
+                "config_file": config_file,
+                "format": format,
+                **patterns,
+            },
+            field,
+            provider=KIND,
+        )
+        files = {kind: path for kind in LOOKUP_KINDS if (path := getattr(options, f"{kind}_file")) is not None}
         # One file per kind, keyed by id: no prefix; a kind without a file is off.
         prefixes = {kind: ("" if kind in files else None) for kind in LOOKUP_KINDS}
-        super().__init__(Naming(prefixes, "", parse_patterns(patterns, field), spell_as_is), f"{field} (file)")
+        super().__init__(Naming(prefixes, "", options.patterns(), spell_as_is), f"{field} (file)")
         self.files = files
-        self.format = format
+        self.format = options.format
         self._field = field
         # Parsed files by kind, with the identity (inode, size, mtime) they were read at: a
         # lookup costs a stat, and a file is read and parsed again only once it changed.

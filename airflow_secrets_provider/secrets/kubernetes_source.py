@@ -28,17 +28,18 @@ held in one Secret cost one GET per TTL, not K. Concurrent lookups share the rea
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
+from pydantic import AfterValidator, StrictBool, model_validator
 from typing_extensions import Unpack
 
-from airflow_secrets_provider.core.errors import SecretConfigError, SecretsProviderError, drops_original_error
+from airflow_secrets_provider.core.errors import SecretsProviderError, drops_original_error
 from airflow_secrets_provider.core.naming import project_secret_name
+from airflow_secrets_provider.core.typed_options import Finite, NonEmptyStr, validated
 from airflow_secrets_provider.core.validation import check_label_name, check_secret_name, literal_names
 from airflow_secrets_provider.kube.layout import (
     CONFIG_SECTION,
@@ -48,10 +49,10 @@ from airflow_secrets_provider.kube.layout import (
 )
 from airflow_secrets_provider.secrets.cache import LoadResult, LookupCache
 from airflow_secrets_provider.secrets.sources import (
+    NamingModel,
     NamingOptions,
     Source,
-    parse_naming,
-    require_str,
+    kind_prefixes,
     spell_secret_key,
 )
 
@@ -119,6 +120,32 @@ def source_namespace(project: str | None, namespace: str | None, template: str |
     return task_namespace(project, template, None)  # the template is checked as literal there
 
 
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be a positive, finite number of seconds")
+    return value
+
+
+class KubernetesSourceOptions(NamingModel):
+    """The model of a ``kubernetes`` source's options (see :class:`KubernetesSource`)."""
+
+    project: NonEmptyStr | None = None
+    secret: NonEmptyStr | None = None
+    label_selector: NonEmptyStr | None = None
+    namespace: NonEmptyStr | None = None
+    prefix: str = "AIRFLOW_"
+    kube_config: NonEmptyStr | None = None
+    context: NonEmptyStr | None = None
+    in_cluster: StrictBool | None = None
+    request_timeout: Annotated[Finite, AfterValidator(_positive)] = DEFAULT_REQUEST_TIMEOUT
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if sum(value is not None for value in (self.project, self.secret, self.label_selector)) != 1:
+            raise ValueError("needs exactly one of project, secret or label_selector")
+        return self
+
+
 class KubernetesSource(Source):
     """Keys of one Kubernetes Secret, or of every Secret matching a label selector.
 
@@ -140,6 +167,7 @@ class KubernetesSource(Source):
     """
 
     kind = KIND
+    options_model = KubernetesSourceOptions
 
     def __init__(
         self,
@@ -156,36 +184,41 @@ class KubernetesSource(Source):
         field: str = "source",
         **naming: Unpack[NamingOptions],
     ) -> None:
-        given = {"project": project, "secret": secret, "label_selector": label_selector}
-        chosen = [key for key, value in given.items() if value is not None]
-        if len(chosen) != 1:
-            raise SecretConfigError(field, "needs exactly one of project, secret or label_selector", provider=KIND)
-        value = require_str(given, chosen[0], field)
-        assert value is not None
-        self.secret = project_secret_name(value) if chosen[0] == "project" else secret
-        self.label_selector = label_selector
-        if not isinstance(prefix, str):
-            raise SecretConfigError(f"{field}.prefix", "must be a string", provider=KIND)
-        options = {"kube_config": kube_config, "context": context, "namespace": namespace}
-        for key in options:
-            require_str(options, key, field, optional=True)
+        options = validated(
+            KubernetesSourceOptions,
+            {
+                "project": project,
+                "secret": secret,
+                "label_selector": label_selector,
+                "namespace": namespace,
+                "prefix": prefix,
+                "kube_config": kube_config,
+                "context": context,
+                "in_cluster": in_cluster,
+                "request_timeout": request_timeout,
+                **naming,
+            },
+            field,
+            provider=KIND,
+        )
+        project, secret, namespace = options.project, options.secret, options.namespace
         # Checked now, as a task's names are: an invalid one would only fail at the first lookup.
         with literal_names():
-            if chosen[0] == "project":
-                check_label_name(value, f"{field}.project", KIND)
-            elif chosen[0] == "secret":
-                check_secret_name(value, f"{field}.secret", KIND)
+            if project is not None:
+                check_label_name(project, f"{field}.project", KIND)
+            elif secret is not None:
+                check_secret_name(secret, f"{field}.secret", KIND)
             if namespace is not None:
                 check_label_name(namespace, f"{field}.namespace", KIND)
-        if in_cluster is not None and not isinstance(in_cluster, bool):
-            raise SecretConfigError(f"{field}.in_cluster", "must be true, false or null (auto)", provider=KIND)
-        self.request_timeout = _seconds(request_timeout, f"{field}.request_timeout")
-        self.kube_config, self.context, self.in_cluster = kube_config, context, in_cluster
+        self.secret = project_secret_name(project) if project is not None else secret
+        self.label_selector = options.label_selector
+        self.request_timeout = options.request_timeout
+        self.kube_config, self.context, self.in_cluster = options.kube_config, options.context, options.in_cluster
         self._namespace = namespace
-        self._project = value if chosen[0] == "project" else None
-        defaults = {"connections": f"{prefix}CONN", "variables": f"{prefix}VAR", "config": f"{prefix}CONFIG"}
-        what = f"Secret {self.secret!r}" if self.secret else f"Secrets labelled {label_selector!r}"
-        super().__init__(parse_naming(naming, field, defaults, "_", spell_secret_key), f"{field} (kubernetes, {what})")
+        self._project = project
+        what = f"Secret {self.secret!r}" if self.secret else f"Secrets labelled {self.label_selector!r}"
+        naming_of = options.naming(kind_prefixes(options.prefix), spell_secret_key)
+        super().__init__(naming_of, f"{field} (kubernetes, {what})")
         self._reads: LookupCache[str, dict[str, str]] = LookupCache(0, 0)  # off until a backend sets TTLs
 
     def use_cache_ttl(self, ttl: float, negative_ttl: float) -> None:
@@ -259,17 +292,3 @@ class KubernetesSource(Source):
             for key, value in decode_text(item.data, f"Secret {item.metadata.name!r}").items():
                 merged.setdefault(key, value)
         return merged
-
-
-@drops_original_error
-def _seconds(value: object, field: str) -> float:
-    """A positive number of seconds; per-key overrides arrive as strings."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise SecretConfigError(field, "must be a positive number of seconds", provider=KIND) from None
-    # NaN passes every comparison (and infinity never times out): finite numbers only.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise SecretConfigError(field, "must be a positive, finite number of seconds", provider=KIND)
-    return float(value)

@@ -13,18 +13,17 @@ access, any other exception for failures, and never a value in a message.
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypedDict
+from typing import Annotated, Any, ClassVar, Self, TypedDict
 
-from typing_extensions import Self, Unpack
+from pydantic import PlainValidator
+from typing_extensions import Unpack
 
-from airflow_secrets_provider.core.errors import SecretConfigError, drops_original_error
-from airflow_secrets_provider.core.redaction import describe_names, is_shown
+from airflow_secrets_provider.core.typed_options import Options, validated
 from airflow_secrets_provider.core.validation import is_secret_key
 
 LOOKUP_KINDS = ("connections", "variables", "config")
@@ -104,53 +103,47 @@ def spell_as_is(name: str) -> str | None:
     return name or None
 
 
-@drops_original_error
-def parse_patterns(config: Mapping[str, Any], field: str) -> dict[str, re.Pattern[str] | None]:
-    """The ``<kind>_lookup_pattern`` options: an id is only looked up if the regex matches it."""
-    patterns: dict[str, re.Pattern[str] | None] = {}
-    for kind in LOOKUP_KINDS:
-        key = f"{kind}_lookup_pattern"
-        raw = config.get(key)
-        if raw is None:
-            patterns[kind] = None
-            continue
-        if not isinstance(raw, str):
-            raise SecretConfigError(f"{field}.{key}", "must be a regular expression string")
-        try:
-            patterns[kind] = re.compile(raw)
-        except re.error as err:
-            raise SecretConfigError(f"{field}.{key}", f"is not a valid regular expression ({err})") from None
-    return patterns
+def _regex(value: object) -> re.Pattern[str] | None:
+    if value is None or isinstance(value, re.Pattern):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a regular expression string")
+    try:
+        return re.compile(value)
+    except re.error as err:  # its message gives the position, not the pattern
+        raise ValueError(f"is not a valid regular expression ({err})") from None
 
 
-def parse_naming(
-    config: Mapping[str, Any],
-    field: str,
-    defaults: Mapping[str, str | None],
-    sep: str,
-    spell: Callable[[str], str | None],
-) -> Naming:
-    """Read the shared naming options of a source, falling back to its kind's defaults."""
-    prefixes: dict[str, str | None] = {}
-    for kind in LOOKUP_KINDS:
-        key = f"{kind}_prefix"
-        prefix = config.get(key, defaults.get(kind))
-        if prefix is not None and not isinstance(prefix, str):
-            raise SecretConfigError(f"{field}.{key}", "must be a string, or null to disable this kind")
-        prefixes[kind] = prefix
-    sep_value = config.get("sep", sep)
-    if not isinstance(sep_value, str):
-        raise SecretConfigError(f"{field}.sep", "must be a string")
-    return Naming(prefixes, sep_value, parse_patterns(config, field), spell)
+Regex = Annotated[re.Pattern[str] | None, PlainValidator(_regex)]
 
 
-def require_str(config: Mapping[str, Any], key: str, field: str, *, optional: bool = False) -> str | None:
-    value = config.get(key)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not value:
-        raise SecretConfigError(f"{field}.{key}", "must be a non-empty string")
-    return value
+class PatternOptions(Options):
+    """The model of :class:`LookupPatterns` (every source takes them)."""
+
+    connections_lookup_pattern: Regex = None
+    variables_lookup_pattern: Regex = None
+    config_lookup_pattern: Regex = None
+
+    def patterns(self) -> dict[str, re.Pattern[str] | None]:
+        """The ``<kind>_lookup_pattern`` options: an id is only looked up if the regex matches it."""
+        return {kind: getattr(self, f"{kind}_lookup_pattern") for kind in LOOKUP_KINDS}
+
+
+class NamingModel(PatternOptions):
+    """The model of :class:`NamingOptions`; a prefix not given is the kind's default."""
+
+    connections_prefix: str | None = None
+    variables_prefix: str | None = None
+    config_prefix: str | None = None
+    sep: str = "_"
+
+    def naming(self, defaults: Mapping[str, str | None], spell: Callable[[str], str | None]) -> Naming:
+        """The naming these options describe, falling back to the source kind's ``defaults``."""
+        prefixes = {
+            kind: getattr(self, f"{kind}_prefix") if f"{kind}_prefix" in self.model_fields_set else defaults.get(kind)
+            for kind in LOOKUP_KINDS
+        }
+        return Naming(prefixes, self.sep, self.patterns(), spell)
 
 
 class Source(ABC):
@@ -165,33 +158,23 @@ class Source(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label}>"
 
-    # Options a ``**options`` parameter of ``__init__`` stands for (a TypedDict's keys).
-    EXTRA_OPTIONS: ClassVar[frozenset[str]] = frozenset(NamingOptions.__annotations__)
+    options_model: ClassVar[type[Options]] = NamingModel
+    """The kind's options as a typed model: ``__init__`` checks its keywords with it."""
 
     @classmethod
     def option_names(cls) -> frozenset[str]:
-        """The options this kind takes: its keyword arguments (``field`` is not an option)."""
-        params = inspect.signature(cls.__init__).parameters.values()
-        names = {p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "field"}
-        if any(p.kind is p.VAR_KEYWORD for p in params):
-            names |= cls.EXTRA_OPTIONS
-        return frozenset(names)
+        """The options this kind takes (its keyword arguments, ``field`` aside)."""
+        return frozenset(cls.options_model.model_fields)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], field: str) -> Self:
         """The source for one ``sources[i]`` object; an unknown option is an error naming it.
 
-        A typo must not silently mean "use the default".
+        A typo must not silently mean "use the default". Checked by the kind's model before
+        ``__init__`` sees the keywords (a key that is no keyword would be a bare TypeError).
         """
         options = {key: value for key, value in config.items() if key != "kind"}
-        unknown = sorted(set(options) - cls.option_names(), key=str)
-        if unknown:
-            name = unknown[0]
-            if isinstance(name, str) and is_shown(name):
-                raise SecretConfigError(f"{field}.{name}", "is not a known option for this source kind")
-            raise SecretConfigError(
-                field, f"{describe_names(unknown[:1], 'option name')} is not a known option for this source kind"
-            )
+        validated(cls.options_model, options, field, provider=cls.kind)
         return cls(field=field, **options)  # type: ignore[call-arg]  # subclasses take keywords
 
     def lookup(self, kind: str, identifier: str) -> str | None:
@@ -214,6 +197,15 @@ class Source(ABC):
         del ttl, negative_ttl
 
 
+def kind_prefixes(prefix: str) -> dict[str, str]:
+    """``<prefix>CONN``, ``<prefix>VAR``, ``<prefix>CONFIG``: Airflow's environment spelling."""
+    return {"connections": f"{prefix}CONN", "variables": f"{prefix}VAR", "config": f"{prefix}CONFIG"}
+
+
+class EnvSourceOptions(NamingModel):
+    prefix: str = "AIRFLOW_"
+
+
 class EnvSource(Source):
     """Environment variables of the process doing the lookup.
 
@@ -228,12 +220,13 @@ class EnvSource(Source):
     """
 
     kind = "env"
+    options_model = EnvSourceOptions
 
     def __init__(self, *, prefix: str = "AIRFLOW_", field: str = "source", **naming: Unpack[NamingOptions]) -> None:
-        if not isinstance(prefix, str):
-            raise SecretConfigError(f"{field}.prefix", "must be a string")
-        defaults = {"connections": f"{prefix}CONN", "variables": f"{prefix}VAR", "config": f"{prefix}CONFIG"}
-        super().__init__(parse_naming(naming, field, defaults, "_", spell_env), f"{field} (env, prefix {prefix!r})")
+        options = validated(EnvSourceOptions, {"prefix": prefix, **naming}, field, provider=self.kind)
+        super().__init__(
+            options.naming(kind_prefixes(options.prefix), spell_env), f"{field} (env, prefix {options.prefix!r})"
+        )
 
     def read(self, kind: str, name: str) -> str | None:
         return os.environ.get(name)

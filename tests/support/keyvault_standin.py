@@ -155,7 +155,7 @@ def make_test_ca(directory: str | os.PathLike[str]) -> tuple[str, str, str]:
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     not_before = now - datetime.timedelta(hours=1)
     not_after = now + datetime.timedelta(days=7)
 
@@ -301,7 +301,7 @@ def _vault_error(
 
 
 def _aad_error(status: int, error: str, description: str, code: int) -> _Response:
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     return _json_response(
         status,
         {
