@@ -17,6 +17,7 @@ described, not quoted, as everywhere else.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -116,6 +117,14 @@ def describe_error(error: ErrorDetails) -> str:
     return _PROBLEMS.get(kind, "is not valid")
 
 
+_VALIDATOR_STEP = re.compile(r"[a-z][a-z-]*\[.*\]")
+
+
+def _is_validator_step(part: object) -> bool:
+    """A step pydantic adds to an error's location that is not a field (``function-after[check()]``)."""
+    return isinstance(part, str) and _VALIDATOR_STEP.fullmatch(part) is not None
+
+
 def to_config_error(
     err: ValidationError, field: str = "", provider: str | None = None, root: str = "options"
 ) -> SecretConfigError:
@@ -124,11 +133,13 @@ def to_config_error(
     ``root`` names the whole dict when ``field`` is empty (``backend_kwargs``).
     """
     error = err.errors(include_url=False, include_input=False, include_context=True)[0]
-    loc = tuple(error["loc"])
+    raw_loc = tuple(error["loc"])
     # Tagged unions and wrapped validators add non-field steps to the location (``function-after[...]``).
-    loc = tuple(part for part in loc if isinstance(part, int) or "[" not in part)
+    loc = tuple(part for part in raw_loc if not _is_validator_step(part))
     if error["type"] == "extra_forbidden":
-        name = loc[-1] if loc else ""
+        # The unknown key itself is the last step whatever it holds (a typed ``K=V[`` is still a key).
+        name = raw_loc[-1] if raw_loc else ""
+        loc = (*loc[:-1], name) if loc and loc[-1] == name else (*loc, name)
         if isinstance(name, str) and is_shown(name):
             return SecretConfigError(join_field(field, loc), "is not a known option", provider=provider)
         where = join_field(field, loc[:-1]) or root
