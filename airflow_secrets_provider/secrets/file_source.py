@@ -33,7 +33,13 @@ from airflow_secrets_provider.secrets.sources import (
     parse_patterns,
     spell_as_is,
 )
-from airflow_secrets_provider.text_files import FileIdentity, FileText, current_identity, read_secrets_file
+from airflow_secrets_provider.text_files import (
+    FileIdentity,
+    FileText,
+    current_identity,
+    read_secrets_file,
+    read_secrets_file_kind_check,
+)
 from airflow_secrets_provider.validation import shown
 
 KIND = "file"
@@ -103,6 +109,16 @@ def _iso(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def check_not_special_file(path: str, field: str) -> None:
+    """Refuse, at construction, a path that exists and is no regular file (``/dev/zero``, a FIFO).
+
+    A stat, no read: files are read on lookup (they may be mounted after the backend is built,
+    so a missing file is fine here), but a device, FIFO, socket or directory is a configuration
+    error now, named by its option, rather than on every later lookup.
+    """
+    read_secrets_file_kind_check(path, field, provider=KIND)
+
+
 @drops_original_error
 def read_file_text(path: str, field: str) -> FileText | None:
     """The file's text, or None when there is no file (an empty store, not an error)."""
@@ -157,6 +173,7 @@ class FileSource(Source):
                 continue
             if not isinstance(path, str) or not path:
                 raise SecretConfigError(f"{field}.{kind}_file", "must be a file path")
+            check_not_special_file(path, f"{field}.{kind}_file")
             files[kind] = path
         if not files:
             raise SecretConfigError(field, "needs at least one of connections_file, variables_file, config_file")
