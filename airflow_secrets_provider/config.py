@@ -79,11 +79,14 @@ OPTIONS: dict[str, Option] = _options(
     ),
     Option(
         "mask_external_secrets",
-        "boolean",
-        "False",
+        "string",
+        "auto",
         "Whether SecretTaskOperator also reads every Kubernetes Secret its pod references by itself "
-        "(secretKeyRef, envFrom, volumes) and registers the used values with the log masker. A task's "
-        "own mask_external_secrets argument overrides it.\n",
+        "(secretKeyRef, envFrom, volumes) and registers the used values with the log masker. 'auto': "
+        "read those the launcher may read, and log one warning per Secret it may not (naming the RBAC "
+        "flag that allows it); True: a refused read fails the task; False: never read. A task's own "
+        "mask_external_secrets argument overrides it.\n",
+        example="auto",
     ),
     Option(
         "kube_request_timeout",
@@ -201,6 +204,21 @@ def get_bool(name: str) -> bool:
         return conf.getboolean(SECTION, name, fallback=option.default.lower() == "true")
     except Exception:  # AirflowConfigException quotes the value
         raise SecretConfigError(option.field, "must be True or False") from None
+
+
+@drops_original_error
+def get_bool_or_auto(name: str) -> bool | Literal["auto"]:
+    """``"auto"`` (any case) or a boolean option's value; an empty value means the declared default."""
+    from airflow.configuration import conf
+
+    option = _declared(name)
+    text = get_str(name) or option.default
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        return conf.getboolean(SECTION, name)
+    except Exception:  # AirflowConfigException quotes the value
+        raise SecretConfigError(option.field, "must be auto, True or False") from None
 
 
 @drops_original_error

@@ -114,12 +114,18 @@ def test_defaults_apply_when_unset_or_empty(monkeypatch: pytest.MonkeyPatch) -> 
     for name in config.OPTIONS:
         monkeypatch.delenv(f"AIRFLOW__SECRETS_PROVIDER__{name.upper()}", raising=False)
     assert config.get_bool("cleanup_on_task_end") is True
-    assert config.get_bool("mask_external_secrets") is False
+    assert config.get_bool_or_auto("mask_external_secrets") == "auto"
     assert config.get_float("kube_request_timeout") == 60.0
     assert config.get_list("cleanup_operators") == ["SecretTaskOperator"]
     assert config.get_str("project_namespace") is None
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLUSTER_PRESETS", "")
     assert config.get_bool("cluster_presets") is True
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__MASK_EXTERNAL_SECRETS", "")
+    assert config.get_bool_or_auto("mask_external_secrets") == "auto"
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__MASK_EXTERNAL_SECRETS", "False")
+    assert config.get_bool_or_auto("mask_external_secrets") is False
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__MASK_EXTERNAL_SECRETS", "AUTO")
+    assert config.get_bool_or_auto("mask_external_secrets") == "auto"
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__CLEANUP_NAMESPACES", " a, ,b ")
     assert config.get_list("cleanup_namespaces") == ["a", "b"]
 
@@ -131,7 +137,12 @@ def test_the_cncf_timeout_is_the_declared_default() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "reader"), [("cleanup_on_task_end", config.get_bool), ("kube_request_timeout", config.get_float)]
+    ("name", "reader"),
+    [
+        ("cleanup_on_task_end", config.get_bool),
+        ("kube_request_timeout", config.get_float),
+        ("mask_external_secrets", config.get_bool_or_auto),
+    ],
 )
 def test_a_bad_value_names_the_option_never_the_value(
     name: str, reader: object, monkeypatch: pytest.MonkeyPatch

@@ -430,3 +430,121 @@ def test_a_whole_execute_through_faults_succeeds_and_leaves_nothing(
     assert [name for _ns, name, phase in kubelet_standin.finished if phase == "Succeeded"] == [op.pod.metadata.name]
     assert proxy.injected["lost"] == 4, proxy.log
     no_value_in(caplog.text, [inline])
+
+
+# -- a launch that gives up leaves nothing ---------------------------------------------------------
+
+
+def _labelled_context(task_id: str) -> Any:
+    """A context whose task instance gives the pod KPO's dag_id/task_id/run_id labels (for the cleanup)."""
+    ti = SimpleNamespace(
+        dag_id="faults", task_id=task_id, run_id="r1", map_index=-1, try_number=1, xcom_push=lambda *a, **k: None
+    )
+    return {"ti": ti, "task_instance": ti, "run_id": "r1", "dag": SimpleNamespace()}
+
+
+def _launch_in(op: SecretTaskOperator, context: Any) -> Any:
+    op.prepare_secrets(context)
+    return op.get_or_create_pod(op.build_pod_request_obj(context), context)
+
+
+def _gone(core: CoreV1Api, namespace: str, what: str) -> None:
+    """Bounded wait (a pod being deleted, or the garbage collector) until no pod and no per-task Secret."""
+    deadline = time.monotonic() + 60
+    while True:
+        pods = [p.metadata.name for p in core.list_namespaced_pod(namespace).items]
+        task_secrets = [
+            s.metadata.name
+            for s in core.list_namespaced_secret(namespace, label_selector=f"{SECRET_ROLE_LABEL}=task").items
+        ]
+        if not pods and not task_secrets:
+            return
+        assert time.monotonic() < deadline, f"{what}: left behind pods {pods} and Secrets {task_secrets}"
+        time.sleep(0.5)
+
+
+def test_a_launch_whose_pod_create_answers_are_all_lost_leaves_no_pod(
+    proxy: FaultProxy, proxy_kubeconfig: Path, core: CoreV1Api, kube_namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every create of the pod is applied and its answer lost: KPO gives up; the pod it made is deleted."""
+    caplog.set_level(logging.INFO)
+    inline = value()
+    proxy.add("lost", method="POST", path=PODS_PATH, times=None)
+    op = _operator(
+        "lost-create", proxy_kubeconfig, kube_namespace, secrets=[with_secrets("inline", {"INLINE": inline})]
+    )
+    error = outcome_in_thread(lambda: _launch(op), "the launch")
+    assert error is not None, "every create answer was lost: the launch cannot know its pod"
+    assert proxy.injected["lost"] >= 1, proxy.log
+    _gone(core, kube_namespace, "a launch whose pod create answers were lost")
+    no_value_in(f"{error}\n{caplog.text}", [inline])
+
+
+def test_a_hung_task_secret_create_leaves_nothing(
+    proxy: FaultProxy,
+    proxy_kubeconfig: Path,
+    core: CoreV1Api,
+    kube_namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The per-task Secret's create is applied but never answered: the launch deletes the Secret and the pod."""
+    caplog.set_level(logging.INFO)
+    monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__KUBE_REQUEST_TIMEOUT", "2")
+    inline = value()
+    proxy.add("hang", method="POST", path=SECRETS_PATH, times=None)
+    op = _operator(
+        "hung-secret", proxy_kubeconfig, kube_namespace, secrets=[with_secrets("inline", {"INLINE": inline})]
+    )
+    error = outcome_in_thread(lambda: _launch(op), "the launch")
+    assert isinstance(error, KubernetesUnavailableError), repr(error)  # nothing left: the Secret's error stands
+    assert proxy.injected["hang"] >= 1, proxy.log
+    # Deleted by the launch itself before it failed, not left to the garbage collector (names
+    # compared: a failing assert must not print a Secret's data).
+    left = core.list_namespaced_secret(kube_namespace, label_selector=f"{SECRET_ROLE_LABEL}=task").items
+    assert [s.metadata.name for s in left] == []
+    _gone(core, kube_namespace, "a launch whose per-task Secret create hung")
+    no_value_in(f"{error}\n{caplog.text}", [inline])
+
+
+def test_a_pod_that_cannot_be_deleted_is_named_in_the_error_and_found_by_the_cleanup(
+    proxy: FaultProxy,
+    proxy_kubeconfig: Path,
+    core: CoreV1Api,
+    kube_namespace: str,
+    kube_cluster: KubeCluster,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """403 on the per-task Secret, 503 for ever on deleting the pod: the error names the pod; the cleanup removes it."""
+    from airflow_secrets_provider.cleanup.rules import TaskStates
+    from airflow_secrets_provider.cleanup.run import run_cleanup
+    from airflow_secrets_provider.operators.launch_rollback import LaunchLeftoversError
+
+    caplog.set_level(logging.INFO)
+    inline = value()
+    proxy.add("status", method="POST", path=SECRETS_PATH, status=403, times=None)
+    proxy.add("status", method="DELETE", path=PODS_PATH, status=503, times=None)
+    op = _operator(
+        "undeletable", proxy_kubeconfig, kube_namespace, secrets=[with_secrets("inline", {"INLINE": inline})]
+    )
+    context = _labelled_context("undeletable")
+    error = outcome_in_thread(lambda: _launch_in(op, context), "the launch")
+    assert isinstance(error, LaunchLeftoversError), repr(error)
+    (pod,) = core.list_namespaced_pod(kube_namespace).items
+    assert error.leftovers == [f"Pod {pod.metadata.name!r}"], error.leftovers
+    message = str(error)
+    assert pod.metadata.name in message and "airflow-secrets cleanup" in message and "403" in message, message
+    left = core.list_namespaced_secret(kube_namespace, label_selector=f"{SECRET_ROLE_LABEL}=task").items
+    assert [s.metadata.name for s in left] == []
+    no_value_in(f"{message}\n{caplog.text}", [inline])
+
+    # What `airflow-secrets cleanup` runs, straight to the API server, once the task instance has
+    # ended (the metadata DB's answer given as Airflow would: this task instance failed).
+    def ended(keys: Any) -> TaskStates:
+        return TaskStates.build(["faults"], [("faults", "undeletable", "r1", -1, "failed")])
+
+    with kube_cluster.api_client() as admin_client:
+        hook = SecretsKubernetesHook.for_client(CoreV1Api(admin_client))
+        report = run_cleanup(hook, [kube_namespace], ended)
+    assert [(d.kind, d.name) for d in report.deleted] == [("Pod", pod.metadata.name)], report
+    _gone(core, kube_namespace, "the cleanup after a launch that could not delete its pod")

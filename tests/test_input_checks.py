@@ -168,6 +168,26 @@ def test_a_rendered_name_is_never_quoted(build: Callable[[], SecretTaskOperator]
     assert "rendered from a template" in err.problem
 
 
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: _op().set_env_from_secret("E", "{{ params.nope.deeper }}", "k"),
+        lambda: _op().mount_secret("s", "/m/{{ params.nope.missing }}"),
+        lambda: _op(project="p").with_secrets("kubernetes", ["{{ params.nope.key }}"]),
+    ],
+    ids=["secret name", "mount path", "kubernetes key"],
+)
+def test_a_template_that_cannot_render_is_a_config_error_naming_the_request_and_task(
+    build: Callable[[], SecretTaskOperator],
+) -> None:
+    """Not Jinja's ``UndefinedError``: the provider's error, naming the request and the task."""
+    op = build()
+    err = rejected(lambda: _render(op, name=CANARY))
+    assert err.field == "secret_requests[0]", err.field
+    assert "cannot be rendered" in err.problem and "undefined" in err.problem and repr(op.task_id) in err.problem
+    assert err.__cause__ is None and err.__context__ is None
+
+
 def test_inline_keys_that_look_like_templates_are_rejected() -> None:
     rejected(lambda: with_secrets("inline", {"{{ params.k }}": CANARY}), "source key")
 
@@ -227,17 +247,43 @@ def test_project_secrets_file_must_be_a_regular_file(kind: str, tmp_path: Path) 
     assert err.field == "path" and "regular file" in err.problem
 
 
-@pytest.mark.parametrize("kind", ["dev_zero", "fifo", "big"])
-def test_backend_file_source_refuses_special_and_huge_files(kind: str, tmp_path: Path) -> None:
-    if kind == "big":
-        path = tmp_path / "vars.env"
-        path.write_text(f"X={CANARY * (3 * 1024 * 1024 // len(CANARY))}\n")
-    else:
-        path = Path("/dev/zero") if kind == "dev_zero" else _fifo(tmp_path)
+def test_backend_file_source_refuses_a_huge_file_on_lookup(tmp_path: Path) -> None:
+    path = tmp_path / "vars.env"
+    path.write_text(f"X={CANARY * (3 * 1024 * 1024 // len(CANARY))}\n")
     source = FileSource(variables_file=str(path), format="env")
     err = outcome_in_thread(lambda: source.lookup("variables", "X"), "reading the file", timeout=60)
     assert isinstance(err, SecretConfigError), repr(err)
     assert err.field == "sources.variables_file" or err.field.endswith("variables_file")
+
+
+@pytest.mark.parametrize("kind", ["dev_zero", "fifo", "directory"])
+def test_backend_file_source_refuses_a_special_file_when_built_naming_the_option(kind: str, tmp_path: Path) -> None:
+    """A device, FIFO or directory is refused by a stat when the backend is built (nothing opened)."""
+    path = {"dev_zero": lambda: Path("/dev/zero"), "fifo": lambda: _fifo(tmp_path), "directory": lambda: tmp_path}[
+        kind
+    ]()
+    config = {"sources": [{"kind": "file", "connections_file": str(path)}]}
+    err = outcome_in_thread(lambda: ChainedSecretsBackend(**config), "building the backend", timeout=60)
+    assert isinstance(err, SecretConfigError), repr(err)
+    assert err.field == "sources[0].connections_file", err.field
+    assert "regular file" in err.problem and str(path) not in str(err)
+
+
+def _binary(tmp_path: Path) -> Path:
+    path = tmp_path / "binary.env"
+    path.write_bytes(b"A=" + CANARY.encode() + b"\xff\xfe\x00\x80\n")
+    return path
+
+
+def test_a_binary_secrets_file_names_the_field_of_each_reader(tmp_path: Path) -> None:
+    """Not UTF-8: the task's file (``source``), the project's file (``path``), the backend's option."""
+    path = _binary(tmp_path)
+    err = rejected(lambda: with_secrets("file", str(path)).resolve(ResolveContext(environ={})), "source")  # type: ignore[attr-defined]
+    assert err.provider == "file" and "not UTF-8" in err.problem
+    err = rejected(lambda: _store().set_secrets_from_file("p", path), "path")
+    assert "not UTF-8" in err.problem
+    err = rejected(lambda: FileSource(variables_file=str(path), field="sources[1]").lookup("variables", "A"))
+    assert err.field == "sources[1].variables_file" and "not UTF-8" in err.problem
 
 
 def test_backend_file_source_does_not_reparse_an_unchanged_file(
@@ -261,12 +307,48 @@ def test_backend_file_source_does_not_reparse_an_unchanged_file(
     assert len(parses) == 2
 
 
-def test_values_are_split_on_newlines_only() -> None:
-    text = "A=one\u2028B=two\r\nC=three\x0bD\nE=4"
+def test_lines_end_at_newlines_only() -> None:
+    text = "A=one\r\nB=two=2\n\n# c\u2028omment\nC=3"
     values = parse_key_value_lines(text, "f", provider="file", check_key=lambda k, f, p: k)
-    assert set(values) == {"A", "C", "E"}
-    assert values["A"] == "one\u2028B=two"
-    assert values["C"] == "three\x0bD"
+    assert values == {"A": "one", "B": "two=2", "C": "3"}
+
+
+#: Every character ``str.splitlines`` ends a line at but ``\n`` (``\r`` alone: an old Mac ending).
+SPLITLINES_SEPARATORS = ["\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def test_the_separator_list_is_what_splitlines_splits_on() -> None:
+    split = {chr(c) for c in range(0x110000) if len(f"a{chr(c)}b".splitlines()) == 2}
+    assert split == {*SPLITLINES_SEPARATORS, "\n"}
+
+
+@pytest.mark.parametrize("separator", SPLITLINES_SEPARATORS, ids=lambda c: f"U+{ord(c):04X}")
+def test_a_value_holding_a_line_separator_is_refused_by_line_number(separator: str, tmp_path: Path) -> None:
+    """One value per line (README, secrets files): a line other tools show as two is an error."""
+    path = tmp_path / "secrets.env"
+    path.write_text(f"A=ok\nB={CANARY}{separator}C={CANARY}\n", encoding="utf-8", newline="")
+    err = rejected(lambda: with_secrets("file", str(path)).resolve(ResolveContext(environ={})))  # type: ignore[attr-defined]
+    assert err.field.endswith("line 2") and f"U+{ord(separator):04X}" in err.problem
+    err = rejected(lambda: _store().set_secrets_from_file("p", path))
+    assert err.field.endswith("line 2")
+    err = rejected(lambda: FileSource(variables_file=str(path)).lookup("variables", "A"))
+    assert err.field.startswith("source.variables_file") and err.field.endswith("line 2")
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n  \n"], ids=["empty", "blank", "comments"])
+def test_an_empty_secrets_file_is_refused_for_a_task_and_a_project(text: str, tmp_path: Path) -> None:
+    path = tmp_path / "empty.env"
+    path.write_text(text)
+    err = rejected(lambda: with_secrets("file", str(path)).resolve(ResolveContext(environ={})), "source")  # type: ignore[attr-defined]
+    assert "holds no KEY=VALUE line" in err.problem and err.provider == "file"
+    rejected(lambda: _store().set_secrets_from_file("p", path))
+
+
+def test_an_empty_backend_file_is_an_empty_store(tmp_path: Path) -> None:
+    """Documented acceptance: like a missing file, an empty one means no ids (not an error)."""
+    path = tmp_path / "vars.env"
+    path.write_text("")
+    assert FileSource(variables_file=str(path)).lookup("variables", "A") is None
 
 
 # -- backend options -------------------------------------------------------------------------------

@@ -302,8 +302,8 @@ def bad_files(draw: st.DrawFn, *, structural_only: bool = False) -> tuple[str, i
     any text as an Airflow id, so a key that is not a name is not an error there).
     """
     good = draw(st.lists(st.integers(0, 999), max_size=6, unique=True))
-    # Values hold U+2028, which must not end a line; keys are spaced out in some lines.
-    lines = [f"K{n}={CANARY}\u2028{CANARY}" if n % 2 else f"K{n} = {CANARY}" for n in good]
+    # Values hold '=' and '#', which end nothing; keys are spaced out in some lines.
+    lines = [f"K{n}={CANARY}=#{CANARY}" if n % 2 else f"K{n} = {CANARY}" for n in good]
     position = draw(st.integers(0, len(lines)))
     lines.insert(
         position, draw(STRUCTURAL_BAD_LINES if structural_only else st.one_of(STRUCTURAL_BAD_LINES, BAD_KEY_LINES))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -444,10 +445,17 @@ def test_pod_mode_service_principal_secret_is_masked(
 
 @pytest.mark.kubernetes
 @pytest.mark.airflow
-def test_mask_external_secrets_is_opt_in_and_needs_get(
-    world: World, beta_kubeconfig: str, layout_config: str | None, monkeypatch: pytest.MonkeyPatch
+def test_mask_external_secrets_is_auto_by_default_and_true_needs_get(
+    world: World,
+    beta_kubeconfig: str,
+    layout_config: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Off by default (the worker never reads an external Secret); on, the referenced keys are masked."""
+    """``"auto"`` by default: readable external Secrets are masked, a refused one is a warning by name.
+
+    ``True`` fails the task on a refused read; ``False`` never reads (nothing masked).
+    """
     from airflow.sdk._shared.secrets_masker import redact
 
     sp_secret = world.admin.read_namespaced_secret(world.beta_azure_secret, world.beta_ns)
@@ -463,12 +471,21 @@ def test_mask_external_secrets_is_opt_in_and_needs_get(
         return op.set_env_from_secret("EXTERNAL", world.beta_azure_secret, "secret")
 
     monkeypatch.delenv("AIRFLOW__SECRETS_PROVIDER__MASK_EXTERNAL_SECRETS", raising=False)
-    task().prepare_secrets()
-    assert redact(client_secret) == client_secret  # default: not read, not masked
-    task(mask_external_secrets=True).prepare_secrets()
+    task(mask_external_secrets=False).prepare_secrets()
+    assert redact(client_secret) == client_secret  # off: not read, not masked
+    # The default ("auto"): the readable one is masked; the unreadable one is one warning naming
+    # it and the RBAC flag, and the task goes on.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        task().mount_secret(unreadable, "/etc/ext").prepare_secrets()
     assert redact(f"x {client_secret} y") == "x *** y"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and unreadable in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert f"airflow-secrets rbac launcher --readable-secret {unreadable}" in warnings[0]
+    assert redact(unreadable_value) == unreadable_value  # it could not be read: not masked
+    assert unreadable_value not in caplog.text
 
-    # Through Airflow's config too; a Secret the launcher may not read fails the task by name.
+    # True (here through Airflow's config): a Secret the launcher may not read fails the task by name.
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__MASK_EXTERNAL_SECRETS", "True")
     refused = task().mount_secret(unreadable, "/etc/ext")
     with pytest.raises(SecretConfigError) as info:

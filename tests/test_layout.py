@@ -182,12 +182,34 @@ def test_referenced_secrets_covers_every_form() -> None:
     }
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("", False), ("False", False), ("true", True), ("1", True)])
-def test_mask_external_secrets_config(raw: str, expected: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", "auto"), ("auto", "auto"), (" Auto ", "auto"), ("False", False), ("true", True), ("1", True)],
+)
+def test_mask_external_secrets_config(raw: str, expected: object, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow_secrets_provider.operators.external_masking import configured_mask_external_secrets
 
     monkeypatch.setenv("AIRFLOW__SECRETS_PROVIDER__MASK_EXTERNAL_SECRETS", raw)
-    assert configured_mask_external_secrets() is expected
+    assert configured_mask_external_secrets() == expected
+
+
+def test_mask_external_secrets_defaults_to_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_secrets_provider.operators.external_masking import configured_mask_external_secrets
+
+    monkeypatch.delenv("AIRFLOW__SECRETS_PROVIDER__MASK_EXTERNAL_SECRETS", raising=False)
+    assert configured_mask_external_secrets() == "auto"
+
+
+@pytest.mark.parametrize("bad", ["yes", "on", "Auto", 1, 0])
+def test_the_operators_mask_external_secrets_argument_is_checked(bad: object) -> None:
+    """``"auto"``, True, False or None; anything else names the argument (a typo is not "on")."""
+    from airflow_secrets_provider import SecretTaskOperator
+
+    with pytest.raises(SecretConfigError) as info:
+        SecretTaskOperator(task_id="t", image="busybox", mask_external_secrets=bad)  # type: ignore[arg-type]
+    assert info.value.field == "mask_external_secrets"
+    for good in ("auto", True, False, None):
+        SecretTaskOperator(task_id="t", image="busybox", mask_external_secrets=good)  # type: ignore[arg-type]
 
 
 def test_a_bad_mask_external_secrets_value_names_the_option(monkeypatch: pytest.MonkeyPatch) -> None:

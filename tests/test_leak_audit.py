@@ -49,6 +49,7 @@ from tests.support.audit_dags import (
     BACKEND_VARIABLE,
     BAD_INPUT_DAG_FILE,
     EXPECTED_STATES,
+    EXTERNAL_SECRET,
     AuditSetup,
     audit_dag_source,
     bad_input_dag_source,
@@ -102,6 +103,8 @@ class AuditResult:
     #: command -> (exit code, output with every canary blanked)
     cli: dict[str, tuple[int, str]]
     seconds: dict[str, float] = field(default_factory=dict)
+    #: the external_prints task's log, through the REST API (canaries are searched, not shown)
+    external_log: str = ""
 
 
 def _wait(condition: Any, what: str, timeout: float) -> Any:
@@ -145,6 +148,9 @@ def audit(airflow_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
         "vault service principal": new_canary(),
         "backend variable": new_canary(),
         "backend connection": new_canary(),
+        "external env": new_canary(),
+        "external pachyderm": new_canary(),
+        "external file": new_canary(),
         BAD_INPUT: new_canary(),
     }
     findings = Findings([Canary(name, value) for name, value in values.items()])
@@ -185,6 +191,18 @@ def audit(airflow_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
                     "tenant_id": vault.tenant_id,
                     "client_id": vault.client_id,
                     "secret": values["vault service principal"],
+                },
+            ),
+        )
+        # Externally managed: the pod references it; default settings mask its values.
+        core.create_namespaced_secret(
+            namespace,
+            k8s.V1Secret(
+                metadata=k8s.V1ObjectMeta(name=EXTERNAL_SECRET),
+                string_data={
+                    "env": values["external env"],
+                    "pachyderm": values["external pachyderm"],
+                    "token": values["external file"],
                 },
             ),
         )
@@ -255,6 +273,7 @@ def audit(airflow_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
             seeds,
             skip={"/api/v2/auth/logout": "ends the session of the crawler's token; serves no data"},
         )
+        external_log = ""
         for ti in tis:  # the log endpoint also streams NDJSON (what the UI reads)
             task_id, try_number = ti["task_id"], max(1, ti["try_number"])
             run = urllib.parse.quote(run_id, safe="")
@@ -266,6 +285,8 @@ def audit(airflow_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
                 body,
             )
             findings.figures["api requests"] += 1
+            if task_id == "external_prints":
+                external_log = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
         fetch_ui_assets(findings, client)
         seconds["api"] = time.monotonic() - mark
 
@@ -301,7 +322,7 @@ def audit(airflow_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
         cli = {name: run_cli(findings, name, args, env) for name, args in commands.items()}
         seconds["cli"] = time.monotonic() - mark
         seconds["total"] = time.monotonic() - started
-        result = AuditResult(findings, run_id, states, not_requested, cli, seconds)
+        result = AuditResult(findings, run_id, states, not_requested, cli, seconds, external_log)
         _report(result)
         yield result
     finally:
@@ -428,6 +449,17 @@ def test_task_logs_show_stars_where_values_were_printed(audit: AuditResult) -> N
     assert hits == []
     task_logs = [s for s in audit.findings.searched if s.startswith("task-log-file:") and AUDIT_DAG in s]
     assert len(task_logs) >= len(EXPECTED_STATES)
+
+
+def test_a_container_printing_external_secrets_shows_stars_with_default_settings(audit: AuditResult) -> None:
+    """``mask_external_secrets`` is not set anywhere: its default ("auto") masks what the pod prints."""
+    assert audit.states["external_prints"] == "success"
+    external = {"external env", "external pachyderm", "external file"}
+    assert [h for h in audit.findings.hits if h.canary in external] == []
+    # The lines are in the task log (so the search was not vacuous), masked.
+    logs = audit.external_log
+    for name in ("EXTERNAL_ENV = ***", "PACHYDERM_ENV = ***", "/etc/external/token = ***"):
+        assert name in logs, logs[-2000:]
 
 
 def test_bad_input_name_is_described_not_quoted(audit: AuditResult) -> None:

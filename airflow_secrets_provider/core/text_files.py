@@ -91,6 +91,22 @@ def read_secrets_file(
     return FileText(text, identity_of(st))
 
 
+def read_secrets_file_kind_check(path: str, field: str, *, provider: str | None) -> None:
+    """Refuse ``path`` if it exists and is not a regular file (a ``stat``: nothing is opened).
+
+    For readers that read later (the backend reads on lookup): a missing or unreadable path
+    passes here and is the read's business.
+    """
+    if "\x00" in path:
+        raise SecretConfigError(field, "the path contains a NUL character, which no file name can", provider=provider)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise SecretConfigError(field, _not_regular(_kind_of(st.st_mode)), provider=provider)
+
+
 def _kind_of(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"

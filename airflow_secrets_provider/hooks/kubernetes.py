@@ -34,6 +34,7 @@ from kubernetes.client import (
     V1ConfigMap,
     V1ConfigMapList,
     V1DeleteOptions,
+    V1Pod,
     V1PodList,
     V1Preconditions,
     V1Secret,
@@ -293,6 +294,15 @@ class SecretsKubernetesHook(KubernetesHook):
         else:
             fn = lambda: api.list_namespaced_pod(namespace, label_selector=label_selector, **self._timeout())  # noqa: E731
         return self.call(fn, "list", KubeTarget(f"Pods labelled {label_selector!r}", None, namespace))
+
+    def read_pod(self, name: str, namespace: str) -> V1Pod:
+        """The pod; :class:`~.kube_errors.KubernetesNotFoundError` when it does not exist."""
+        api = self.core_v1_client
+        return self.call(
+            lambda: api.read_namespaced_pod(name, namespace, **self._timeout()),
+            "read",
+            KubeTarget("Pod", name, namespace),
+        )
 
     def delete_pod(self, name: str, namespace: str, uid: str | None = None) -> None:
         """Delete the pod (exactly the one with ``uid`` when given); NotFound when gone already."""

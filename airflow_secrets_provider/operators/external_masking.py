@@ -1,18 +1,24 @@
-"""Opt-in masking of externally managed Secrets a task's pod references.
+"""Masking of externally managed Secrets a task's pod references.
 
-By default the worker never reads an externally managed Secret (``set_env_from_secret``,
-``mount_secret``, the Pachyderm dicts, native ``Secret`` objects, presets' ``secretKeyRef``s):
-the kubelet reads it when it starts the pod, and the launcher needs no ``get`` on it. The price
-is that the masker does not know those values, so a container that prints one shows it in the
-task log (with ``get_logs=True``).
+An externally managed Secret (``set_env_from_secret``, ``mount_secret``, the Pachyderm dicts,
+native ``Secret`` objects, presets' ``secretKeyRef``s) is read by the kubelet when it starts the
+pod; unless the worker reads it too, the masker does not know its values and a container that
+prints one shows it in the task log (with ``get_logs=True``), the UI and the REST API.
 
-``SecretTaskOperator(mask_external_secrets=True)`` (or ``[secrets_provider]
-mask_external_secrets = True``) closes that: at execute time, before anything is created, the
-worker reads every such Secret the final pod spec references and registers the referenced keys'
-values with the masker. Only values; nothing is kept. The launcher then needs ``get`` on each of
-those Secrets (``airflow-secrets rbac launcher --readable-secret NAME``); a refused read fails
-the task naming the Secret (the user asked for masking: running unmasked would be the silent
-failure). A Secret that does not exist is left to the pod-start check, which names it.
+``mask_external_secrets`` (the operator argument, or ``[secrets_provider]
+mask_external_secrets``) has three modes. In each but ``False`` the worker reads, at execute
+time and before anything is created, every such Secret the final pod spec references and
+registers the referenced keys' values with the masker (only values; nothing is kept):
+
+* ``"auto"`` (the default): where the launcher may not read one (403), it logs one warning
+  naming the Secret and the RBAC flag that would allow the read (``airflow-secrets rbac
+  launcher --readable-secret NAME``) and goes on: most launchers may read them, and one that
+  may not still runs its task as before.
+* ``True``: a refused read fails the task naming the Secret (the user asked for masking:
+  running unmasked would be the silent failure).
+* ``False``: never read (the launcher needs no ``get`` on them; values are not masked).
+
+A Secret that does not exist is left to the pod-start check, which names it.
 
 :func:`referenced_secrets` is pure; :func:`mask_referenced_secrets` does the reads.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Literal
 
 from kubernetes.client import models as k8s
 
@@ -34,6 +41,11 @@ log = logging.getLogger(__name__)
 
 CONFIG_SECTION = SECTION
 CONFIG_OPTION = "mask_external_secrets"
+
+AUTO: Literal["auto"] = "auto"
+#: ``"auto"``, ``True`` or ``False`` (see the module's docstring).
+MaskMode = bool | Literal["auto"]
+READABLE_SECRET_FLAG = "airflow-secrets rbac launcher --readable-secret"
 
 #: ``None`` means every key of the Secret (``envFrom``, a volume without ``items``).
 KeySelection = frozenset[str] | None
@@ -74,11 +86,18 @@ def referenced_secrets(pod: k8s.V1Pod) -> dict[str, KeySelection]:
     return found
 
 
-def configured_mask_external_secrets() -> bool:
-    """Airflow's ``[secrets_provider] mask_external_secrets`` (default ``False``)."""
+def check_mask_mode(value: object, field: str = CONFIG_OPTION) -> None:
+    """The operator argument: ``None`` (Airflow's config decides), ``"auto"``, ``True`` or ``False``."""
+    if value is None or value is True or value is False or value == AUTO:
+        return
+    raise SecretConfigError(field, 'must be "auto", True or False')
+
+
+def configured_mask_external_secrets() -> MaskMode:
+    """Airflow's ``[secrets_provider] mask_external_secrets`` (default ``"auto"``)."""
     from airflow_secrets_provider import config
 
-    return config.get_bool(CONFIG_OPTION)
+    return config.get_bool_or_auto(CONFIG_OPTION)
 
 
 def mask_referenced_secrets(
@@ -86,10 +105,14 @@ def mask_referenced_secrets(
     namespace: str,
     pod: k8s.V1Pod,
     skip: Iterable[str],
+    *,
+    strict: bool = True,
 ) -> list[str]:
     """Read each Secret ``pod`` references (but those in ``skip``) and mask the used keys' values.
 
-    Returns the names of the Secrets whose values were registered with the masker.
+    A refused read fails (``strict``, the ``True`` mode) or is logged once per Secret as a
+    warning naming it and the RBAC flag that would allow it (``"auto"``). Returns the names of
+    the Secrets whose values were registered with the masker.
     """
     from airflow_secrets_provider.operators.resolve import register_value
 
@@ -104,11 +127,22 @@ def mask_referenced_secrets(
             log.info("Secret %s does not exist (yet); nothing of it to mask", name)
             continue
         except KubernetesAccessError:
+            if not strict:
+                log.warning(
+                    "Cannot read Secret %s in namespace %s to mask its values (the launcher has no get on it): "
+                    "a container that prints them shows them in the task log. Allow the read with `%s %s`, "
+                    "or set mask_external_secrets=False to stop trying",
+                    name,
+                    namespace,
+                    READABLE_SECRET_FLAG,
+                    name,
+                )
+                continue
             raise SecretConfigError(
                 "mask_external_secrets",
                 f"cannot read Secret {name!r} in namespace {namespace!r} to mask its values: grant the "
-                f"launcher get on it (airflow-secrets rbac launcher --readable-secret {name}) or turn "
-                "mask_external_secrets off",
+                f"launcher get on it ({READABLE_SECRET_FLAG} {name}), or set mask_external_secrets to "
+                "'auto' (warn and go on) or False",
             ) from None
         data = secret.data or {}
         wanted = data if keys is None else {key: data[key] for key in sorted(keys) if key in data}

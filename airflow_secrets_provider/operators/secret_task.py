@@ -36,6 +36,7 @@ from airflow_secrets_provider.core.values import SecretValues
 from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment, merge_checked
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
+from airflow_secrets_provider.operators.external_masking import check_mask_mode
 from airflow_secrets_provider.operators.options import check_operator_options
 from airflow_secrets_provider.operators.pod_start import SecretTaskPodManager
 from airflow_secrets_provider.pod_spec.assembly import AttachmentMerge, collect_attachments
@@ -150,8 +151,10 @@ class SecretTaskOperator(KubernetesPodOperator):
         :mod:`airflow_secrets_provider.pod_spec.presets`) whose selector matches the pod's labels.
     :param mask_external_secrets: read, at execute time, the externally managed Secrets the pod
         references and register their values with the masker (see
-        :mod:`~airflow_secrets_provider.operators.external_masking`; the launcher needs ``get`` on
-        them). ``None``: Airflow's ``[secrets_provider] mask_external_secrets`` (default off).
+        :mod:`~airflow_secrets_provider.operators.external_masking`). ``"auto"``: a Secret the
+        launcher may not read is skipped with a warning; ``True``: that fails the task;
+        ``False``: never read. ``None``: Airflow's ``[secrets_provider] mask_external_secrets``
+        (default ``"auto"``).
     :param secrets: requests from :func:`~airflow_secrets_provider.with_secrets`, Pachyderm-style
         dicts (``{"name", "envVar", "key"}``, ``{"name", "mount_path"}``) and native
         ``Secret`` objects, in any mix.
@@ -172,7 +175,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         attach_project_secrets: bool = True,
         azure_vault_options: Mapping[str, Any] | None = None,
         apply_presets: bool = True,
-        mask_external_secrets: bool | None = None,
+        mask_external_secrets: bool | str | None = None,
         **kwargs: Any,
     ) -> None:
         native, requests = split_secrets(secrets)
@@ -180,6 +183,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         if project is not None:
             check_label_name(project, "project")
         check_operator_options(attach_project_secrets, apply_presets, azure_vault_options)
+        check_mask_mode(mask_external_secrets)
         self.project = project
         self.attach_project_secrets = attach_project_secrets
         self.azure_vault_options = dict(azure_vault_options or {})
@@ -318,7 +322,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         def render(value: Any) -> Any:
             return self.render_template(value, context, jinja_env)
 
-        rendered = [request.render(render) for request in self.secret_requests]
+        rendered = self._render_requests(render)
         # Rendered names must be literal: one still holding '{{' or '{%' is an error, not left
         # for the API server (whose 422, and KPO's log of the pod, would show the text).
         with literal_names(rendered=True):
@@ -326,6 +330,30 @@ class SecretTaskOperator(KubernetesPodOperator):
                 check_label_name(self.project, "project")
             self._check_requests(rendered)
         self.secret_requests = rendered
+
+    def _render_requests(self, render: Any) -> list[SecretRequest]:
+        """Each request rendered; one whose template cannot render is a :class:`SecretConfigError`.
+
+        Jinja's ``UndefinedError`` (``{{ params.env.nope }}``) would name neither the request nor
+        the task; its message (a name, or text of the template) is not passed on.
+        """
+        import jinja2
+
+        rendered: list[SecretRequest] = []
+        for index, request in enumerate(self.secret_requests):
+            failed: str | None = None
+            try:
+                rendered.append(request.render(render))
+            except jinja2.TemplateError as err:
+                failed = "an undefined variable or attribute" if isinstance(err, jinja2.UndefinedError) else "an error"
+            if failed is not None:  # raised outside the except block: nothing chained
+                fields = ", ".join(request.template_fields)
+                raise SecretConfigError(
+                    f"secret_requests[{index}]",
+                    f"a template in this {request.kind} request ({fields}) of task {self.task_id!r} cannot be "
+                    f"rendered: {failed}",
+                )
+        return rendered
 
     def build_pod_request_obj(self, context: Context | None = None, *, dry_run: bool = False) -> k8s.V1Pod:
         """KubernetesPodOperator's pod plus this task's secret references. Pure with ``dry_run``.
@@ -447,17 +475,22 @@ class SecretTaskOperator(KubernetesPodOperator):
         """
         return str(self._planned_pod(None).metadata.namespace)
 
-    def _mask_external_secrets(self, namespace: str, pod: k8s.V1Pod) -> None:
-        """Opt-in: mask the values of the externally managed Secrets ``pod`` references."""
+    def _mask_mode(self) -> bool | str:
+        """``mask_external_secrets``, or Airflow's config when it is None (default ``"auto"``)."""
         from airflow_secrets_provider.operators import external_masking
 
         wanted = self.mask_external_secrets
-        if wanted is None:
-            wanted = external_masking.configured_mask_external_secrets()
-        if not wanted:
+        return external_masking.configured_mask_external_secrets() if wanted is None else wanted
+
+    def _mask_external_secrets(self, namespace: str, pod: k8s.V1Pod) -> None:
+        """Mask the values of the externally managed Secrets ``pod`` references (unless off)."""
+        from airflow_secrets_provider.operators import external_masking
+
+        wanted = self._mask_mode()
+        if wanted is False:
             return
         own = {task_secret_name(pod.metadata.name), *([project_secret_name(self.project)] if self.project else [])}
-        masked = external_masking.mask_referenced_secrets(self.hook, namespace, pod, own)
+        masked = external_masking.mask_referenced_secrets(self.hook, namespace, pod, own, strict=wanted is True)
         if masked:
             self.log.info("Registered the values of Secrets %s with the log masker", masked)
 
@@ -491,9 +524,12 @@ class SecretTaskOperator(KubernetesPodOperator):
     def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Context) -> k8s.V1Pod:
         """Create the pod, then its per-task Secret owned by it (see hooks.task_secrets).
 
-        A pod this try created gets a fresh Secret; if that fails the pod is deleted again, so a
-        retry never reattaches to a pod that can never start. A pod reattached from an earlier
-        try gets its Secret back if it is missing (a try may have died between the two creates).
+        A pod this try created gets a fresh Secret; if that fails the Secret (whose create may
+        have been applied) and the pod are deleted again, so a retry never reattaches to a pod
+        that can never start; if the pod's own create fails in a way that may have been applied,
+        a pod of that name carrying this launch's id is deleted. What cannot be deleted is named
+        in the task's error (see :mod:`.launch_rollback`). A pod reattached from an earlier try
+        gets its Secret back if it is missing (a try may have died between the two creates).
         """
         resolved = self.resolved
         if resolved is not None and pod_request_obj.metadata.namespace != resolved.namespace:
@@ -504,8 +540,15 @@ class SecretTaskOperator(KubernetesPodOperator):
             )
         from airflow_secrets_provider.kube.errors import KubeTarget
 
-        with self.pod_manager.capturing_created_pods() as answers:
-            pod = self._create_or_adopt(pod_request_obj, context)
+        try:
+            with self.pod_manager.capturing_created_pods() as answers:
+                pod = self._create_or_adopt(pod_request_obj, context)
+        except Exception as error:
+            from airflow_secrets_provider.operators.launch_rollback import may_have_been_applied
+
+            if may_have_been_applied(error):
+                self._give_up_launch(pod_request_obj, error, secret=False, uid=None)
+            raise
         values = resolved.values if resolved is not None else SecretValues()
         if not values:
             return pod
@@ -513,6 +556,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         if pod is not pod_request_obj:
             self._ensure_task_secret(pod, values)
             return pod
+        created: k8s.V1Pod | None = None
         try:
             # The API server's answer to the create carries the pod's UID (for ownerReferences);
             # KPO returns the request instead, so reading the pod again would cost a request.
@@ -522,8 +566,9 @@ class SecretTaskOperator(KubernetesPodOperator):
                     lambda: self.pod_manager.read_pod(pod), "read", KubeTarget("Pod", name, namespace)
                 )
             self._create_task_secret(created, values, replace_existing=True)
-        except BaseException:
-            self._delete_unstartable_pod(pod)
+        except BaseException as error:
+            uid = created.metadata.uid if created is not None and created.metadata else None
+            self._give_up_launch(pod, error, secret=True, uid=uid)
             raise
         return pod
 
@@ -561,16 +606,37 @@ class SecretTaskOperator(KubernetesPodOperator):
         if self._create_task_secret(pod, values, replace_existing=False):
             self.log.info("Reattached pod %s had lost its per-task Secret; created it again", pod.metadata.name)
 
-    def _delete_unstartable_pod(self, pod: k8s.V1Pod) -> None:
-        """Best effort: the Secret could not be created, so the pod would wait for it forever."""
-        from airflow_secrets_provider.kube.errors import KubeTarget
+    def _give_up_launch(self, pod: k8s.V1Pod, error: BaseException, *, secret: bool, uid: str | None) -> None:
+        """Remove what this launch may have created before its error fails the task.
 
-        name, namespace = pod.metadata.name, pod.metadata.namespace
+        ``secret``: the per-task Secret's create was attempted (and may have been applied).
+        Without the pod's ``uid`` the pod is deleted only if it carries this launch's id. Raises
+        :class:`~.launch_rollback.LaunchLeftoversError` (from ``error``) naming what is left.
+        """
+        from airflow_secrets_provider.cleanup.rules import LAUNCH_ANNOTATION
+        from airflow_secrets_provider.operators.launch_rollback import (
+            GIVE_UP_POLICY,
+            LaunchLeftoversError,
+            LaunchObjects,
+            describe_error,
+            remove_launch,
+        )
+
+        meta = pod.metadata
+        objects = LaunchObjects(
+            namespace=meta.namespace,
+            pod=meta.name,
+            pod_uid=uid,
+            launch_id=None if uid else (meta.annotations or {}).get(LAUNCH_ANNOTATION),
+            secret=task_secret_name(meta.name) if secret else None,
+        )
         try:
-            self.hook.translate(lambda: self.pod_manager.delete_pod(pod), "delete", KubeTarget("Pod", name, namespace))
-            self.log.info("Deleted pod %s: its per-task Secret could not be created", name)
-        except Exception as err:  # the original error matters more; this one is logged
-            self.log.warning("Could not delete pod %s after its Secret failed: %s", name, type(err).__name__)
+            left = remove_launch(self.kubernetes_hook(GIVE_UP_POLICY), objects)
+        except Exception as err:  # the hook itself could not be built: the original error stands
+            self.log.warning("Could not remove what the launch created: %s", describe_error(err))
+            return
+        if left and isinstance(error, Exception):
+            raise LaunchLeftoversError(left, meta.namespace, describe_error(error)) from error
 
     def _delete_secret(self, name: str, namespace: str) -> None:
         from airflow_secrets_provider.kube.task_secrets import delete_secret
@@ -616,7 +682,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         registered with the masker. Failing to do so must not fail a pod that already ran; it
         is logged (names only).
         """
-        if self._has_task_secret() or self.project:
+        if self._has_task_secret() or self.project or self._may_mask_external_secrets():
             try:
                 self.prepare_secrets(context)
             except Exception as err:
@@ -625,6 +691,14 @@ class SecretTaskOperator(KubernetesPodOperator):
                     err if isinstance(err, SecretsProviderError) else type(err).__name__,
                 )
         return super().trigger_reentry(context, event)
+
+    def _may_mask_external_secrets(self) -> bool:
+        """Whether the pod may reference external Secrets whose values the masker should learn."""
+        try:
+            masking = self._mask_mode() is not False
+        except SecretConfigError:
+            return False
+        return masking and bool(self.secret_requests or self.secrets)
 
     def process_pod_deletion(self, pod: k8s.V1Pod, *, reraise: bool = True) -> bool:
         """KPO's pod deletion, noting whether it deleted a finished pod (see :meth:`cleanup`)."""

@@ -3,7 +3,8 @@
 Format (MLRun's): one ``KEY=VALUE`` per line; ``#`` starts a comment line; blank lines are
 ignored; whitespace around the key and the ``=`` is stripped, the value keeps everything after
 the first ``=`` except surrounding whitespace. A malformed line is reported by line number,
-never by content (it may hold a value).
+never by content (it may hold a value). A file with no ``KEY=VALUE`` line at all (empty, or
+only comments and blank lines) is an error: the task asked for its secrets.
 """
 
 from __future__ import annotations
@@ -58,7 +59,14 @@ class FileSecrets(ValueRequest):
             raise SecretNotFoundError(KIND, self.path, "the worker's file system") from None
         except PermissionError:
             raise SecretAccessError(KIND, where, "permission denied") from None
-        return parse_secrets_text(text, self.path if is_shown(self.path) else "source")
+        values = parse_secrets_text(text, self.path if is_shown(self.path) else "source")
+        if not values:
+            # The task asked for this file's secrets: running with none of them would be the
+            # silent failure (a file truncated by a failed write, the wrong path's empty file).
+            raise SecretConfigError(
+                "source", f"the file {where} holds no KEY=VALUE line (an empty secrets file is refused)", provider=KIND
+            )
+        return values
 
 
 def parse(source: object) -> FileSecrets:

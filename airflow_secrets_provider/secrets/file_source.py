@@ -27,7 +27,13 @@ from typing_extensions import Unpack
 from airflow_secrets_provider.core.errors import SecretAccessError, SecretConfigError, drops_original_error
 from airflow_secrets_provider.core.key_value import parse_key_value_lines
 from airflow_secrets_provider.core.redaction import shown
-from airflow_secrets_provider.core.text_files import FileIdentity, FileText, current_identity, read_secrets_file
+from airflow_secrets_provider.core.text_files import (
+    FileIdentity,
+    FileText,
+    current_identity,
+    read_secrets_file,
+    read_secrets_file_kind_check,
+)
 from airflow_secrets_provider.core.typed_options import validated
 from airflow_secrets_provider.secrets.sources import (
     LOOKUP_KINDS,
@@ -103,6 +109,16 @@ def _iso(value: object) -> str:
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def check_not_special_file(path: str, field: str) -> None:
+    """Refuse, at construction, a path that exists and is no regular file (``/dev/zero``, a FIFO).
+
+    A stat, no read: files are read on lookup (they may be mounted after the backend is built,
+    so a missing file is fine here), but a device, FIFO, socket or directory is a configuration
+    error now, named by its option, rather than on every later lookup.
+    """
+    read_secrets_file_kind_check(path, field, provider=KIND)
 
 
 @drops_original_error
@@ -190,6 +206,8 @@ class FileSource(Source):
             provider=KIND,
         )
         files = {kind: path for kind in LOOKUP_KINDS if (path := getattr(options, f"{kind}_file")) is not None}
+        for kind, path in files.items():
+            check_not_special_file(path, f"{field}.{kind}_file")
         # One file per kind, keyed by id: no prefix; a kind without a file is off.
         prefixes = {kind: ("" if kind in files else None) for kind in LOOKUP_KINDS}
         super().__init__(Naming(prefixes, "", options.patterns(), spell_as_is), f"{field} (file)")

@@ -23,6 +23,7 @@ BACKEND_CONNECTION = "leak_audit_db"
 #: task id -> the state its run must end in.
 EXPECTED_STATES = {
     "every_provider_prints": "success",
+    "external_prints": "success",
     "deferred_prints": "success",
     "container_fails": "failed",
     "missing_key_fails": "failed",
@@ -30,11 +31,16 @@ EXPECTED_STATES = {
     "backend_templates": "success",
 }
 
-#: The container of every pod task: print each named variable's value (the "leaky job").
+#: The container of every pod task: print each named variable's value, or each named file's
+#: text (a name starting with "/"), the "leaky job".
 _PRINT = (
-    "import os, sys, time\nfor n in sys.argv[3:]:\n    print(n, '=', os.environ.get(n))\n"
+    "import os, sys, time\nfor n in sys.argv[3:]:\n"
+    "    print(n, '=', open(n).read() if n.startswith('/') else os.environ.get(n))\n"
     "time.sleep(float(sys.argv[2]))\nsys.exit(int(sys.argv[1]))\n"
 )
+#: An externally managed Secret (created by the test, not by the provider) in the audit's
+#: namespace, which the stack's launcher may read: with default settings its values are masked.
+EXTERNAL_SECRET = "audit-external"
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,17 @@ with DAG({AUDIT_DAG!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1),
         ],
         azure_vault_options={setup.vault_options!r},
         on_finish_action="keep_pod",  # its spec stays in the API server for the object search
+    )
+    # Default settings (mask_external_secrets "auto"): the three ways to reference a Secret the
+    # provider does not manage, each printed by the container.
+    printing(
+        "external_prints",
+        0,
+        ["EXTERNAL_ENV", "PACHYDERM_ENV", "/etc/external/token"],
+        attach_project_secrets=False,
+        secrets=[{{"name": {EXTERNAL_SECRET!r}, "envVar": "PACHYDERM_ENV", "key": "pachyderm"}}],
+    ).set_env_from_secret("EXTERNAL_ENV", {EXTERNAL_SECRET!r}, "env").mount_secret(
+        {EXTERNAL_SECRET!r}, "/etc/external", ["token"]
     )
     printing(
         "deferred_prints",

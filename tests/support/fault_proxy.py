@@ -15,7 +15,10 @@ Faults (:class:`Fault`), chosen per request by rules (:meth:`FaultProxy.add`) or
 * ``lost``: the request is forwarded and applied, then the connection is reset instead of the
   response being relayed (the client cannot know its write happened);
 * ``stall``: the request is held, unanswered and unforwarded, until ``stall_seconds`` pass or
-  the proxy stops (an API server that accepts and never answers).
+  the proxy stops (an API server that accepts and never answers);
+* ``hang``: the request is forwarded and applied, then its response is held until
+  ``stall_seconds`` pass or the proxy stops (the write happened; the client waits for an answer
+  that never comes, until its own timeout).
 
 Every injected fault is counted (:attr:`FaultProxy.injected`) for the figures in docs/cleanup.md.
 """
@@ -52,7 +55,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "status", "reset", "lost", "stall"
+    kind: str  # "status", "reset", "lost", "stall", "hang"
     status: int = 503
     retry_after: int | None = None
     stall_seconds: float = 3600.0
@@ -253,6 +256,11 @@ class FaultProxy:
                 response = upstream.getresponse()
                 if fault is not None and fault.kind == "lost":
                     response.read()  # the server applied the request; the client never hears of it
+                    _reset(conn, reader)
+                    return
+                if fault is not None and fault.kind == "hang":
+                    response.read()  # applied; the answer is held until the client gives up
+                    self._stopping.wait(fault.stall_seconds)
                     _reset(conn, reader)
                     return
                 with self._lock:
