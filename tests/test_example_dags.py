@@ -25,6 +25,7 @@ EXPECTED = {
     "example_templated_secret_name",
     "example_azure_vault",
     "example_backend_lookup",
+    "example_connection_to_pod",
 }
 
 
@@ -49,13 +50,14 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(socket, "getaddrinfo", forbid("socket.getaddrinfo"))
     monkeypatch.setattr(socket, "create_connection", forbid("socket.create_connection"))
 
-    from airflow.sdk import BaseHook, Variable
+    from airflow.sdk import BaseHook, Connection, Variable
 
     from airflow_secrets_provider.projects import ProjectSecretsStore
     from airflow_secrets_provider.secrets.backend import ChainedSecretsBackend
 
     monkeypatch.setattr(BaseHook, "get_connection", forbid("BaseHook.get_connection"))
     monkeypatch.setattr(Variable, "get", forbid("Variable.get"))
+    monkeypatch.setattr(Connection, "get", forbid("Connection.get"))
     for method in ("get_conn_value", "get_variable", "get_config"):
         monkeypatch.setattr(ChainedSecretsBackend, method, forbid(f"ChainedSecretsBackend.{method}"))
     for method in ("read_values", "read_project", "list_keys"):
