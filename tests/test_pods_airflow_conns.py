@@ -33,6 +33,7 @@ from kubernetes.client import models as k8s
 from airflow_secrets_provider import with_secrets
 from airflow_secrets_provider.providers.airflow import WHOLE, whole_env_name
 from devstack.kube_cluster import KubeCluster
+from tests.conftest import run_dag_from_module
 from tests.support.waiting import wait_for
 from tests.test_pods import airflow_tasks_test, pod_report, report_operator, sha, task_secrets
 
@@ -232,20 +233,21 @@ def test_a_missing_connection_fails_before_anything_is_created(
     job_image: str,
     airflow_db: None,
     dags_folder: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    dag_id = f"missing_conn_{node_namespace}".replace("-", "_")
-    args = {"kubeconfig": str(kube_node.kubeconfig), "namespace": node_namespace, "job_image": job_image}
-    (dags_folder / f"{dag_id}.py").write_text(
-        "# airflow DAG file written by the tests\n"
-        "from tests.test_pods_airflow_conns import build_missing_conn_dag\n\n"
-        f"dag = build_missing_conn_dag({dag_id!r}, **{args!r})\n",
-        encoding="utf-8",
+    run: Any = run_dag_from_module(
+        dags_folder,
+        "tests.test_pods_airflow_conns:build_missing_conn_dag",
+        dag_id=f"missing_conn_{node_namespace}".replace("-", "_"),
+        kubeconfig=str(kube_node.kubeconfig),
+        namespace=node_namespace,
+        job_image=job_image,
     )
-    proc = airflow_tasks_test(dag_id, {})
-    output, _ = proc.communicate(timeout=600)
-    assert proc.returncode != 0
-    assert "task 'printer', env var 'DB_PASSWORD'" in output and "no_such_conn_anywhere" in output, output[-3000:]
+    assert [ti.state for ti in run.get_task_instances()] == ["failed"]
+    out, err = capfd.readouterr()
+    failure = (out + err).split("Task failed with exception", 1)[-1]
+    assert "SecretTaskNotFoundError" in failure, failure[-3000:]
+    assert "task 'printer', env var 'DB_PASSWORD'" in failure and "'no_such_conn_anywhere'" in failure, failure[-3000:]
+    # Nothing was created: no pod, no per-task Secret.
     assert node_core.list_namespaced_pod(node_namespace).items == []
-    assert node_core.list_namespaced_secret(node_namespace).items == [] or all(
-        s.type == "kubernetes.io/service-account-token" for s in node_core.list_namespaced_secret(node_namespace).items
-    )
+    assert task_secrets(node_core, node_namespace) == []
