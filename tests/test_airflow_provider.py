@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from airflow.sdk.bases.secrets_backend import BaseSecretsBackend
 
 from airflow_secrets_provider import SecretConfigError, SecretNotFoundError, with_secrets
 from airflow_secrets_provider.model import AttachTarget, ResolveContext, SecretKeyEnv
@@ -380,3 +381,38 @@ def test_an_env_var_also_taken_from_a_project_key_fails_at_parse_time() -> None:
                 with_secrets("airflow", {"DB_PASSWORD": "conn:demo_db.password"}),
             ],
         )
+
+
+class DenyingBackend(BaseSecretsBackend):
+    """A test double of a secrets backend that refuses every lookup (as a real one does on 403)."""
+
+    def get_conn_value(self, conn_id: str, team_name: str | None = None) -> None:
+        from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
+
+        raise AirflowSecretsBackendAccessDenied(f"denied {conn_id}")
+
+    def get_variable(self, key: str, team_name: str | None = None) -> None:
+        from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
+
+        raise AirflowSecretsBackendAccessDenied(f"denied {key}")
+
+
+@pytest.fixture
+def denying_backend(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from airflow.sdk.configuration import clear_secrets_backends_cache
+
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "tests.test_airflow_provider.DenyingBackend")
+    clear_secrets_backends_cache()
+    yield
+    monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND")
+    clear_secrets_backends_cache()
+
+
+@pytest.mark.parametrize(
+    ("source", "what"), [({"P": "conn:demo_db.password"}, "connection"), ({"T": "var:t"}, "variable")]
+)
+def test_a_backend_that_denies_access_is_an_access_error(denying_backend: Any, source: object, what: str) -> None:
+    from airflow_secrets_provider import SecretAccessError
+
+    with pytest.raises(SecretAccessError, match=f"a secrets backend denied access for {what} .*task 'use_db', env var"):
+        resolve(source)

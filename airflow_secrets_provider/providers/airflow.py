@@ -298,7 +298,7 @@ def _mask(values: Any) -> None:
 def _get_connection(conn_id: str, field: str) -> Any:
     """``Connection.get`` of the Task SDK: the task's own lookup path (backends, then the API server)."""
     from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSecretsBackendAccessDenied
 
     try:
         return Connection.get(conn_id)
@@ -306,19 +306,15 @@ def _get_connection(conn_id: str, field: str) -> Any:
         raise SecretNotFoundError(
             KIND, conn_id, f"Airflow's connections ({field}: no connection with this id)"
         ) from None
-    except Exception as err:
-        if type(err).__name__ == "AirflowSecretsBackendAccessDenied":
-            raise SecretAccessError(
-                KIND, f"connection {conn_id!r} ({field})", "a secrets backend denied access"
-            ) from None
-        raise
+    except AirflowSecretsBackendAccessDenied:
+        raise SecretAccessError(KIND, f"connection {conn_id!r} ({field})", "a secrets backend denied access") from None
 
 
 @drops_original_error
 def _get_variable(key: str, field: str) -> Any:
     """``Variable.get`` of the Task SDK (the value as stored), like ``_get_connection``."""
     from airflow.sdk import Variable
-    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+    from airflow.sdk.exceptions import AirflowRuntimeError, AirflowSecretsBackendAccessDenied, ErrorType
 
     try:
         return Variable.get(key)
@@ -326,10 +322,8 @@ def _get_variable(key: str, field: str) -> Any:
         if err.error.error == ErrorType.VARIABLE_NOT_FOUND:
             raise SecretNotFoundError(KIND, key, f"Airflow's variables ({field}: no variable with this key)") from None
         raise
-    except Exception as err:
-        if type(err).__name__ == "AirflowSecretsBackendAccessDenied":
-            raise SecretAccessError(KIND, f"variable {key!r} ({field})", "a secrets backend denied access") from None
-        raise
+    except AirflowSecretsBackendAccessDenied:
+        raise SecretAccessError(KIND, f"variable {key!r} ({field})", "a secrets backend denied access") from None
 
 
 # -------------------------------------------------------------------------------------------
