@@ -39,6 +39,13 @@ from tests.test_pods import airflow_tasks_test, pod_report, report_operator, sha
 
 pytestmark = [pytest.mark.pods, pytest.mark.airflow]
 
+
+@pytest.fixture
+def job_image(kube_node: KubeCluster) -> str:
+    assert kube_node.job_image, "a node cluster always names its job image"
+    return kube_node.job_image
+
+
 #: Where each connection lives -> the prefix of its env vars in the pod.
 PLACES = {"meta": "META", "env": "ENVC", "file": "FILEC", "kube": "KUBEC"}
 EXPLICIT = ("host", "port", "login", "password", "schema", "uri", "extra")
