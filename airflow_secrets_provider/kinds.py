@@ -2,7 +2,7 @@
 
 ``env``, ``file``, ``kubernetes`` and ``azure_vault`` are both a task-side provider
 (``with_secrets(kind, source)``) and a backend source (``{"kind": ...}`` in the backend's
-``sources``); ``inline`` is task-side only. Both sides look kinds up here, so a kind cannot be
+``sources``); ``inline`` and ``airflow`` (Airflow's own connections and variables) are task-side only. Both sides look kinds up here, so a kind cannot be
 added to one and forgotten in the other's error message.
 
 Entries name their implementation as ``"module:attribute"`` and are imported on first use: the
@@ -56,6 +56,8 @@ KINDS: dict[str, SecretKind] = {
         SecretKind("file", f"{_P}.file:parse", f"{_S}.file_source:FileSource"),
         SecretKind("kubernetes", f"{_P}.kubernetes:parse", f"{_S}.kubernetes_source:KubernetesSource"),
         SecretKind("azure_vault", f"{_P}.azure_vault:parse", f"{_S}.azure_source:AzureVaultSource"),
+        # Task side only: the backend answering Airflow's lookups cannot itself look them up.
+        SecretKind("airflow", f"{_P}.airflow:parse"),
     )
 }
 

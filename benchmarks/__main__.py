@@ -129,6 +129,7 @@ def run_group(name: str, quick: bool) -> list[Result]:
             return [
                 kube.one_secret_many_ids(cluster, repeats=3 if quick else 7),
                 kube.launch(cluster, repeats=3 if quick else 5),
+                kube.connection_fields(cluster, repeats=3 if quick else 5),
             ]
         finally:
             cluster.close()

@@ -6,7 +6,9 @@ requests come from its threads and are not counted).
 * K ids held in one Secret: ``ChainedSecretsBackend`` (kubernetes source, project Secret) vs
   cncf.kubernetes' ``KubernetesSecretsBackend`` (one labelled Secret per id);
 * one task's launch: ``SecretTaskOperator.execute`` (project + inline values, so a per-task
-  Secret) vs ``KubernetesPodOperator.execute`` with native ``Secret`` references.
+  Secret) vs ``KubernetesPodOperator.execute`` with native ``Secret`` references;
+* 5 fields of an Airflow connection: ``with_secrets("airflow", ...)`` vs KPO with
+  ``{{ conn.<id>.<field> }}`` in ``env_vars`` (requests per launch, and where the values end up).
 """
 
 from __future__ import annotations
@@ -222,4 +224,127 @@ def launch(cluster: Cluster, repeats: int = 5) -> Result:
             "KPO, last run": counts["KubernetesPodOperator"][-1],
         },
         note="pod status polls (GET pods/<name>) depend on timing; they are the same loop for both",
+    )
+
+
+#: The five connection fields both sides give the pod.
+CONNECTION_FIELDS = ("host", "port", "login", "password", "schema")
+
+
+def connection_fields(cluster: Cluster, repeats: int = 5) -> Result:
+    """5 fields of one Airflow connection into a pod: ``with_secrets("airflow", ...)`` vs plain KPO
+    with ``{{ conn.<id>.<field> }}`` templated into ``env_vars``.
+
+    Both look the connection up through the Task SDK (here Airflow's ``AIRFLOW_CONN_*`` env var
+    backend, as in a task). Besides time and API requests per launch, it counts where the values
+    end up: environment entries of the pod spec the API server stores that hold a value, and
+    rendered template fields holding a value after Airflow's own ``serialize_template_field``
+    (what it stores in ``rendered_task_instance_fields`` and shows under "Rendered Template").
+    """
+    import json
+    import os
+
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.sdk.execution_time.context import ConnectionAccessor
+    from airflow.serialization.helpers import serialize_template_field
+    from kubernetes.client import ApiClient, CoreV1Api
+
+    from airflow_secrets_provider import SecretTaskOperator, with_secrets
+    from devstack.kubelet_standin import KubeletStandIn
+
+    core = CoreV1Api(cluster.client)
+    namespace = cluster.namespace("asp-bench-conn")
+    conn_id = "bench_db"
+    fields = {
+        "host": f"db-{token_source.token_hex(8)}.internal",
+        "port": 20000 + token_source.randbelow(20000),
+        "login": f"user-{token_source.token_hex(8)}",
+        "password": token_source.token_hex(16),
+        "schema": f"schema_{token_source.token_hex(8)}",
+    }
+    values = {name: str(value) for name, value in fields.items()}
+    env_var = f"AIRFLOW_CONN_{conn_id.upper()}"
+    saved = os.environ.get(env_var)
+    os.environ[env_var] = json.dumps({"conn_type": "postgres", **fields})
+    common: dict[str, Any] = {
+        "image": "busybox:1.36",
+        "cmds": ["sh", "-c", "true"],
+        "namespace": namespace,
+        "config_file": cluster.kubeconfig,
+        "in_cluster": False,
+        "get_logs": False,
+        "on_finish_action": "keep_pod",  # the stored spec is read back, then deleted outside the timing
+        "startup_timeout_seconds": 60,
+        "startup_check_interval_seconds": 1,
+        "poll_interval": 1,
+    }
+    names = {name: f"DB_{name.upper()}" for name in CONNECTION_FIELDS}
+    counts: dict[str, list[dict[str, int]]] = {"ours": [], "KubernetesPodOperator": []}
+    places: dict[str, dict[str, int]] = {}
+    kubelet = KubeletStandIn(core, running_seconds=0.2)
+    kubelet.watch_and_run(namespace)
+
+    def where_values_are(kind: str, op: Any) -> None:
+        (pod,) = [
+            p for p in core.list_namespaced_pod(namespace).items if p.metadata.labels.get("task_id") == op.task_id
+        ]
+        env = [e for c in pod.spec.containers for e in (c.env or [])]
+        stored = json.dumps(ApiClient().sanitize_for_serialization(pod))
+        rendered = {name: serialize_template_field(getattr(op, name), name) for name in op.template_fields}
+        places[kind] = {
+            "pod spec env entries holding a value": sum(1 for e in env if e.value in values.values()),
+            "random values found in the stored pod": sum(1 for k, v in values.items() if k != "port" and v in stored),
+            "rendered template fields holding a value": sum(
+                1 for text in map(str, rendered.values()) if any(v in text for k, v in values.items() if k != "port")
+            ),
+        }
+        core.delete_namespaced_pod(pod.metadata.name, namespace)
+
+    def run(kind: str, op: Any) -> float:
+        context = {**task_context(op.task_id), "conn": ConnectionAccessor()}
+        with counting_requests() as requests:
+            start = time.perf_counter()
+            op.render_template_fields(context)
+            op.execute(context=context)
+            elapsed = time.perf_counter() - start
+        counts[kind].append(dict(requests))
+        where_values_are(kind, op)
+        return elapsed
+
+    def ours() -> float:
+        refs = {env: f"conn:{conn_id}.{name}" for name, env in names.items()}
+        op = SecretTaskOperator(
+            task_id=f"ours-{token_source.token_hex(3)}", secrets=[with_secrets("airflow", refs)], **common
+        )
+        return run("ours", op)
+
+    def kpo() -> float:
+        env_vars = {env: f"{{{{ conn.{conn_id}.{name} }}}}" for name, env in names.items()}
+        op = KubernetesPodOperator(task_id=f"kpo-{token_source.token_hex(3)}", env_vars=env_vars, **common)
+        return run("KubernetesPodOperator", op)
+
+    try:
+        pairs = interleaved_measures(ours, kpo, repeats=repeats)
+    finally:
+        kubelet.stop()
+        core.delete_namespace(namespace)
+        if saved is None:
+            del os.environ[env_var]
+        else:
+            os.environ[env_var] = saved
+    totals = {kind: sorted(sum(c.values()) for c in runs) for kind, runs in counts.items()}
+    return summarize(
+        "5 fields of an Airflow connection into a pod (render + execute to pod Succeeded)",
+        'SecretTaskOperator + with_secrets("airflow", ...)',
+        "KubernetesPodOperator + {{ conn.<id>.<field> }} in env_vars",
+        pairs,
+        target="0 places holding a value; <= 3 requests more than KPO (presets list, Secret create and, pod kept, delete)",
+        counts={
+            "requests per launch, median (ours, KPO)": [t[len(t) // 2] for t in totals.values()],
+            "ours, last run": counts["ours"][-1],
+            "KPO, last run": counts["KubernetesPodOperator"][-1],
+            "places, ours": places["ours"],
+            "places, KPO": places["KubernetesPodOperator"],
+        },
+        note="the pod is kept to read its stored spec back (outside the timing); KPO's cleanup requests differ by that",
     )

@@ -26,6 +26,7 @@ EXPECTED = {
     "example_templated_secret_name",
     "example_azure_vault",
     "example_backend_lookup",
+    "example_connection_to_pod",
 }
 
 

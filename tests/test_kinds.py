@@ -15,7 +15,7 @@ from airflow_secrets_provider.secrets.sources import LookupPatterns, NamingOptio
 
 
 def test_one_registry_serves_tasks_and_the_backend() -> None:
-    assert PROVIDER_KINDS == REQUEST_KINDS == ("inline", "env", "file", "kubernetes", "azure_vault")
+    assert PROVIDER_KINDS == REQUEST_KINDS == ("inline", "env", "file", "kubernetes", "azure_vault", "airflow")
     assert SOURCE_KINDS == ("env", "file", "kubernetes", "azure_vault")
     for name in SOURCE_KINDS:
         assert KINDS[name].source_class().kind == name
@@ -24,7 +24,7 @@ def test_one_registry_serves_tasks_and_the_backend() -> None:
 
 
 def test_unknown_kinds_are_named_from_the_registry() -> None:
-    with pytest.raises(SecretConfigError, match=r"\['inline', 'env', 'file', 'kubernetes', 'azure_vault'\]"):
+    with pytest.raises(SecretConfigError, match=r"\['inline', 'env', 'file', 'kubernetes', 'azure_vault', 'airflow'\]"):
         with_secrets("vault", [])
     with pytest.raises(SecretConfigError, match=r"\['env', 'file', 'kubernetes', 'azure_vault'\]") as info:
         build_source({"kind": "inline"}, 3)

@@ -50,6 +50,8 @@ from tests.support.audit_dags import (
     BAD_INPUT_DAG_FILE,
     EXPECTED_STATES,
     EXTERNAL_SECRET,
+    POD_CONNECTION,
+    POD_VARIABLE,
     AuditSetup,
     audit_dag_source,
     bad_input_dag_source,
@@ -151,6 +153,9 @@ def audit(airflow_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
         "external env": new_canary(),
         "external pachyderm": new_canary(),
         "external file": new_canary(),
+        "airflow-kind connection password": new_canary(),
+        "airflow-kind connection extra": new_canary(),
+        "airflow-kind variable": new_canary(),
         BAD_INPUT: new_canary(),
     }
     findings = Findings([Canary(name, value) for name, value in values.items()])
@@ -175,6 +180,17 @@ def audit(airflow_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
                 "password": values["backend connection"],
             }
         ),
+        # Read by the airflow kind (the task's own Connection.get / Variable.get, this backend).
+        f"AIRFLOW_CONN_{POD_CONNECTION.upper()}": json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": "pod-db.example.internal",
+                "login": "app",
+                "password": values["airflow-kind connection password"],
+                "extra": json.dumps({"api_key": values["airflow-kind connection extra"]}),
+            }
+        ),
+        f"AIRFLOW_VAR_{POD_VARIABLE.upper()}": values["airflow-kind variable"],
     }
     vault = KeyVaultStandIn(client_secret=values["vault service principal"]).start()
     dag_files = [stack.extra_dags / "asp_leak_audit.py", stack.extra_dags / BAD_INPUT_DAG_FILE]
@@ -312,6 +328,7 @@ def audit(airflow_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
             "airflow dags list-import-errors": [airflow, "dags", "list-import-errors", "-o", "json"],
             "airflow tasks render (every provider)": [*render, "every_provider_prints", run_id],
             "airflow tasks render (backend templates)": [*render, "backend_templates", run_id],
+            "airflow tasks render (airflow kind)": [*render, "airflow_kind_prints", run_id],
             "airflow-secrets keys": [cli, "keys", AUDIT_PROJECT, *kube_args],
             "airflow-secrets keys -o json": [cli, "keys", AUDIT_PROJECT, "-o", "json", *kube_args],
             "airflow-secrets projects": [cli, "projects", *kube_args],
@@ -398,6 +415,7 @@ def test_the_cli_commands_ran(audit: AuditResult) -> None:
     for name in (
         "airflow tasks render (every provider)",
         "airflow tasks render (backend templates)",
+        "airflow tasks render (airflow kind)",
         "airflow-secrets keys",
         "airflow-secrets keys -o json",
         "airflow-secrets projects",
@@ -440,6 +458,19 @@ def test_only_airflows_own_render_shows_a_templated_lookup(audit: AuditResult) -
     # The documented CLI exception is exactly the Bash task's templated lookups, nothing else.
     assert {h.canary for h in audit.findings.hits if h.sink == BACKEND_RENDER} == BACKEND_VALUES
     assert not [h for h in audit.findings.hits if h.sink == "cli:airflow tasks render (every provider)"]
+    assert not [h for h in audit.findings.hits if h.sink == "cli:airflow tasks render (airflow kind)"]
+
+
+def test_connections_and_variables_of_the_airflow_kind_reach_only_the_pod(
+    audit: AuditResult, airflow_stack: RunningStack
+) -> None:
+    # Issue 21: what with_secrets("airflow", ...) read is in no sink (the per-task Secret's data is
+    # not searched: that is where it belongs), and the container's prints of it are masked.
+    names = ("airflow-kind connection password", "airflow-kind connection extra", "airflow-kind variable")
+    assert {name: _leaks(audit, name, set()) for name in names} == {name: [] for name in names}
+    log = airflow_stack.home.service_log("scheduler").read_text(errors="replace")
+    for env in ("POD_DB_PASSWORD", "POD_W_EXTRA_API_KEY", "POD_SETTING"):
+        assert f"{env} = ***" in log, env
 
 
 def test_task_logs_show_stars_where_values_were_printed(audit: AuditResult) -> None:

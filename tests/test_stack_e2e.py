@@ -53,6 +53,14 @@ POD_PROOFS: dict[str, dict[str, list[tuple[str, str]]]] = {
     },
     "example_templated_secret_name": {"deploy": [("APP_SECRET", "secret/dev-secret/secret1")]},
     "example_secrets": {"train": [], "report": []},
+    "example_connection_to_pod": {
+        "use_connection": [("DB_PASSWORD", "conn/demo_db/password"), ("API_TOKEN", "var/demo_api_token")]
+    },
+}
+
+#: DAG id -> {task id: env vars its container prints in clear on purpose: the log must show ***}.
+MASKED_PRINTS: dict[str, dict[str, list[str]]] = {
+    "example_connection_to_pod": {"use_connection": ["DB_PASSWORD", "API_TOKEN"]},
 }
 
 
@@ -131,6 +139,8 @@ def test_pod_example_dag_succeeds_without_leaking(airflow_stack: RunningStack, d
             digest = hashlib.sha256(values[value_name].encode()).hexdigest()[:12]
             line = f"{name} received: sha256 {digest} length {len(values[value_name])}"
             assert line in log, (task_id, name, "wrong or missing proof")
+        for name in MASKED_PRINTS.get(dag_id, {}).get(task_id, []):
+            assert f"{name} value: ***" in log, (task_id, name, "not masked in the task log")
     if dag_id == "example_project_key_subset":
         assert "AWS_KEY not received" in logs["evaluate"][1]
 

@@ -90,6 +90,8 @@ class ResolveContext:
     azure: Any = None
     project: str | None = None
     namespace: str | None = None
+    #: The task resolving (named in errors of providers that look values up by name).
+    task_id: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------

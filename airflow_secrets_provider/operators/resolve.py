@@ -215,6 +215,7 @@ def resolve_requests(
     project: str | None,
     requests: Sequence[SecretRequest],
     azure_vault_options: Mapping[str, Any],
+    task_id: str | None = None,
 ) -> ResolvedSecrets:
     """Check and resolve ``requests`` for a pod in ``namespace``: see the module docstring."""
     check_project_keys(hook, namespace, project, requests)
@@ -226,5 +227,7 @@ def resolve_requests(
         azure = AzureVaultReader.from_options(
             azure_vault_options, service_principal_loader=service_principal_loader(hook, namespace)
         )
-    context = ResolveContext(environ=dict(os.environ), azure=azure, project=project, namespace=namespace)
+    context = ResolveContext(
+        environ=dict(os.environ), azure=azure, project=project, namespace=namespace, task_id=task_id
+    )
     return resolve_values(requests, context)

@@ -440,7 +440,9 @@ class SecretTaskOperator(KubernetesPodOperator):
         namespace = str(planned.metadata.namespace)
         from airflow_secrets_provider.operators.resolve import resolve_requests
 
-        resolved = resolve_requests(self.hook, namespace, self.project, requests, self.azure_vault_options)
+        resolved = resolve_requests(
+            self.hook, namespace, self.project, requests, self.azure_vault_options, task_id=self.task_id
+        )
         if self.apply_presets:
             resolved = dataclasses.replace(resolved, presets=self._matching_presets(namespace, planned))
         # Re-check with the resolved keys and presets: a file key may clash with another

@@ -1,4 +1,4 @@
-"""The five secret providers and the one entry point users call: :func:`with_secrets`.
+"""The six secret providers and the one entry point users call: :func:`with_secrets`.
 
 Each provider module exposes ``KIND`` and ``parse(source) -> SecretRequest``; its request type
 knows how it attaches to a pod (references only) and, for providers whose values live outside
@@ -24,6 +24,8 @@ def with_secrets(kind: str, source: object) -> SecretRequest:
     * ``("file", "/path/secrets.txt")``: ``KEY=VALUE`` lines
     * ``("kubernetes", ["K1", "K2"])``: keys of the task's project; ``[]`` means all
     * ``("azure_vault", {"name": ..., "k8s_secret": ..., "secrets": [...]})``: ``[]`` means all
+    * ``("airflow", {"DB_PASSWORD": "conn:my_db.password", "TOKEN": "var:token"})``: Airflow
+      connections and variables, looked up by the task on the worker
     """
     entry = KINDS.get(kind) if isinstance(kind, str) else None
     if entry is None or entry.request_parser is None:

@@ -19,6 +19,10 @@ AUDIT_PROJECT = "audit"
 #: variables by name ("token", "password"); the backend must mask every value it returns.
 BACKEND_VARIABLE = "leak_audit_setting"
 BACKEND_CONNECTION = "leak_audit_db"
+#: Read only by ``with_secrets("airflow", ...)`` (the ``airflow`` kind, issue 21), from the same
+#: backend source: they must reach the pod (and the log as ``***``) and nothing else.
+POD_CONNECTION = "leak_audit_pod_db"
+POD_VARIABLE = "leak_audit_pod_setting"
 
 #: task id -> the state its run must end in.
 EXPECTED_STATES = {
@@ -29,6 +33,7 @@ EXPECTED_STATES = {
     "missing_key_fails": "failed",
     "backend_lookup_prints": "success",
     "backend_templates": "success",
+    "airflow_kind_prints": "success",
 }
 
 #: The container of every pod task: print each named variable's value, or each named file's
@@ -148,6 +153,24 @@ with DAG({AUDIT_DAG!r}, schedule=None, start_date=pendulum.datetime(2026, 1, 1),
         0,
         ["NOT_THERE"],
         secrets=[with_secrets("kubernetes", ["PROJECT_TOKEN", "NOT_THERE"]), with_secrets("file", {setup.secrets_file!r})],
+    )
+
+    printing(
+        "airflow_kind_prints",
+        0,
+        ["POD_DB_PASSWORD", "POD_DB_URI", "POD_W_EXTRA_API_KEY", "POD_SETTING"],
+        on_finish_action="keep_pod",
+        secrets=[
+            with_secrets(
+                "airflow",
+                {{
+                    "POD_DB_PASSWORD": "conn:{POD_CONNECTION}.password",
+                    "POD_DB_URI": "conn:{POD_CONNECTION}",
+                    "POD_W": "conn:{POD_CONNECTION}.*",
+                    "POD_SETTING": "var:{POD_VARIABLE}",
+                }},
+            )
+        ],
     )
 
     @task(retries=0)

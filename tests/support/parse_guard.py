@@ -38,13 +38,14 @@ def forbid_parse_time_io(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(socket, "getaddrinfo", forbid("socket.getaddrinfo"))
     monkeypatch.setattr(socket, "create_connection", forbid("socket.create_connection"))
 
-    from airflow.sdk import BaseHook, Variable
+    from airflow.sdk import BaseHook, Connection, Variable
 
     from airflow_secrets_provider.kube.projects import ProjectSecretsStore
     from airflow_secrets_provider.secrets.backend import ChainedSecretsBackend
 
     monkeypatch.setattr(BaseHook, "get_connection", forbid("BaseHook.get_connection"))
     monkeypatch.setattr(Variable, "get", forbid("Variable.get"))
+    monkeypatch.setattr(Connection, "get", forbid("Connection.get"))
     for method in ("get_conn_value", "get_variable", "get_config"):
         monkeypatch.setattr(ChainedSecretsBackend, method, forbid(f"ChainedSecretsBackend.{method}"))
     for method in ("read_values", "read_project", "list_keys"):
