@@ -17,6 +17,7 @@ described, not quoted, as everywhere else.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -76,6 +77,9 @@ def join_field(prefix: str, loc: tuple[int | str, ...]) -> str:
     return text
 
 
+_STEP = re.compile(r"[a-z][a-z-]*\[.*\]")
+"""A location step pydantic adds for a validator or union member, e.g. ``function-after[_finite(), float]``."""
+
 _PROBLEMS = {
     "missing": "is required",
     "string_type": "must be a string",
@@ -124,11 +128,14 @@ def to_config_error(
     ``root`` names the whole dict when ``field`` is empty (``backend_kwargs``).
     """
     error = err.errors(include_url=False, include_input=False, include_context=True)[0]
-    loc = tuple(error["loc"])
-    # Tagged unions and wrapped validators add non-field steps to the location (``function-after[...]``).
-    loc = tuple(part for part in loc if isinstance(part, int) or "[" not in part)
+    raw = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
-        name = loc[-1] if loc else ""
+        # The unknown key itself, whatever it holds (it may look like a value: described below).
+        name, raw = (raw[-1], raw[:-1]) if raw else ("", raw)
+    # Unions and wrapped validators add steps that are no field (``function-after[...]``).
+    loc = tuple(part for part in raw if isinstance(part, int) or not _STEP.fullmatch(part))
+    if error["type"] == "extra_forbidden":
+        loc = (*loc, name)
         if isinstance(name, str) and is_shown(name):
             return SecretConfigError(join_field(field, loc), "is not a known option", provider=provider)
         where = join_field(field, loc[:-1]) or root
