@@ -77,6 +77,9 @@ def join_field(prefix: str, loc: tuple[int | str, ...]) -> str:
     return text
 
 
+_STEP = re.compile(r"[a-z][a-z-]*\[.*\]")
+"""A location step pydantic adds for a validator or union member, e.g. ``function-after[_finite(), float]``."""
+
 _PROBLEMS = {
     "missing": "is required",
     "string_type": "must be a string",
@@ -117,14 +120,6 @@ def describe_error(error: ErrorDetails) -> str:
     return _PROBLEMS.get(kind, "is not valid")
 
 
-_VALIDATOR_STEP = re.compile(r"[a-z][a-z-]*\[.*\]")
-
-
-def _is_validator_step(part: object) -> bool:
-    """A step pydantic adds to an error's location that is not a field (``function-after[check()]``)."""
-    return isinstance(part, str) and _VALIDATOR_STEP.fullmatch(part) is not None
-
-
 def to_config_error(
     err: ValidationError, field: str = "", provider: str | None = None, root: str = "options"
 ) -> SecretConfigError:
@@ -133,13 +128,14 @@ def to_config_error(
     ``root`` names the whole dict when ``field`` is empty (``backend_kwargs``).
     """
     error = err.errors(include_url=False, include_input=False, include_context=True)[0]
-    raw_loc = tuple(error["loc"])
-    # Tagged unions and wrapped validators add non-field steps to the location (``function-after[...]``).
-    loc = tuple(part for part in raw_loc if not _is_validator_step(part))
+    raw = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
-        # The unknown key itself is the last step whatever it holds (a typed ``K=V[`` is still a key).
-        name = raw_loc[-1] if raw_loc else ""
-        loc = (*loc[:-1], name) if loc and loc[-1] == name else (*loc, name)
+        # The unknown key itself, whatever it holds (it may look like a value: described below).
+        name, raw = (raw[-1], raw[:-1]) if raw else ("", raw)
+    # Unions and wrapped validators add steps that are no field (``function-after[...]``).
+    loc = tuple(part for part in raw if isinstance(part, int) or not _STEP.fullmatch(part))
+    if error["type"] == "extra_forbidden":
+        loc = (*loc, name)
         if isinstance(name, str) and is_shown(name):
             return SecretConfigError(join_field(field, loc), "is not a known option", provider=provider)
         where = join_field(field, loc[:-1]) or root
