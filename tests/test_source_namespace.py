@@ -8,7 +8,7 @@ CLI's project commands do; an explicit ``namespace`` wins; in the shared layout 
 The pure resolution runs without a cluster; the ``kubernetes`` tests read real Secrets on the
 real kube-apiserver, with a same-named Secret (another canary) planted where the source would
 read if it ignored the layout: the namespace of "the pod's own" service account, which outside a
-pod is a file this test writes (``SERVICE_ACCOUNT_NAMESPACE`` pointed at it).
+pod is a file this test writes (``hooks.in_cluster.NAMESPACE_FILE`` pointed at it).
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from kubernetes.client.exceptions import ApiException
 from airflow_secrets_provider.cli import main
 from airflow_secrets_provider.core.errors import SecretConfigError, SecretsProviderError
 from airflow_secrets_provider.core.naming import project_secret_name
+from airflow_secrets_provider.kube import in_cluster
 from airflow_secrets_provider.kube.layout import configured_task_namespace
-from airflow_secrets_provider.secrets import ChainedSecretsBackend, kubernetes_source
+from airflow_secrets_provider.secrets import ChainedSecretsBackend
 from airflow_secrets_provider.secrets.kubernetes_source import KubernetesSource, source_namespace
 from devstack.kube_cluster import KubeCluster, create_namespace
 
@@ -42,7 +43,7 @@ OPTION = "[secrets_provider] project_namespace"
 def own_namespace_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Stands in for the pod's service-account namespace file (no pod here); empty until written."""
     path = tmp_path / "serviceaccount-namespace"
-    monkeypatch.setattr(kubernetes_source, "SERVICE_ACCOUNT_NAMESPACE", str(path))
+    monkeypatch.setattr(in_cluster, "NAMESPACE_FILE", str(path))
     return path
 
 

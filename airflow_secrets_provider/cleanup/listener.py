@@ -150,8 +150,20 @@ def brings_own_identity(task: Any) -> bool:
 
 
 def configured_identity() -> Identity:
-    """The ``cleanup_*`` options' Kubernetes identity and namespaces."""
-    return configured_hook(), configured_namespaces()
+    """The ``cleanup_*`` options' Kubernetes identity and namespaces.
+
+    No ``cleanup_namespaces`` and in-cluster config (the scheduler or api-server in a pod): the
+    pod's own namespace, from the mounted ServiceAccount namespace file, rather than a list over
+    every namespace that a namespaced ServiceAccount may not make.
+    """
+    from airflow_secrets_provider.kube.in_cluster import in_cluster_namespace, uses_in_cluster_config
+
+    hook, namespaces = configured_hook(), configured_namespaces()
+    if namespaces == [None] and uses_in_cluster_config(hook):
+        own = in_cluster_namespace()
+        if own:
+            namespaces = [own]
+    return hook, namespaces
 
 
 def configured_hook() -> Any:

@@ -3,7 +3,8 @@
 ``--conn-id`` names an Airflow Kubernetes connection (its kube config, context, namespace,
 in-cluster flag); without it the kubeconfig (``--kubeconfig``, else ``$KUBECONFIG``, else
 ``~/.kube/config``) and ``--context`` are used, or the in-cluster service account in a pod. The
-namespace is ``--namespace``, else the connection's, else the kubeconfig context's, else
+namespace is ``--namespace``, else the connection's, else (in-cluster config, in a pod) the
+pod's own from the mounted ServiceAccount namespace file, else the kubeconfig context's, else
 ``default``; except that a command about one project, in the namespace-per-project layout
 (``[secrets_provider] project_namespace`` set), uses that project's namespace, and refuses a
 ``--namespace`` naming another one.
@@ -48,6 +49,10 @@ def cluster_namespace(args: argparse.Namespace, hook: SecretsKubernetesHook, pro
         from_conn = hook.get_namespace()
         if from_conn:
             return str(from_conn)
+    from airflow_secrets_provider.kube.in_cluster import in_cluster_namespace, uses_in_cluster_config
+
+    if uses_in_cluster_config(hook):  # in a pod: its own namespace, as kubectl does
+        return in_cluster_namespace() or "default"
     return _context_namespace(args) or "default"
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import threading
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from pydantic import AfterValidator, StrictBool, model_validator
@@ -60,7 +59,6 @@ if TYPE_CHECKING:
     from airflow_secrets_provider.hooks.kubernetes import SecretsKubernetesHook
 
 KIND = "kubernetes"
-SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 DEFAULT_REQUEST_TIMEOUT = 30.0
 """Seconds a request may take before it fails (and is retried): a lookup never hangs."""
 
@@ -253,12 +251,14 @@ class KubernetesSource(Source):
             if derived is not None:
                 self._namespace = derived
                 return derived
-        try:
-            self._namespace = Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip()
-        except OSError:
+        from airflow_secrets_provider.kube.in_cluster import in_cluster_namespace, pod_namespace_file
+
+        found = in_cluster_namespace()
+        if found is None:
             raise SecretsProviderError(
-                f"{KIND} source {self.label}: no namespace configured and none found at {SERVICE_ACCOUNT_NAMESPACE}"
-            ) from None
+                f"{KIND} source {self.label}: no namespace configured and none found at {pod_namespace_file()}"
+            )
+        self._namespace = found
         return self._namespace
 
     def read(self, kind: str, name: str) -> str | None:
