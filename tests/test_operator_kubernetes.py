@@ -681,6 +681,40 @@ def test_a_missing_project_key_fails_the_task_without_retries_and_an_api_outage_
     assert not isinstance(outage_info.value, AirflowFailException)  # Airflow retries it
 
 
+def test_an_identity_refused_the_project_secret_fails_once_naming_who_and_where(
+    kube_cluster: KubeCluster, kube_namespace: str, project: str, core: CoreV1Api, tmp_path: Path
+) -> None:
+    """A 403 (the task's identity may not read the project's Secret) fails the task without retries.
+
+    RBAC does not change between tries, so the refusal is an ``AirflowFailException``; its
+    message names the verb, the Secret, the namespace and the identity (the API server's RBAC
+    sentence), never a value. ``bob`` is a real user of the API server with no Role.
+    """
+    import yaml
+    from airflow.sdk.exceptions import AirflowFailException
+
+    config = yaml.safe_load(kube_cluster.kubeconfig.read_text())
+    config["users"][0]["user"] = {"token": kube_cluster.user_tokens["bob"]}
+    bob_kubeconfig = tmp_path / "bob-kubeconfig"
+    bob_kubeconfig.write_text(yaml.safe_dump(config))
+    op = operator(
+        "refused",
+        config_file=str(bob_kubeconfig),
+        namespace=kube_namespace,
+        project=project,
+        secrets=[with_secrets("kubernetes", ["AWS_KEY"])],
+    )
+    with pytest.raises(AirflowFailException) as info:
+        op.execute(context={})  # type: ignore[arg-type]
+    message = str(info.value)
+    assert isinstance(info.value, KubernetesAccessError) and info.value.status == 403
+    assert f"read Secret 'airflow-project-secrets-{project}' in namespace '{kube_namespace}'" in message
+    assert 'User "bob" cannot get resource "secrets"' in message
+    assert f'in the namespace "{kube_namespace}"' in message
+    assert not any(value in message for value in CANARIES.values())
+    assert core.list_namespaced_pod(kube_namespace).items == []  # failed before anything was created
+
+
 def test_a_service_principal_that_is_not_text_is_a_config_error_without_the_value(
     task: TaskFactory, kube_namespace: str, core: CoreV1Api
 ) -> None:

@@ -33,6 +33,7 @@ from airflow_secrets_provider.core.model import AttachTarget, SecretRequest, Val
 from airflow_secrets_provider.core.naming import project_secret_name, task_secret_name
 from airflow_secrets_provider.core.validation import check_label_name, literal_names
 from airflow_secrets_provider.core.values import SecretValues
+from airflow_secrets_provider.kube.errors import KubernetesAccessError
 from airflow_secrets_provider.operators.attach import PLACEHOLDER_POD_NAME, SecretAttachment, merge_checked
 from airflow_secrets_provider.operators.attach import attachment as build_attachment
 from airflow_secrets_provider.operators.errors import without_retries
@@ -408,7 +409,7 @@ class SecretTaskOperator(KubernetesPodOperator):
         failure: SecretsProviderError | None = None
         try:
             self.prepare_secrets(context)
-        except (SecretConfigError, SecretNotFoundError) as err:
+        except (SecretConfigError, SecretNotFoundError, KubernetesAccessError) as err:
             failure = without_retries(err)
         if failure is not None:
             raise failure  # outside the except block: nothing chained
