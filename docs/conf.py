@@ -24,6 +24,26 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 from airflow_secrets_provider.version import __version__  # noqa: E402
 
+
+def _import_every_module() -> None:
+    """Import the whole package here, before autodoc does.
+
+    Autodoc imports a module with typing's TYPE_CHECKING-dependent code paths in a state where
+    pydantic >= 2.14 refuses to build some of Airflow's and FastAPI's models
+    (``__pydantic_extra__`` annotations): the same modules import cleanly here, in the ordinary
+    interpreter state, and autodoc then finds them in ``sys.modules``.
+    """
+    import importlib
+    import pkgutil
+
+    import airflow_secrets_provider
+
+    for module in pkgutil.walk_packages(airflow_secrets_provider.__path__, "airflow_secrets_provider."):
+        importlib.import_module(module.name)
+
+
+_import_every_module()
+
 project = "airflow-secrets-provider"
 author = "airflow-secrets-provider developers"
 copyright = "airflow-secrets-provider developers"
